@@ -1,0 +1,741 @@
+"""The command line: parse, make one services call, echo.  The only module importing click."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from blindself import __version__
+from blindself.errors import BlindselfError
+from blindself.services.context import Context
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+MAX_SECRET_FILE = 4096
+
+
+class BlindselfGroup(click.Group):
+    """Turns every BlindselfError into one ``Error:`` line with its exit status."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BlindselfError as exc:
+            click.echo(f"Error: {_one_line(str(exc))}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Error: interrupted; nothing more was recorded", err=True)
+            ctx.exit(130)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except OSError as exc:
+            click.echo(
+                f"Error: {exc.strerror or exc} ({exc.filename or 'file'}); nothing was recorded",
+                err=True,
+            )
+            ctx.exit(1)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _context(ctx: click.Context) -> Context:
+    obj = ctx.find_root().obj
+    if isinstance(obj, Context):
+        return obj
+    made = _default_context()
+    ctx.find_root().obj = made
+    return made
+
+
+def _default_context() -> Context:
+    if os.environ.get("BLINDSELF_TEST_KDF") == "1":
+        from blindself.seal import TEST_KDF
+
+        # Test suites only: a seal made with this is cheap to brute-force.
+        return Context(kdf=TEST_KDF)
+    return Context()
+
+
+def trial_option(f: F) -> F:
+    return click.option(
+        "--trial",
+        "trial_dir",
+        type=click.Path(path_type=Path, file_okay=False),
+        envvar="BLINDSELF_TRIAL",
+        default=".",
+        show_default="BLINDSELF_TRIAL, else the current directory",
+        help="The trial directory.",
+    )(f)
+
+
+def _parse_date(value: str | None, option: str = "--date") -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value[:20]!r} is not a date; use YYYY-MM-DD", param_hint=option
+        ) from None
+
+
+@click.group(cls=BlindselfGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="blindself")
+def cli() -> None:
+    """Run a real placebo-controlled, blinded trial on yourself.
+
+    Typical flow: blindself new TEMPLATE; edit it; blindself init PROTOCOL DIR --sheet FILE;
+    blindself checkin every day; blindself unblind at the end.
+    """
+
+
+# --------------------------------------------------------------------------- protocols
+@cli.command()
+def templates() -> None:
+    """List the shipped protocol templates."""
+    from blindself.services.setup import list_templates
+
+    for t in list_templates():
+        click.echo(f"{t.name:<28} {t.title}")
+        if t.summary:
+            click.echo(f"{'':<28} {t.summary.splitlines()[0]}")
+
+
+@cli.command()
+@click.argument("template")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+def new(template: str, path: Path | None) -> None:
+    """Copy a shipped protocol TEMPLATE to PATH to edit it."""
+    from blindself.services.setup import copy_template
+
+    target = copy_template(template, path)
+    click.echo(f"Wrote {target}. Edit it, then: blindself plan {target}")
+
+
+@cli.command()
+@click.argument("protocol", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--start", help="First day (YYYY-MM-DD); default today.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def plan(ctx: click.Context, protocol: Path, start: str | None, as_json: bool) -> None:
+    """Validate PROTOCOL; show its calendar, containers and attainable p-value."""
+    from blindself.services.planning import plan_protocol
+
+    result = plan_protocol(protocol, _parse_date(start, "--start"), _context(ctx))
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        click.echo(result.text())
+
+
+@cli.command()
+@click.argument("protocol", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--effect", type=float, required=True, help="Effect to detect, in rating points.")
+@click.option(
+    "--sd", type=float, required=True, help="Day-to-day standard deviation of the rating."
+)
+@click.option(
+    "--rho", type=float, default=0.3, show_default=True, help="Day-to-day AR(1) correlation."
+)
+@click.option("--sims", type=click.IntRange(10, 100_000), default=1000, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def power(protocol: Path, effect: float, sd: float, rho: float, sims: int, as_json: bool) -> None:
+    """Simulated power of the design's own randomization test."""
+    from blindself.services.planning import simulate_power
+
+    if sd <= 0:
+        raise click.BadParameter("must be positive", param_hint="--sd")
+    if not -0.99 < rho < 0.99:
+        raise click.BadParameter("must lie in (-0.99, 0.99)", param_hint="--rho")
+    with click.progressbar(length=sims, label="simulating", file=sys.stderr) as bar:
+        result = simulate_power(
+            protocol, effect=effect, sd=sd, rho=rho, sims=sims, progress=bar.update
+        )
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        click.echo(result.text())
+
+
+# --------------------------------------------------------------------------- init
+def _read_secret_file(path: Path) -> str:
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_SECRET_FILE + 1)
+    except OSError as exc:
+        raise click.BadParameter(
+            f"cannot read {path}: {exc.strerror}", param_hint="--passphrase-file"
+        ) from exc
+    if len(raw) > MAX_SECRET_FILE:
+        raise click.BadParameter(
+            f"{path} is too large for a passphrase file", param_hint="--passphrase-file"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise click.BadParameter(
+            f"{path} is not UTF-8 text", param_hint="--passphrase-file"
+        ) from None
+    return text.splitlines()[0] if text.strip() else ""
+
+
+def _passphrase(passphrase_file: Path | None, *, confirm: bool) -> str:
+    if passphrase_file is not None:
+        return _read_secret_file(passphrase_file)
+    env = os.environ.get("BLINDSELF_PASSPHRASE")
+    if env:
+        return env
+    if not sys.stdin.isatty():
+        raise BlindselfError(
+            "no passphrase: run on a terminal to be asked, or give --passphrase-file FILE "
+            "or the BLINDSELF_PASSPHRASE variable"
+        )
+    value: str = click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
+    return value
+
+
+@cli.command()
+@click.argument("protocol", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--start", help="First day of the trial (YYYY-MM-DD); default today.")
+@click.option(
+    "--sheet",
+    "sheets",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Preparation sheet to write (.html to print, .json for scripts); repeatable.",
+)
+@click.option("--no-sheet", is_flag=True, help="Write no preparation sheet.")
+@click.option(
+    "--passphrase-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Read the passphrase from the first line of this file.",
+)
+@click.option(
+    "--generate-passphrase", is_flag=True, help="Make a strong passphrase and print it once."
+)
+@click.option(
+    "--recovery-key-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the recovery key to this file instead of the terminal.",
+)
+@click.option(
+    "--helper-key", is_flag=True, help="Also make a key for a helper (a third unlock path)."
+)
+@click.option(
+    "--expectation",
+    type=click.IntRange(0, 100),
+    help="How much you expect it to help, 0-100 (a covariate, asked before day one).",
+)
+@click.pass_context
+def init(
+    ctx: click.Context,
+    protocol: Path,
+    directory: Path,
+    start: str | None,
+    sheets: tuple[Path, ...],
+    no_sheet: bool,
+    passphrase_file: Path | None,
+    generate_passphrase: bool,
+    recovery_key_file: Path | None,
+    helper_key: bool,
+    expectation: int | None,
+) -> None:
+    """Draw and seal the allocation of PROTOCOL and create the trial in DIRECTORY."""
+    from blindself.seal import generate_passphrase as make_passphrase
+    from blindself.services.setup import init_trial
+
+    c = _context(ctx)
+    if generate_passphrase:
+        if passphrase_file is not None:
+            raise click.BadParameter("use either --generate-passphrase or --passphrase-file")
+        passphrase = make_passphrase(c.other)
+    else:
+        passphrase = _passphrase(passphrase_file, confirm=True)
+    result = init_trial(
+        protocol,
+        directory,
+        passphrase=passphrase,
+        ctx=c,
+        start=_parse_date(start, "--start"),
+        sheets=sheets,
+        no_sheet=no_sheet,
+        recovery_key_file=recovery_key_file,
+        with_helper_key=helper_key,
+        expectation=expectation,
+    )
+    cal = result.calendar
+    click.echo(f"Trial {result.trial_id} created in {result.directory}")
+    click.echo(f"  {result.protocol.title}")
+    click.echo(f"  {len(cal.days)} days, {cal.start} to {cal.end}; {cal.n_periods} containers")
+    click.echo("Commitment (publish it now, e.g. in a dated post, to pre-register the trial):")
+    click.echo(f"  {result.commitment}")
+    click.echo(f"Log head (note it; verify --expect-head detects a rewritten log): {result.head}")
+    if generate_passphrase:
+        click.echo("Passphrase (shown once; write it down, it opens the seal at the end):")
+        click.echo(f"  {passphrase}")
+    if result.recovery_key:
+        click.echo("Recovery key (opens the seal if the passphrase is lost; fold it into a signed")
+        click.echo("envelope or give it to a friend, so you do not hold it yourself):")
+        click.echo(f"  {result.recovery_key}")
+    else:
+        click.echo(f"Recovery key written to {result.recovery_key_file}")
+    if result.helper_key:
+        click.echo("Helper key (give it to your helper; it also opens the seal):")
+        click.echo(f"  {result.helper_key}")
+    for sheet in result.sheets:
+        click.echo(
+            f"Preparation sheet: {sheet} (it shows the allocation: keep it from the participant)"
+        )
+    click.echo(
+        f"Next: prepare the containers, then every day: blindself checkin --trial {result.directory}"
+    )
+
+
+# --------------------------------------------------------------------------- daily
+def _parse_rating(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise click.BadParameter(f"{text[:30]!r}: use NAME=VALUE, e.g. mood=7", param_hint="--rate")
+    try:
+        number = float(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{text[:30]!r}: the value must be a number", param_hint="--rate"
+        ) from None
+    return name.strip(), number
+
+
+@cli.command()
+@trial_option
+@click.option("--date", "when", help="The day to record (YYYY-MM-DD); default today.")
+@click.option("--code", help="The container's code, e.g. K7M2-X.")
+@click.option("--rate", "rates", multiple=True, help="A rating NAME=VALUE; repeatable.")
+@click.option("--guess", help="Which arm you think you took, or 'unsure'.")
+@click.option("--confidence", type=int, help="How sure you are of the guess, 50-100 (%).")
+@click.option("--note", default="", help="A free-text note.")
+@click.option("--no-capsule", is_flag=True, help="You checked in but did not take the container.")
+@click.option(
+    "--replace", is_flag=True, help="Correct an already recorded day (the original stays)."
+)
+@click.option("--reason", help="Why you correct it (with --replace).")
+@click.pass_context
+def checkin(
+    ctx: click.Context,
+    trial_dir: Path,
+    when: str | None,
+    code: str | None,
+    rates: tuple[str, ...],
+    guess: str | None,
+    confidence: int | None,
+    note: str,
+    no_capsule: bool,
+    replace: bool,
+    reason: str | None,
+) -> None:
+    """Record a day: the code taken, your ratings and your guess.
+
+    On a terminal, asks for whatever is missing; otherwise lists what is missing.
+    """
+    from blindself.checkins import CheckinRequest
+    from blindself.services.daily import form_for, record_checkin
+
+    c = _context(ctx)
+    day = _parse_date(when)
+    ratings = dict(_parse_rating(r) for r in rates)
+    if sys.stdin.isatty():
+        form = form_for(trial_dir, day, c)
+        day = form.day.date
+        code, ratings, guess, confidence = _prompt_missing(
+            form, code, ratings, guess, confidence, no_capsule
+        )
+    if day is None:
+        day = form_for(trial_dir, None, c).day.date
+    req = CheckinRequest(
+        date=day,
+        code=code,
+        ratings=ratings,
+        guess=guess,
+        confidence=confidence,
+        note=note,
+        no_capsule=no_capsule,
+        replace=replace,
+        reason=reason,
+    )
+    result = record_checkin(trial_dir, req, c)
+    e = result.entry
+    if result.status == "already recorded":
+        click.echo(f"{e.day}: already recorded (entry {e.seq}); nothing changed")
+    else:
+        click.echo(f"{e.day}: {result.status} (entry {e.seq}, head {e.seq}:{e.hash[:16]})")
+    for d in result.deviations:
+        click.echo(f"Note: recorded with a deviation flag ({d}); the analysis reports it.")
+    for rule in result.stop_rules:
+        click.echo(
+            f"STOP RULE MET: {rule.outcome} reached {rule.threshold:g} on {rule.days} day(s). "
+            f"{rule.message} To stop, run: blindself unblind --early --reason TEXT, or open one "
+            "container with blindself codebreak CODE --reason TEXT.",
+            err=True,
+        )
+
+
+def _prompt_missing(
+    form: Any,
+    code: str | None,
+    ratings: dict[str, float],
+    guess: str | None,
+    confidence: int | None,
+    no_capsule: bool,
+) -> tuple[Any, ...]:
+    click.echo(f"Check-in for {form.day.date} ({form.day.day_type} day)", err=True)
+
+    def ask_guess() -> tuple[str | None, int | None]:
+        g, conf = guess, confidence
+        if form.asks_guess and g is None and not no_capsule:
+            g = click.prompt("Which did you take?", type=click.Choice(form.guess_options), err=True)
+        if g not in (None, "unsure") and conf is None:
+            conf = click.prompt(
+                "How sure are you (50-100 %)?", type=click.IntRange(50, 100), err=True
+            )
+        return g, conf
+
+    if form.needs_code and code is None and not no_capsule:
+        hint = (
+            f" (today: {form.expected_code})"
+            if form.expected_code
+            else (f" (open any envelope from bag {form.bag})" if form.bag else "")
+        )
+        code = click.prompt(f"Container code{hint}", err=True)
+    if form.guess_first:
+        guess, confidence = ask_guess()
+    for o in form.outcomes:
+        if o.name not in ratings:
+            lo, hi = o.scale
+            ratings[o.name] = click.prompt(
+                f"{o.question} [{lo:g}-{hi:g}, {o.better} is better]",
+                type=click.FloatRange(lo, hi),
+                err=True,
+            )
+    if not form.guess_first:
+        guess, confidence = ask_guess()
+    return code, ratings, guess, confidence
+
+
+@cli.command()
+@trial_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def status(ctx: click.Context, trial_dir: Path, as_json: bool) -> None:
+    """Progress and today's instruction (reveals no arm)."""
+    from blindself.services.daily import trial_status
+
+    s = trial_status(trial_dir, _context(ctx))
+    if as_json:
+        click.echo(json.dumps(s.to_json(), indent=2))
+        return
+    click.echo(f"{s.title} (trial {s.trial_id})")
+    where = (
+        f"day {s.day} of {s.days_total}"
+        if s.day
+        else ("not started yet" if s.today < s.start else "trial days are over")
+    )
+    click.echo(f"Today {s.today}: {where} ({s.start} to {s.end})")
+    click.echo(f"Checked in: {s.checked_in} of {s.due} days due; missed: {s.missed}")
+    n = s.next_instruction
+    if s.unblinded:
+        click.echo("Unblinded: see report/report.html, or run blindself report")
+    elif n.get("date") is None:
+        click.echo(
+            f"All trial days are past: run blindself unblind (opens on the day after {s.end})"
+        )
+    else:
+        what = f"{n['date']}: {n['day_type']} day"
+        if "container" in n:
+            what += f", take container {n['container']}"
+        if "bag" in n:
+            what += f", open any envelope from bag {n['bag']}"
+        click.echo(f"Next: {what}{' (already checked in)' if n['checked_in'] else ''}")
+    click.echo(
+        "Your ratings are not charted before unblinding: seeing them could shape your guesses."
+    )
+
+
+@cli.command()
+@trial_option
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write here (default stdout).",
+)
+@click.option("--remind-at", help="Add a reminder at this time of day (HH:MM).")
+@click.pass_context
+def calendar(
+    ctx: click.Context, trial_dir: Path, output: Path | None, remind_at: str | None
+) -> None:
+    """An .ics calendar of check-in days (no arm information)."""
+    from blindself.services.daily import calendar_ics
+
+    if remind_at is not None:
+        parts = remind_at.split(":")
+        if (
+            len(parts) != 2
+            or not all(p.isdigit() for p in parts)
+            or int(parts[0]) > 23
+            or int(parts[1]) > 59
+        ):
+            raise click.BadParameter("use HH:MM, e.g. 08:30", param_hint="--remind-at")
+    _emit(calendar_ics(trial_dir, _context(ctx), remind_at), output)
+
+
+@cli.command()
+@trial_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
+)
+@click.option("--all", "include_all", is_flag=True, help="Include superseded entries.")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False))
+def export(trial_dir: Path, fmt: str, include_all: bool, output: Path | None) -> None:
+    """Tidy data; arms appear only after unblinding."""
+    from blindself.services.daily import export_trial
+
+    _emit(export_trial(trial_dir, fmt, include_all), output)
+
+
+@cli.command()
+@trial_option
+@click.option("--expect-head", help="A log head SEQ:HEX noted earlier.")
+@click.option("--expect-commitment", help="The commitment you published at init.")
+def verify(trial_dir: Path, expect_head: str | None, expect_commitment: str | None) -> None:
+    """Check the log's hash chain, the protocol and the seal (and the commitment after unblinding)."""
+    from blindself.services.daily import verify_trial
+
+    result = verify_trial(trial_dir, expect_head)
+    for line in result.lines:
+        click.echo(line)
+    if expect_commitment:
+        click.echo("commitment: checked at unblinding (blindself unblind --expect-commitment HEX)")
+    click.echo(f"head: {result.head}")
+    if not result.ok:
+        raise BlindselfError("verification failed; restore the trial from a backup and report it")
+
+
+@cli.command()
+@trial_option
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Backup directory to create.",
+)
+def backup(trial_dir: Path, output: Path) -> None:
+    """A consistent copy of the trial, safe while it is in use."""
+    from blindself.services.daily import backup_trial
+
+    click.echo(f"Backed up to {backup_trial(trial_dir, output)}")
+
+
+# --------------------------------------------------------------------------- unblinding
+@cli.command()
+@trial_option
+@click.option("--early", is_flag=True, help="Unblind before the last day (needs --reason).")
+@click.option("--reason", help="Why you unblind early (logged).")
+@click.option("--passphrase-file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--recovery-key-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Open the seal with the recovery (or helper) key in this file.",
+)
+@click.option("--expect-commitment", help="The commitment you published at init.")
+@click.pass_context
+def unblind(
+    ctx: click.Context,
+    trial_dir: Path,
+    early: bool,
+    reason: str | None,
+    passphrase_file: Path | None,
+    recovery_key_file: Path | None,
+    expect_commitment: str | None,
+) -> None:
+    """Open the seal, verify the commitment, close the log and analyse."""
+    from blindself.services.unblinding import unblind_trial
+
+    c = _context(ctx)
+    kwargs: dict[str, Any] = {}
+    if recovery_key_file is not None:
+        kwargs["recovery_key"] = _read_secret_file(recovery_key_file)
+    elif not _already_unblinded(trial_dir):
+        kwargs["passphrase"] = _passphrase(passphrase_file, confirm=False)
+    result = unblind_trial(
+        trial_dir, c, early=early, reason=reason, expect_commitment=expect_commitment, **kwargs
+    )
+    if result.already:
+        click.echo("Already unblinded; showing the stored result.")
+    if expect_commitment is None and not result.already:
+        click.echo(
+            "Warning: no --expect-commitment given; the commitment was checked against the "
+            "value recorded at init only.",
+            err=True,
+        )
+    click.echo(result.summary)
+    for f in result.files:
+        click.echo(f"Wrote {f}")
+
+
+def _already_unblinded(trial_dir: Path) -> bool:
+    from blindself.services.daily import trial_status
+
+    try:
+        return trial_status(trial_dir, Context()).unblinded
+    except BlindselfError:
+        return False
+
+
+@cli.command()
+@trial_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "md", "json", "text"]),
+    default="text",
+    show_default=True,
+)
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False))
+def report(trial_dir: Path, fmt: str, output: Path | None) -> None:
+    """Re-render the report of an unblinded trial."""
+    from blindself.report import render
+    from blindself.services.unblinding import load_report
+
+    data = load_report(trial_dir)
+    _emit(json.dumps(data, indent=2) + "\n" if fmt == "json" else render(data, fmt), output)
+
+
+@cli.command()
+@click.argument("csv_file", metavar="CSV", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--arm-column", required=True)
+@click.option(
+    "--active",
+    "active_values",
+    multiple=True,
+    required=True,
+    help="Value of an active arm; repeatable.",
+)
+@click.option("--placebo", "placebo_value", required=True)
+@click.option("--none", "none_value", help="Value of a no-capsule arm.")
+@click.option("--outcomes", help="Comma-separated outcome columns (default: all numeric columns).")
+@click.option("--primary", help="The primary outcome (default: the first).")
+@click.option("--guess-column")
+@click.option("--block-column")
+@click.option("--period-column")
+@click.option("--date-column")
+@click.option(
+    "--missing", type=click.Choice(["pairwise", "listwise"]), default="pairwise", show_default=True
+)
+@click.option("--where", "where", multiple=True, help="Keep rows with COL=VALUE; repeatable.")
+@click.option(
+    "--protocol",
+    "protocol_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Reuse the outcomes and analysis plan of this protocol.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write FILE.html/.json/.md.",
+)
+def analyze(
+    csv_file: Path,
+    arm_column: str,
+    active_values: tuple[str, ...],
+    placebo_value: str,
+    none_value: str | None,
+    outcomes: str | None,
+    primary: str | None,
+    guess_column: str | None,
+    block_column: str | None,
+    period_column: str | None,
+    date_column: str | None,
+    missing: str,
+    where: tuple[str, ...],
+    protocol_file: Path | None,
+    as_json: bool,
+    output: Path | None,
+) -> None:
+    """Run the same analysis on data collected elsewhere (one row per day)."""
+    from blindself.report import render
+    from blindself.services.analyze import AnalyzeOptions, analyze_csv
+
+    opts = AnalyzeOptions(
+        arm_column=arm_column,
+        active=active_values,
+        placebo=placebo_value,
+        none=none_value,
+        outcomes=tuple(o.strip() for o in outcomes.split(",")) if outcomes else None,
+        primary=primary,
+        guess_column=guess_column,
+        block_column=block_column,
+        period_column=period_column,
+        date_column=date_column,
+        missing=missing,
+        where=tuple(where),
+        protocol=protocol_file,
+    )
+    result = analyze_csv(csv_file, opts)
+    for note in result.notes:
+        click.echo(f"Note: {note}", err=True)
+    if as_json:
+        click.echo(json.dumps(result.report, indent=2))
+    else:
+        click.echo(render(result.report, "text"))
+    if output is not None:
+        fmt = {".html": "html", ".md": "md", ".json": "json"}.get(output.suffix.lower(), "text")
+        text = (
+            json.dumps(result.report, indent=2) + "\n"
+            if fmt == "json"
+            else render(result.report, fmt)
+        )
+        _emit(text, output)
+        click.echo(f"Wrote {output}", err=True)
+
+
+@cli.command()
+@click.argument("directory", required=False, type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--effect", type=float, default=1.0, show_default=True, help="Simulated drug effect on mood."
+)
+@click.pass_context
+def demo(ctx: click.Context, directory: Path | None, effect: float) -> None:
+    """Run a complete simulated trial and write its report."""
+    from blindself.services.demo import run_demo
+
+    c = _context(ctx)
+    result = run_demo(directory or Path("demo-trial"), c, effect=effect, echo=click.echo)
+    click.echo(result.summary)
+    click.echo(f"Report: {result.report_html}")
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        with open(output, "x", encoding="utf-8") as fh:
+            fh.write(text)
+    except FileExistsError:
+        raise BlindselfError(f"{output} exists; choose a new file name") from None
+
+
+def main() -> None:
+    cli(prog_name="blindself")

@@ -1,0 +1,102 @@
+"""Tidy trial data for the analysis: one row per trial day, arms known (after unblinding).
+
+Built from an unblinded trial's log (:func:`from_trial`) or from a CSV collected
+elsewhere (``services/analyze.py``).  Pure Python, so building it costs nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from blindself.protocol import AnalysisPlan, Arm, Outcome
+from blindself.scheme import Scheme
+
+
+@dataclass(frozen=True)
+class DayRow:
+    """One day; ``period`` and ``block`` are 0-based (None outside periods)."""
+
+    day: int  # days since the first day (0-based), for trends and AR(1) distances
+    date: str | None
+    day_type: str  # baseline | dose | off | washout
+    period: int | None
+    block: int | None
+    arm: str | None  # the arm whose days these are (scheduled arm in helper mode)
+    guess: str | None
+    confidence: float | None
+    ratings: dict[str, float | None]
+    code: str | None = None
+    taken: bool | None = None
+    deviation: tuple[str, ...] = ()
+    codebroken: bool = False
+
+
+@dataclass(frozen=True)
+class TrialData:
+    """Everything the analysis needs, and nothing about how it was collected."""
+
+    rows: tuple[DayRow, ...]
+    arms: tuple[Arm, ...]
+    outcomes: tuple[Outcome, ...]
+    plan: AnalysisPlan
+    scheme: Scheme
+    observed: tuple[str, ...]  # arm per 0-based period, as randomized
+    scheme_note: str
+    seed_material: str  # fixes the Monte Carlo draws so re-rendering gives the same numbers
+    title: str = ""
+    question: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def from_trial(
+    calendar_days: list[Any],
+    checkins: dict[str, dict[str, Any]],
+    code_arm: dict[str, str],
+    period_code: tuple[str, ...],
+    codebroken: set[str],
+) -> tuple[list[DayRow], tuple[str, ...]]:
+    """Rows and the observed allocation from an unblinded trial.
+
+    ``checkins`` maps ISO date -> current check-in payload; ``period_code`` is the public
+    helper schedule (empty in self mode, where the code entered decides the period's arm).
+    """
+    period_arm: dict[int, str] = {}
+    period_codes: dict[int, str] = {}
+    if period_code:
+        for p, code in enumerate(period_code):
+            period_arm[p] = code_arm[code]
+            period_codes[p] = code
+    else:
+        for payload in checkins.values():
+            code = payload.get("code")
+            period = payload.get("period")
+            if code and period is not None and (period - 1) not in period_arm:
+                period_arm[period - 1] = code_arm[code]
+                period_codes[period - 1] = code
+    start = calendar_days[0].date
+    rows = []
+    for d in calendar_days:
+        p = checkins.get(d.date.isoformat())
+        arm = period_arm.get(d.period) if d.period is not None else None
+        if d.day_type == "baseline":
+            arm = None
+        code = period_codes.get(d.period) if d.period is not None else None
+        rows.append(
+            DayRow(
+                day=(d.date - start).days,
+                date=d.date.isoformat(),
+                day_type=d.day_type,
+                period=d.period,
+                block=d.block,
+                arm=arm,
+                guess=p.get("guess") if p else None,
+                confidence=p.get("confidence") if p else None,
+                ratings=dict(p["ratings"]) if p else {},
+                code=p.get("code") if p else None,
+                taken=p.get("taken") if p else None,
+                deviation=tuple(p.get("deviation", ())) if p else (),
+                codebroken=code in codebroken if code else False,
+            )
+        )
+    return rows, tuple(period_arm.get(i, "") for i in range(max(period_arm, default=-1) + 1))

@@ -1,0 +1,51 @@
+"""Errors a user can act on.
+
+Every message says what is wrong and what to do; ``cli.py`` turns each one into a
+single ``Error: ...`` line.  Messages never name an arm of a sealed trial.
+"""
+
+from __future__ import annotations
+
+
+class BlindselfError(Exception):
+    """A problem the user can fix; ``exit_code`` is the process status."""
+
+    exit_code = 1
+
+
+class ProtocolError(BlindselfError):
+    """The protocol file is malformed or inconsistent."""
+
+
+class CodeError(BlindselfError):
+    """A container code is malformed, mistyped or not from this trial."""
+
+
+class SealError(BlindselfError):
+    """The seal cannot be opened or is damaged."""
+
+
+class StoreError(BlindselfError):
+    """The trial database is missing, foreign, damaged or cannot be written."""
+
+
+class ChainError(StoreError):
+    """The hash chain of the trial log does not verify."""
+
+
+class CheckinError(BlindselfError):
+    """A check-in is invalid: wrong date, rating out of range, duplicate, ..."""
+
+
+class TrialStateError(BlindselfError):
+    """The command does not fit the trial's state (e.g. unblinding too early)."""
+
+
+class DataError(BlindselfError):
+    """Input data for ``analyze`` or ``pool`` cannot be used."""
+
+
+class CommitmentMismatch(BlindselfError):
+    """The opened allocation does not match the published commitment."""
+
+    exit_code = 3

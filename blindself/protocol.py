@@ -1,0 +1,535 @@
+"""Load and validate a protocol (SPEC section 3) into frozen dataclasses.
+
+Every validation error names the file, the key and what is allowed, e.g.
+``protocol.toml: design.block names arm "actve", which is not defined (defined: active, placebo)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import time
+from pathlib import Path
+from typing import Any, Literal
+
+from blindself.errors import ProtocolError
+
+ARM_KINDS = ("active", "placebo", "none")
+DOSING_NAMES = ("daily", "every-other-day", "fadiman", "stamets")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+MAX_PROTOCOL_BYTES = 1_000_000
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str
+    kind: Literal["active", "placebo", "none"]
+    label: str
+    dose: float | None = None
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class Design:
+    kind: Literal["blocks", "complete"]
+    block: tuple[str, ...]
+    blocks: int
+    counts: tuple[tuple[str, int], ...]
+    period_days: int
+    dosing: str
+    baseline_days: int
+    washout_days: int
+    blinding: Literal["self", "helper"]
+    max_run: int | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    name: str
+    question: str
+    scale: tuple[float, float]
+    better: Literal["higher", "lower"]
+    primary: bool
+    mcid: float | None
+
+
+@dataclass(frozen=True)
+class CheckinPlan:
+    guess: bool
+    guess_first: bool
+    days: Literal["all", "dose"]
+    day_starts: time
+
+
+@dataclass(frozen=True)
+class AnalysisPlan:
+    alpha: float
+    alternative: Literal["two-sided", "greater"]
+    correction: Literal["holm", "bh", "none"]
+    missing: Literal["pairwise", "listwise"]
+    statistic: Literal["mean-difference", "trend-adjusted"]
+
+
+@dataclass(frozen=True)
+class StopRule:
+    """Stop when ``outcome`` is at or beyond ``threshold`` on ``days`` check-in days."""
+
+    outcome: str
+    threshold: float
+    days: int
+    message: str
+
+
+@dataclass(frozen=True)
+class Protocol:
+    title: str
+    question: str
+    description: str
+    timezone: str | None
+    arms: tuple[Arm, ...]
+    design: Design
+    outcomes: tuple[Outcome, ...]
+    checkin: CheckinPlan
+    analysis: AnalysisPlan
+    stop_rules: tuple[StopRule, ...]
+    source: str
+    sha256: str
+
+    def arm(self, name: str) -> Arm:
+        for a in self.arms:
+            if a.name == name:
+                return a
+        raise KeyError(name)
+
+    @property
+    def arm_names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.arms)
+
+    @property
+    def primary(self) -> Outcome:
+        return next(o for o in self.outcomes if o.primary)
+
+    def outcome(self, name: str) -> Outcome:
+        for o in self.outcomes:
+            if o.name == name:
+                return o
+        raise KeyError(name)
+
+
+def load_protocol(path: Path) -> Protocol:
+    """Read and validate a protocol file."""
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_PROTOCOL_BYTES + 1)
+    except FileNotFoundError as exc:
+        raise ProtocolError(
+            f"{path}: no such protocol file (list templates: blindself templates)"
+        ) from exc
+    except IsADirectoryError as exc:
+        raise ProtocolError(f"{path}: is a directory, not a protocol file") from exc
+    except OSError as exc:
+        raise ProtocolError(f"{path}: cannot read the protocol ({exc.strerror})") from exc
+    if len(raw) > MAX_PROTOCOL_BYTES:
+        raise ProtocolError(f"{path}: larger than 1 MB; a protocol is a short TOML file")
+    return parse_protocol(raw, path.name)
+
+
+def parse_protocol(raw: bytes, source: str = "protocol.toml") -> Protocol:
+    """Validate protocol TOML bytes; ``source`` names the file in messages."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(f"{source}: not UTF-8 text; save the protocol as UTF-8") from exc
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProtocolError(f"{source}: not valid TOML ({exc}); fix the syntax") from exc
+    return _Validator(source).protocol(doc, hashlib.sha256(raw).hexdigest())
+
+
+class _Validator:
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, key: str, message: str) -> ProtocolError:
+        return ProtocolError(f"{self.source}: {key} {message}")
+
+    # -- primitive readers -------------------------------------------------------------
+    def table(
+        self, doc: dict[str, Any], key: str, allowed: set[str], required: bool
+    ) -> dict[str, Any]:
+        value = doc.get(key)
+        if value is None:
+            if required:
+                raise self.fail(f"[{key}]", "is missing; add the section")
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(key, "must be a table ([" + key + "])")
+        self.no_unknown(value, key, allowed)
+        return value
+
+    def no_unknown(self, value: dict[str, Any], prefix: str, allowed: set[str]) -> None:
+        for k in value:
+            if k not in allowed:
+                raise self.fail(
+                    f"{prefix}.{k}", f"is not a known key (allowed: {', '.join(sorted(allowed))})"
+                )
+
+    def string(self, d: dict[str, Any], key: str, prefix: str, default: str | None = None) -> str:
+        v = d.get(key, default)
+        if v is None:
+            raise self.fail(f"{prefix}.{key}", "is missing; it must be a string")
+        if not isinstance(v, str):
+            raise self.fail(f"{prefix}.{key}", f"must be a string, not {_show(v)}")
+        return v
+
+    def choice(
+        self, d: dict[str, Any], key: str, prefix: str, allowed: tuple[str, ...], default: str
+    ) -> str:
+        v = self.string(d, key, prefix, default)
+        if v not in allowed:
+            raise self.fail(f"{prefix}.{key}", f"is {v!r}; allowed: {', '.join(allowed)}")
+        return v
+
+    def integer(
+        self, d: dict[str, Any], key: str, prefix: str, default: int | None, lo: int, hi: int
+    ) -> int:
+        v = d.get(key, default)
+        if v is None:
+            raise self.fail(f"{prefix}.{key}", f"is missing; it must be a whole number {lo}-{hi}")
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            raise self.fail(
+                f"{prefix}.{key}", f"is {_show(v)}; it must be a whole number {lo}-{hi}"
+            )
+        return v
+
+    def number(
+        self, d: dict[str, Any], key: str, prefix: str, default: float | None
+    ) -> float | None:
+        v = d.get(key, default)
+        if v is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, int | float) or v != v:
+            raise self.fail(f"{prefix}.{key}", f"is {_show(v)}; it must be a number")
+        return float(v)
+
+    def boolean(self, d: dict[str, Any], key: str, prefix: str, default: bool) -> bool:
+        v = d.get(key, default)
+        if not isinstance(v, bool):
+            raise self.fail(f"{prefix}.{key}", f"is {_show(v)}; it must be true or false")
+        return v
+
+    def name(self, d: dict[str, Any], key: str, prefix: str) -> str:
+        v = self.string(d, key, prefix)
+        if not NAME_RE.match(v):
+            raise self.fail(
+                f"{prefix}.{key}",
+                f"is {v!r}; use 1-32 lower-case letters, digits, '-' or '_', "
+                "starting with a letter",
+            )
+        return v
+
+    # -- sections ----------------------------------------------------------------------
+    def protocol(self, doc: dict[str, Any], sha: str) -> Protocol:
+        self.no_unknown(
+            doc, "", {"trial", "arms", "design", "outcomes", "checkin", "analysis", "stop_rules"}
+        )
+        trial = self.table(doc, "trial", {"title", "question", "description", "timezone"}, True)
+        arms = self.arms(doc.get("arms"))
+        design = self.design(self.table(doc, "design", _DESIGN_KEYS, True), arms)
+        outcomes = self.outcomes(doc.get("outcomes"))
+        checkin = self.checkin(
+            self.table(doc, "checkin", {"guess", "guess_first", "days", "day_starts"}, False)
+        )
+        analysis = self.analysis(
+            self.table(
+                doc,
+                "analysis",
+                {"alpha", "alternative", "correction", "missing", "statistic"},
+                False,
+            )
+        )
+        stop_rules = self.stop_rules(doc.get("stop_rules"), outcomes)
+        tz = trial.get("timezone")
+        if tz is not None:
+            tz = self.string(trial, "timezone", "trial")
+            _check_timezone(tz, self)
+        return Protocol(
+            title=self.string(trial, "title", "trial"),
+            question=self.string(trial, "question", "trial"),
+            description=self.string(trial, "description", "trial", ""),
+            timezone=tz,
+            arms=arms,
+            design=design,
+            outcomes=outcomes,
+            checkin=checkin,
+            analysis=analysis,
+            stop_rules=stop_rules,
+            source=self.source,
+            sha256=sha,
+        )
+
+    def arms(self, value: Any) -> tuple[Arm, ...]:
+        if not isinstance(value, list) or not value:
+            raise self.fail("[[arms]]", "is missing; define at least an active and a placebo arm")
+        out: list[Arm] = []
+        for i, a in enumerate(value):
+            prefix = f"arms[{i}]"
+            if not isinstance(a, dict):
+                raise self.fail(prefix, "must be a table ([[arms]])")
+            self.no_unknown(a, prefix, {"name", "kind", "label", "dose", "unit"})
+            name = self.name(a, "name", prefix)
+            if name == "unsure":
+                raise self.fail(
+                    f"{prefix}.name", "may not be 'unsure' (it is the don't-know guess)"
+                )
+            if any(o.name == name for o in out):
+                raise self.fail(f"{prefix}.name", f"repeats arm {name!r}; arm names must be unique")
+            kind = self.choice(a, "kind", prefix, ARM_KINDS, "")
+            out.append(
+                Arm(
+                    name=name,
+                    kind=kind,  # type: ignore[arg-type]
+                    label=self.string(a, "label", prefix, name),
+                    dose=self.number(a, "dose", prefix, None),
+                    unit=a.get("unit") and self.string(a, "unit", prefix),
+                )
+            )
+        kinds = [a.kind for a in out]
+        if "active" not in kinds or "placebo" not in kinds:
+            raise self.fail(
+                "[[arms]]", "needs at least one arm of kind 'active' and one of kind 'placebo'"
+            )
+        if kinds.count("placebo") > 1 or kinds.count("none") > 1:
+            raise self.fail("[[arms]]", "may hold at most one 'placebo' and one 'none' arm")
+        return tuple(out)
+
+    def arm_ref(self, name: Any, key: str, arms: tuple[Arm, ...]) -> str:
+        defined = [a.name for a in arms]
+        if name not in defined:
+            raise self.fail(
+                key,
+                f"names arm {_show(name)}, which is not defined (defined: {', '.join(defined)})",
+            )
+        return str(name)
+
+    def design(self, d: dict[str, Any], arms: tuple[Arm, ...]) -> Design:
+        kind = self.choice(d, "kind", "design", ("blocks", "complete"), "blocks")
+        block: tuple[str, ...] = ()
+        counts: tuple[tuple[str, int], ...] = ()
+        blocks = 1
+        if kind == "blocks":
+            raw_block = d.get("block")
+            if not isinstance(raw_block, list) or len(raw_block) < 2:
+                raise self.fail(
+                    "design.block", 'must list the arms of one block, e.g. ["active", "placebo"]'
+                )
+            block = tuple(self.arm_ref(b, "design.block", arms) for b in raw_block)
+            blocks = self.integer(d, "blocks", "design", None, 1, 500)
+            if "counts" in d:
+                raise self.fail(
+                    "design.counts", 'is for kind = "complete"; blocks use design.block'
+                )
+        else:
+            raw_counts = d.get("counts")
+            if not isinstance(raw_counts, dict) or not raw_counts:
+                raise self.fail(
+                    "design.counts", "must give periods per arm, e.g. {active = 10, placebo = 10}"
+                )
+            counts = tuple(
+                (
+                    self.arm_ref(k, "design.counts", arms),
+                    self.integer(raw_counts, k, "design.counts", None, 0, 1000),
+                )
+                for k in raw_counts
+            )
+            if "block" in d or "blocks" in d:
+                raise self.fail(
+                    "design.block", 'is for kind = "blocks"; complete designs use design.counts'
+                )
+        used = set(block) | {a for a, n in counts if n > 0}
+        for kind_needed in ("active", "placebo"):
+            if not any(a.kind == kind_needed and a.name in used for a in arms):
+                raise self.fail("design", f"never allocates an arm of kind {kind_needed!r}")
+        dosing = self.string(d, "dosing", "design", "daily")
+        _check_dosing(dosing, self)
+        blinding = self.choice(d, "blinding", "design", ("self", "helper"), "helper")
+        max_run = d.get("max_run")
+        if max_run is not None:
+            max_run = self.integer(d, "max_run", "design", None, 1, 1000)
+            if blinding == "self":
+                raise self.fail(
+                    "design.max_run",
+                    'cannot be honoured with blinding = "self" (a physical shuffle ignores it); '
+                    'remove it or use blinding = "helper"',
+                )
+        design = Design(
+            kind=kind,  # type: ignore[arg-type]
+            block=block,
+            blocks=blocks,
+            counts=counts,
+            period_days=self.integer(d, "period_days", "design", 1, 1, 90),
+            dosing=dosing,
+            baseline_days=self.integer(d, "baseline_days", "design", 0, 0, 365),
+            washout_days=self.integer(d, "washout_days", "design", 0, 0, 90),
+            blinding=blinding,  # type: ignore[arg-type]
+            max_run=max_run,
+        )
+        n_periods = len(block) * blocks if kind == "blocks" else sum(n for _, n in counts)
+        if n_periods < 2:
+            raise self.fail("design", "allocates fewer than 2 periods; add blocks or counts")
+        if n_periods > 2000:
+            raise self.fail("design", f"allocates {n_periods} periods; at most 2000 are supported")
+        return design
+
+    def outcomes(self, value: Any) -> tuple[Outcome, ...]:
+        if not isinstance(value, list) or not value:
+            raise self.fail("[[outcomes]]", "is missing; define at least one outcome to rate")
+        out: list[Outcome] = []
+        for i, o in enumerate(value):
+            prefix = f"outcomes[{i}]"
+            if not isinstance(o, dict):
+                raise self.fail(prefix, "must be a table ([[outcomes]])")
+            self.no_unknown(o, prefix, {"name", "question", "scale", "better", "primary", "mcid"})
+            name = self.name(o, "name", prefix)
+            if any(x.name == name for x in out):
+                raise self.fail(f"{prefix}.name", f"repeats outcome {name!r}; names must be unique")
+            scale = o.get("scale", [1, 10])
+            if (
+                not isinstance(scale, list)
+                or len(scale) != 2
+                or not all(isinstance(s, int | float) and not isinstance(s, bool) for s in scale)
+                or not scale[0] < scale[1]
+            ):
+                raise self.fail(
+                    f"{prefix}.scale", f"is {_show(scale)}; give [lowest, highest], e.g. [1, 10]"
+                )
+            mcid = self.number(o, "mcid", prefix, None)
+            if mcid is not None and mcid <= 0:
+                raise self.fail(f"{prefix}.mcid", "must be a positive number of rating points")
+            out.append(
+                Outcome(
+                    name=name,
+                    question=self.string(o, "question", prefix, f"How was your {name} today?"),
+                    scale=(float(scale[0]), float(scale[1])),
+                    better=self.choice(o, "better", prefix, ("higher", "lower"), "higher"),  # type: ignore[arg-type]
+                    primary=self.boolean(o, "primary", prefix, False),
+                    mcid=mcid,
+                )
+            )
+        primaries = [o for o in out if o.primary]
+        if len(primaries) > 1:
+            raise self.fail("outcomes", "mark exactly one outcome primary = true (found several)")
+        if not primaries:
+            raise self.fail("outcomes", "mark exactly one outcome primary = true (found none)")
+        return tuple(out)
+
+    def checkin(self, d: dict[str, Any]) -> CheckinPlan:
+        raw = self.string(d, "day_starts", "checkin", "04:00")
+        m = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)", raw)
+        if not m:
+            raise self.fail("checkin.day_starts", f'is {raw!r}; give a time HH:MM, e.g. "04:00"')
+        return CheckinPlan(
+            guess=self.boolean(d, "guess", "checkin", True),
+            guess_first=self.boolean(d, "guess_first", "checkin", True),
+            days=self.choice(d, "days", "checkin", ("all", "dose"), "all"),  # type: ignore[arg-type]
+            day_starts=time(int(m.group(1)), int(m.group(2))),
+        )
+
+    def analysis(self, d: dict[str, Any]) -> AnalysisPlan:
+        alpha = self.number(d, "alpha", "analysis", 0.05) or 0.0
+        if not 0 < alpha < 0.5:
+            raise self.fail(
+                "analysis.alpha", f"is {alpha}; it must lie between 0 and 0.5, e.g. 0.05"
+            )
+        return AnalysisPlan(
+            alpha=alpha,
+            alternative=self.choice(
+                d, "alternative", "analysis", ("two-sided", "greater"), "two-sided"
+            ),  # type: ignore[arg-type]
+            correction=self.choice(d, "correction", "analysis", ("holm", "bh", "none"), "holm"),  # type: ignore[arg-type]
+            missing=self.choice(d, "missing", "analysis", ("pairwise", "listwise"), "pairwise"),  # type: ignore[arg-type]
+            statistic=self.choice(
+                d, "statistic", "analysis", ("mean-difference", "trend-adjusted"), "mean-difference"
+            ),  # type: ignore[arg-type]
+        )
+
+    def stop_rules(self, value: Any, outcomes: tuple[Outcome, ...]) -> tuple[StopRule, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            raise self.fail("[[stop_rules]]", "must be an array of tables")
+        rules = []
+        for i, r in enumerate(value):
+            prefix = f"stop_rules[{i}]"
+            if not isinstance(r, dict):
+                raise self.fail(prefix, "must be a table ([[stop_rules]])")
+            self.no_unknown(r, prefix, {"outcome", "threshold", "days", "message"})
+            name = self.string(r, "outcome", prefix)
+            if name not in [o.name for o in outcomes]:
+                raise self.fail(
+                    f"{prefix}.outcome", f"names outcome {name!r}, which is not defined"
+                )
+            threshold = self.number(r, "threshold", prefix, None)
+            if threshold is None:
+                raise self.fail(
+                    f"{prefix}.threshold", "is missing; give the rating that triggers the rule"
+                )
+            rules.append(
+                StopRule(
+                    outcome=name,
+                    threshold=threshold,
+                    days=self.integer(r, "days", prefix, 1, 1, 365),
+                    message=self.string(
+                        r, "message", prefix, "Stop taking the substance and seek advice."
+                    ),
+                )
+            )
+        return tuple(rules)
+
+
+_DESIGN_KEYS = {
+    "kind",
+    "block",
+    "blocks",
+    "counts",
+    "period_days",
+    "dosing",
+    "baseline_days",
+    "washout_days",
+    "blinding",
+    "max_run",
+}
+
+
+def _check_dosing(dosing: str, v: _Validator) -> None:
+    if dosing in DOSING_NAMES:
+        return
+    if dosing.startswith("weekdays:"):
+        days = dosing.removeprefix("weekdays:").split(",")
+        if days and all(d in WEEKDAYS for d in days) and len(set(days)) == len(days):
+            return
+    raise v.fail(
+        "design.dosing",
+        f"is {dosing!r}; allowed: {', '.join(DOSING_NAMES)}, or weekdays:mon,tue,... "
+        f"(days from {','.join(WEEKDAYS)})",
+    )
+
+
+def _check_timezone(tz: str, v: _Validator) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise v.fail(
+            "trial.timezone", f'is {tz!r}; give an IANA zone such as "Europe/Berlin"'
+        ) from exc
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

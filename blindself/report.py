@@ -1,0 +1,170 @@
+"""Render report.json as terminal text, Markdown or HTML (SPEC 10).
+
+Renderers read only the report document, so every number shown is one stored there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from blindself.errors import BlindselfError
+
+
+def render(report: dict[str, Any], fmt: str) -> str:
+    if fmt == "text":
+        return render_text(report)
+    if fmt == "md":
+        return render_markdown(report)
+    if fmt == "html":
+        from blindself.report_html import render_html
+
+        return render_html(report)
+    raise BlindselfError(f"unknown report format {fmt!r}; use html, md, json or text")
+
+
+def f(x: Any, digits: int = 2, signed: bool = False) -> str:
+    """Format a number for display; '-' for missing."""
+    if x is None:
+        return "-"
+    return f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
+
+
+def fp(p: Any) -> str:
+    """Format a p-value."""
+    if p is None:
+        return "-"
+    return "<0.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+def fci(ci: Any) -> str:
+    if not ci or None in ci:
+        return "-"
+    return f"[{ci[0]:+.2f}, {ci[1]:+.2f}]"
+
+
+def contrast_rows(report: dict[str, Any]) -> list[dict[str, str]]:
+    """One display row per outcome x contrast, shared by the text and Markdown forms."""
+    rows = []
+    for o in report["outcomes"]:
+        for c in o["contrasts"]:
+            ar = c.get("ar1") or {}
+            b = c.get("bayes") or {}
+            cd = c.get("cliffs_delta") or {}
+            rows.append(
+                {
+                    "outcome": o["name"] + (" (primary)" if o["primary"] else ""),
+                    "contrast": f"{c['active']} - {c['placebo']}",
+                    "n": f"{o['n'].get(c['active'], 0)}/{o['n'].get(c['placebo'], 0)}",
+                    "estimate": f(c["estimate"], signed=True),
+                    "ci95": fci(c["ci95"]),
+                    "p": fp(c["p_randomization"]),
+                    "p_adj": fp(c["p_adjusted"]),
+                    "ar1": f"{f(ar.get('estimate'), signed=True)} (p {fp(ar.get('p'))})"
+                    if ar
+                    else "-",
+                    "bayes": f"{100 * b['p_benefit']:.0f} %"
+                    if b.get("p_benefit") is not None
+                    else "-",
+                    "cliff": f(cd.get("delta"), signed=True) if cd else "-",
+                }
+            )
+    return rows
+
+
+def render_text(report: dict[str, Any]) -> str:
+    t = report["trial"]
+    lines = [f"{t['title']}", f"Question: {t['question']}", ""]
+    lines.append("Verdict:")
+    for s in report["verdict"]["sentences"]:
+        lines.append(f"  {s}")
+    for c in report["verdict"]["caveats"]:
+        lines.append(f"  Caveat: {c}")
+    lines.append("")
+    lines.append(
+        f"Plan: primary outcome {t['primary']}, {t['plan']['alternative']}, alpha {t['plan']['alpha']:g}, "
+        f"correction {t['plan']['correction']}; {t['scheme_note']}."
+    )
+    r = t["randomization"]
+    lines.append(
+        "Randomization test: "
+        + (
+            f"exact over {r['assignments']} allocations"
+            if r["exact"]
+            else f"Monte Carlo, {r['draws']} draws of {r['assignments']} allocations"
+        )
+    )
+    lines.append("")
+    header = f"{'outcome':<24} {'contrast':<22} {'n':>7} {'effect':>7} {'95% CI':>17} {'p':>8} {'p adj':>8}"
+    lines.append(header)
+    for row in contrast_rows(report):
+        lines.append(
+            f"{row['outcome']:<24} {row['contrast']:<22} {row['n']:>7} {row['estimate']:>7} "
+            f"{row['ci95']:>17} {row['p']:>8} {row['p_adj']:>8}"
+        )
+    lines.append("")
+    bl = report["blinding"]
+    lines.append(f"Blinding ({bl['level']}, {bl['n_periods']} periods):")
+    arms = bl["arms"]
+    lines.append("  guess \\ actual  " + " ".join(f"{a:>10}" for a in arms))
+    for g, counts in bl["table"].items():
+        lines.append(f"  {g:<15} " + " ".join(f"{counts.get(a, 0):>10}" for a in arms))
+    if bl.get("james"):
+        lines.append(
+            f"  James' BI {f(bl['james']['bi'], 3)} (0.5 = random guessing, 1 = fully blinded)"
+        )
+    if bl.get("bang"):
+        lines.append(
+            "  Bang's BI "
+            + ", ".join(f"{a} {f(v['bi'], 3)}" for a, v in bl["bang"].items())
+            + " (0 = random guessing, 1 = all correct, -1 = all wrong)"
+        )
+    lines.append(f"  guesses independent of the arm: p = {fp(bl.get('p_randomization'))}")
+    a = report["adherence"]
+    lines.append("")
+    lines.append(
+        f"Adherence: {a['checked_in']} of {a['scheduled']} days checked in, {a['missed']} missed, "
+        f"{a['not_taken']} containers not taken, {a['codebreaks']} code-breaks."
+    )
+    if t.get("commitment"):
+        check = t.get("published_commitment_checked")
+        state = {
+            True: "matches the published value",
+            False: "MISMATCH",
+            None: "matches the value recorded at init",
+        }[check]
+        lines.append(f"Commitment {t['commitment'][:16]}...: {state}.")
+    return "\n".join(lines) + "\n"
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    t = report["trial"]
+    out = [f"# {t['title']}", "", f"**Question:** {t['question']}", "", "## Verdict", ""]
+    out += [f"- {s}" for s in report["verdict"]["sentences"]]
+    out += [f"- *Caveat:* {c}" for c in report["verdict"]["caveats"]]
+    out += ["", "## Results", ""]
+    out.append(
+        "| outcome | contrast | n | effect | 95 % CI | p (randomization) | p adjusted | AR(1) | P(benefit) | Cliff's delta |"
+    )
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
+    for r in contrast_rows(report):
+        out.append(
+            f"| {r['outcome']} | {r['contrast']} | {r['n']} | {r['estimate']} | {r['ci95']} | {r['p']} | "
+            f"{r['p_adj']} | {r['ar1']} | {r['bayes']} | {r['cliff']} |"
+        )
+    bl = report["blinding"]
+    out += ["", "## Blinding", "", "| guess \\ actual | " + " | ".join(bl["arms"]) + " |"]
+    out.append("|---|" + "---|" * len(bl["arms"]))
+    for g, counts in bl["table"].items():
+        out.append(f"| {g} | " + " | ".join(str(counts.get(a, 0)) for a in bl["arms"]) + " |")
+    out.append("")
+    out.append(f"Guesses independent of the arm: p = {fp(bl.get('p_randomization'))}.")
+    a = report["adherence"]
+    out += [
+        "",
+        "## Adherence",
+        "",
+        f"{a['checked_in']} of {a['scheduled']} days checked in; {a['missed']} missed; "
+        f"{a['not_taken']} containers not taken; {a['codebreaks']} code-breaks.",
+        "",
+    ]
+    return "\n".join(out)

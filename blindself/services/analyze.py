@@ -1,0 +1,301 @@
+"""``blindself analyze``: the same analysis on daily data collected elsewhere (SPEC 8, 12)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import math
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from blindself.dataset import DayRow, TrialData
+from blindself.errors import DataError
+from blindself.protocol import AnalysisPlan, Arm, Outcome, load_protocol
+from blindself.scheme import Scheme
+
+MAX_CSV_BYTES = 200_000_000
+MISSING = {"", "na", "nan", "null", "none", "."}
+
+
+@dataclass(frozen=True)
+class AnalyzeOptions:
+    arm_column: str
+    active: tuple[str, ...]
+    placebo: str
+    none: str | None = None
+    outcomes: tuple[str, ...] | None = None
+    primary: str | None = None
+    guess_column: str | None = None
+    block_column: str | None = None
+    period_column: str | None = None
+    date_column: str | None = None
+    missing: str = "pairwise"
+    where: tuple[str, ...] = ()
+    protocol: Path | None = None
+
+
+@dataclass(frozen=True)
+class AnalyzeResult:
+    report: dict[str, Any]
+    notes: tuple[str, ...]
+
+
+def analyze_csv(path: Path, opts: AnalyzeOptions) -> AnalyzeResult:
+    """Read a one-row-per-day CSV and run the analysis plan on it."""
+    from blindself.analysis import analyze
+
+    raw = _read(path)
+    data, notes = build_data(raw, path.name, opts)
+    report = analyze(data)
+    return AnalyzeResult(report, tuple(notes))
+
+
+def _read(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_CSV_BYTES + 1)
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror}") from exc
+    if len(raw) > MAX_CSV_BYTES:
+        raise DataError(f"{path} is larger than 200 MB; split it or filter it first")
+    return raw
+
+
+def build_data(raw: bytes, name: str, opts: AnalyzeOptions) -> tuple[TrialData, list[str]]:
+    """Turn CSV bytes into TrialData; every problem is one DataError line."""
+    notes: list[str] = []
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{name} is not UTF-8 text; save it as UTF-8 CSV") from exc
+    reader = csv.DictReader(io.StringIO(text))
+    header = reader.fieldnames or []
+    if not header:
+        raise DataError(f"{name} has no header row")
+    used = [
+        opts.arm_column,
+        opts.guess_column,
+        opts.block_column,
+        opts.period_column,
+        opts.date_column,
+    ]
+    for col in [c for c in used if c]:
+        if col not in header:
+            raise DataError(f"{name}: no column {col!r} (columns: {', '.join(header[:20])})")
+    records = list(reader)
+    for cond in opts.where:
+        col, sep, value = cond.partition("=")
+        if not sep or col not in header:
+            raise DataError(f"--where {cond!r}: use COL=VALUE with a column of {name}")
+        records = [r for r in records if (r.get(col) or "").strip() == value]
+    # Arms: names are fixed words, labels carry the CSV values.
+    mapping: dict[str, str] = {}
+    arms: list[Arm] = []
+    for i, v in enumerate(opts.active):
+        arm_name = "active" if len(opts.active) == 1 else f"active{i + 1}"
+        mapping[v] = arm_name
+        arms.append(Arm(arm_name, "active", f"{opts.arm_column} = {v}"))
+    mapping[opts.placebo] = "placebo"
+    arms.append(Arm("placebo", "placebo", f"{opts.arm_column} = {opts.placebo}"))
+    if opts.none is not None:
+        mapping[opts.none] = "none"
+        arms.append(Arm("none", "none", f"{opts.arm_column} = {opts.none}"))
+    if len(mapping) != len(opts.active) + 1 + (opts.none is not None):
+        raise DataError("--active, --placebo and --none must name different values")
+    kept = [r for r in records if (r.get(opts.arm_column) or "").strip() in mapping]
+    skipped = len(records) - len(kept)
+    if skipped:
+        notes.append(
+            f"{skipped} rows whose {opts.arm_column} is not a declared arm value were skipped"
+        )
+    if not kept:
+        raise DataError(f"{name}: no rows with {opts.arm_column} in {', '.join(mapping)}")
+    outcomes, plan = _outcomes_and_plan(header, kept, opts, name, used)
+    rows, observed, scheme, note = _rows_and_scheme(kept, mapping, arms, outcomes, opts, name)
+    seed = hashlib.sha256(raw + repr(opts).encode()).hexdigest()
+    data = TrialData(
+        rows=tuple(rows),
+        arms=tuple(arms),
+        outcomes=outcomes,
+        plan=plan,
+        scheme=scheme,
+        observed=observed,
+        scheme_note=note,
+        seed_material=seed,
+        title=f"Analysis of {name}",
+        question=f"Does {' / '.join(opts.active)} differ from {opts.placebo} in {opts.arm_column}?",
+        meta={"source": "csv", "file": name, "notes": notes},
+    )
+    return data, notes
+
+
+def _number(text: str | None) -> float | None:
+    if text is None or text.strip().lower() in MISSING:
+        return None
+    try:
+        v = float(text)
+    except ValueError:
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _outcomes_and_plan(
+    header: list[str],
+    rows: list[dict[str, str]],
+    opts: AnalyzeOptions,
+    name: str,
+    used: list[str | None],
+) -> tuple[tuple[Outcome, ...], AnalysisPlan]:
+    if opts.protocol is not None:
+        protocol = load_protocol(opts.protocol)
+        for o in protocol.outcomes:
+            if o.name not in header:
+                raise DataError(f"{name}: no column for outcome {o.name!r} of {opts.protocol}")
+        return protocol.outcomes, protocol.analysis
+    if opts.outcomes:
+        cols = list(opts.outcomes)
+        for c in cols:
+            if c not in header:
+                raise DataError(f"--outcomes: {name} has no column {c!r}")
+    else:
+        cols = [
+            c
+            for c in header
+            if c not in used
+            and any(_number(r.get(c)) is not None for r in rows)
+            and all(
+                _number(r.get(c)) is not None or (r.get(c) or "").strip().lower() in MISSING
+                for r in rows
+            )
+        ]
+        if not cols:
+            raise DataError(f"{name}: no numeric outcome columns; name them with --outcomes")
+    primary = opts.primary or cols[0]
+    if primary not in cols:
+        raise DataError(f"--primary {primary!r} is not one of the outcomes ({', '.join(cols)})")
+    outcomes = []
+    for c in cols:
+        values = [v for v in (_number(r.get(c)) for r in rows) if v is not None]
+        if not values:
+            raise DataError(f"{name}: column {c!r} holds no numbers")
+        lo, hi = min(values), max(values)
+        outcomes.append(
+            Outcome(c, c, (lo, hi if hi > lo else lo + 1), "higher", c == primary, None)
+        )
+    plan = AnalysisPlan(0.05, "two-sided", "holm", opts.missing, "mean-difference")  # type: ignore[arg-type]
+    return tuple(outcomes), plan
+
+
+def _rows_and_scheme(
+    records: list[dict[str, str]],
+    mapping: dict[str, str],
+    arms: list[Arm],
+    outcomes: tuple[Outcome, ...],
+    opts: AnalyzeOptions,
+    name: str,
+) -> tuple[list[DayRow], tuple[str, ...], Scheme, str]:
+    days = _day_numbers(records, opts, name)
+    period_keys: list[str] = []
+    row_period: list[int] = []
+    for i, r in enumerate(records):
+        key = (r.get(opts.period_column) or "").strip() if opts.period_column else str(i)
+        if opts.period_column and not key:
+            raise DataError(f"{name}: row {i + 2} has an empty {opts.period_column}")
+        if key not in period_keys:
+            period_keys.append(key)
+        row_period.append(period_keys.index(key))
+    observed: list[str] = [""] * len(period_keys)
+    for r, p in zip(records, row_period, strict=True):
+        arm = mapping[(r.get(opts.arm_column) or "").strip()]
+        if observed[p] and observed[p] != arm:
+            raise DataError(
+                f"{name}: period {period_keys[p]!r} holds more than one arm; "
+                "check --period-column (the arm must be constant within a period)"
+            )
+        observed[p] = arm
+    arm_names = tuple(a.name for a in arms)
+    guess_map = {**mapping, "unsure": "unsure"}
+    if opts.block_column:
+        scheme, note, block_of = _block_scheme(records, row_period, observed, arm_names, opts, name)
+    else:
+        counts = tuple((a, observed.count(a)) for a in arm_names)
+        scheme = Scheme("complete", arm_names, counts=counts)
+        block_of = {}
+        unit = "periods" if opts.period_column else "days"
+        note = (
+            f"no block column: the scheme is taken as complete randomization of {unit} with the "
+            "observed counts per arm; if randomization was restricted, say how with --block-column"
+        )
+    rows = []
+    for r, p, d in zip(records, row_period, days, strict=True):
+        g = (r.get(opts.guess_column) or "").strip() if opts.guess_column else ""
+        rows.append(
+            DayRow(
+                day=d,
+                date=(r.get(opts.date_column) or None) if opts.date_column else None,
+                day_type="dose",
+                period=p,
+                block=block_of.get(p),
+                arm=observed[p],
+                guess=guess_map.get(g, "unsure" if g else None) if opts.guess_column else None,
+                confidence=None,
+                ratings={o.name: _number(r.get(o.name)) for o in outcomes},
+            )
+        )
+    return rows, tuple(observed), scheme, note
+
+
+def _day_numbers(records: list[dict[str, str]], opts: AnalyzeOptions, name: str) -> list[int]:
+    if not opts.date_column:
+        return list(range(len(records)))
+    dates = []
+    for i, r in enumerate(records):
+        try:
+            dates.append(date.fromisoformat((r.get(opts.date_column) or "").strip()))
+        except ValueError:
+            raise DataError(
+                f"{name}: row {i + 2}: {opts.date_column} is not a YYYY-MM-DD date"
+            ) from None
+    first = min(dates)
+    return [(d - first).days for d in dates]
+
+
+def _block_scheme(
+    records: list[dict[str, str]],
+    row_period: list[int],
+    observed: list[str],
+    arm_names: tuple[str, ...],
+    opts: AnalyzeOptions,
+    name: str,
+) -> tuple[Scheme, str, dict[int, int]]:
+    block_keys: list[str] = []
+    block_of: dict[int, int] = {}
+    for r, p in zip(records, row_period, strict=True):
+        key = (r.get(opts.block_column or "") or "").strip()
+        if key not in block_keys:
+            block_keys.append(key)
+        b = block_keys.index(key)
+        if block_of.setdefault(p, b) != b:
+            raise DataError(f"{name}: a period spans two blocks; check --block-column")
+    members: list[list[int]] = [[] for _ in block_keys]
+    for p, b in sorted(block_of.items()):
+        members[b].append(p)
+    order = [p for m in members for p in m]
+    if order != sorted(order):
+        raise DataError(f"{name}: blocks must be consecutive runs of periods")
+    compositions = {tuple(sorted(observed[p] for p in m)) for m in members}
+    if len(compositions) != 1:
+        raise DataError(
+            f"{name}: blocks hold different arm mixes; a randomized-block analysis needs the same "
+            "arms in every block (drop incomplete blocks with --where)"
+        )
+    first = members[0]
+    block = tuple(observed[p] for p in first)
+    scheme = Scheme("blocks", arm_names, block=tuple(sorted(block)), n_blocks=len(members))
+    note = (
+        f"randomized blocks from column {opts.block_column} ({len(members)} blocks of {len(first)})"
+    )
+    return scheme, note, block_of

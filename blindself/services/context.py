@@ -1,0 +1,31 @@
+"""What a use case needs from the outside world, swappable in tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from blindself.randomness import RandomSource, SystemRandomSource
+from blindself.seal import DEFAULT_KDF, KdfParams
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Context:
+    """Clock, random streams and KDF cost.
+
+    Two random streams (SPEC 12): ``allocation`` draws only the allocation; ``other`` draws
+    codes, ids, salts, nonces and keys, so a test can vary the allocation alone.
+    """
+
+    clock: Callable[[], datetime] = _utcnow
+    allocation: RandomSource = field(default_factory=SystemRandomSource)
+    other: RandomSource = field(default_factory=SystemRandomSource)
+    kdf: KdfParams = DEFAULT_KDF
+
+    def now(self) -> datetime:
+        return self.clock()

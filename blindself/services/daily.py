@@ -1,0 +1,359 @@
+"""Daily use cases: check in, status, calendar, export, verify, backup.
+
+None of these reads the seal's contents, so none can leak the allocation: they see the
+protocol, the public schedule and the log only.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from blindself.checkins import (
+    CheckinForm,
+    CheckinOutcome,
+    CheckinRequest,
+    build_payload,
+    checkin_form,
+    current_checkins,
+    same_checkin,
+    stop_rules_met,
+)
+from blindself.codes import format_code
+from blindself.errors import BlindselfError, CheckinError, TrialStateError
+from blindself.services.context import Context
+from blindself.store import parse_head
+from blindself.trial import Trial, open_trial
+
+
+def form_for(trial_dir: Path, when: date | None, ctx: Context) -> CheckinForm:
+    """What the check-in of ``when`` (default today) needs, for prompting."""
+    with _opened(trial_dir) as trial:
+        today = trial.today(ctx.now())
+        return checkin_form(trial, when or today, today)
+
+
+def record_checkin(trial_dir: Path, req: CheckinRequest, ctx: Context) -> CheckinOutcome:
+    """Validate and append one day's check-in; returns only after the commit."""
+    with _opened(trial_dir) as trial:
+        today = trial.today(ctx.now())
+        form = checkin_form(trial, req.date, today)
+        with trial.store.transaction() as tx:
+            entries = tx.entries()
+            if any(e.kind == "unblind" for e in entries):
+                raise CheckinError("the trial is unblinded; check-ins for trial days are closed")
+            payload, deviations = build_payload(trial, form, req, entries, ctx.now().isoformat())
+            existing = current_checkins(entries).get(payload["date"])
+            if existing is not None and same_checkin(existing.payload, payload):
+                return CheckinOutcome("already recorded", existing, tuple(deviations), ())
+            if existing is not None and not req.replace:
+                raise CheckinError(
+                    f"{payload['date']} is already recorded with other values; "
+                    "add --replace (and --reason TEXT) to correct it"
+                )
+            if existing is None and req.replace:
+                raise CheckinError(
+                    f"nothing recorded on {payload['date']} to replace; drop --replace"
+                )
+            if existing is None:
+                entry = tx.append("checkin", payload["date"], payload)
+            else:
+                entry = tx.append("correction", payload["date"], payload, supersedes=existing.seq)
+            current = current_checkins([*entries, entry])
+        status = "replaced" if existing is not None else "recorded"
+        hits = stop_rules_met(trial.protocol.stop_rules, trial.protocol.outcomes, current)
+        return CheckinOutcome(status, entry, tuple(deviations), hits)
+
+
+@dataclass(frozen=True)
+class Status:
+    trial_id: str
+    title: str
+    today: date
+    day: int | None
+    days_total: int
+    start: date
+    end: date
+    checked_in: int
+    missed: int
+    due: int
+    unblinded: bool
+    next_instruction: dict[str, Any]
+    head: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "trial": self.trial_id,
+            "title": self.title,
+            "today": self.today.isoformat(),
+            "day": self.day,
+            "days_total": self.days_total,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "checked_in": self.checked_in,
+            "missed": self.missed,
+            "next": self.next_instruction,
+            "unblinded": self.unblinded,
+            "head": self.head,
+        }
+
+
+def trial_status(trial_dir: Path, ctx: Context) -> Status:
+    """Progress and today's instruction; nothing that depends on the allocation."""
+    with _opened(trial_dir, readonly=True) as trial:
+        today = trial.today(ctx.now())
+        entries = trial.store.entries()
+        current = current_checkins(entries)
+        cal = trial.calendar
+        due_days = [d for d in cal.days if d.date <= today and _scheduled(trial, d.day_type)]
+        checked = sum(1 for d in due_days if d.date.isoformat() in current)
+        missed = sum(1 for d in due_days if d.date < today and d.date.isoformat() not in current)
+        day = (today - cal.start).days + 1
+        head = entries[-1]
+        return Status(
+            trial_id=trial.trial_id,
+            title=trial.protocol.title,
+            today=today,
+            day=day if 1 <= day <= len(cal.days) else None,
+            days_total=len(cal.days),
+            start=cal.start,
+            end=cal.end,
+            checked_in=checked,
+            missed=missed,
+            due=len(due_days),
+            unblinded=any(e.kind == "unblind" for e in entries),
+            next_instruction=_next_instruction(trial, today, current),
+            head=f"{head.seq}:{head.hash}",
+        )
+
+
+def _scheduled(trial: Trial, day_type: str) -> bool:
+    return trial.protocol.checkin.days == "all" or day_type in ("baseline", "dose")
+
+
+def _next_instruction(trial: Trial, today: date, current: dict[str, Any]) -> dict[str, Any]:
+    cal = trial.calendar
+    for d in cal.days:
+        if d.date < today or not _scheduled(trial, d.day_type):
+            continue
+        out: dict[str, Any] = {
+            "date": d.date.isoformat(),
+            "day_type": d.day_type,
+            "checked_in": d.date.isoformat() in current,
+        }
+        if d.is_dose and d.period is not None:
+            if trial.schedule.period_code:
+                out["container"] = format_code(trial.schedule.period_code[d.period])
+            elif d.block is not None:
+                out["bag"] = d.block + 1
+        if d.date == today and out["checked_in"]:
+            continue
+        return out
+    return {"date": None, "day_type": "finished", "checked_in": False}
+
+
+EXPORT_COLUMNS_BASE = ["date", "day_type", "block", "period", "code", "arm", "guess", "confidence"]
+
+
+def export_rows(
+    trial: Trial, include_all: bool, arms_by_code: dict[str, str] | None
+) -> list[dict[str, Any]]:
+    """Tidy rows, one per check-in (or per entry with ``include_all``), in date order."""
+    entries = trial.store.entries()
+    if include_all:
+        chosen = [e for e in entries if e.kind in ("checkin", "correction")]
+        superseded = {e.supersedes for e in chosen if e.supersedes}
+    else:
+        chosen = sorted(current_checkins(entries).values(), key=lambda e: e.day or "")
+        superseded = set()
+    rows = []
+    for e in chosen:
+        p = e.payload
+        code = p.get("code")
+        row: dict[str, Any] = {
+            "date": p["date"],
+            "day_type": p["day_type"],
+            "block": p["block"] if trial.schedule.period_code or arms_by_code else None,
+            "period": p["period"],
+            "code": format_code(code) if code else None,
+            "arm": (arms_by_code or {}).get(code) if code else None,
+            "guess": p.get("guess"),
+            "confidence": p.get("confidence"),
+        }
+        for o in trial.protocol.outcomes:
+            row[o.name] = p["ratings"].get(o.name)
+        row["taken"] = p.get("taken")
+        row["deviation"] = ";".join(p.get("deviation", []))
+        row["note"] = p.get("note", "")
+        if include_all:
+            row["seq"] = e.seq
+            row["kind"] = e.kind
+            row["supersedes"] = e.supersedes
+            row["superseded"] = e.seq in superseded
+        rows.append(row)
+    return rows
+
+
+def export_trial(trial_dir: Path, fmt: str, include_all: bool) -> str:
+    """CSV or JSON export; arms appear only after unblinding."""
+    with _opened(trial_dir, readonly=True) as trial:
+        unblind = trial.unblinding()
+        arms = None
+        if unblind is not None:
+            arms = {c["code"]: c["arm"] for c in unblind.payload["allocation"]["containers"]}
+        rows = export_rows(trial, include_all, arms)
+        columns = EXPORT_COLUMNS_BASE + [o.name for o in trial.protocol.outcomes]
+        columns += ["taken", "deviation", "note"]
+        if include_all:
+            columns += ["seq", "kind", "supersedes", "superseded"]
+    if fmt == "json":
+        return (
+            json.dumps({"trial": trial.trial_id, "columns": columns, "rows": rows}, indent=2) + "\n"
+        )
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: "" if r.get(k) is None else r[k] for k in columns})
+    return buf.getvalue()
+
+
+@dataclass(frozen=True)
+class VerifyOutcome:
+    ok: bool
+    lines: tuple[str, ...]
+    head: str
+
+
+def verify_trial(trial_dir: Path, expect_head: str | None) -> VerifyOutcome:
+    """Check the hash chain, the protocol hash and the seal's structure."""
+    from blindself.seal import check_seal_structure
+
+    anchor = parse_head(expect_head) if expect_head else None
+    with _opened(trial_dir, readonly=True) as trial:
+        report = trial.store.verify(expect_head=anchor)
+        lines = []
+        if report.ok:
+            lines.append(f"log: {report.entries} entries, hash chain intact")
+            if not report.anchored:
+                lines.append(
+                    "log: not anchored; pass --expect-head SEQ:HEX (a head you noted earlier) "
+                    "to detect a rewritten log"
+                )
+            else:
+                lines.append("log: matches the expected head")
+        else:
+            lines.append(f"log: BROKEN at entry {report.first_bad_seq}: {report.problem}")
+        lines.append("protocol: matches the hash recorded at init")
+        seal_ok = True
+        try:
+            check_seal_structure(
+                trial.paths.seal.read_bytes(),
+                trial_id=trial.trial_id,
+                protocol_hash=trial.protocol.sha256,
+            )
+            lines.append("seal: structure intact")
+        except BlindselfError as exc:
+            seal_ok = False
+            lines.append(f"seal: {exc}")
+        return VerifyOutcome(
+            report.ok and seal_ok, tuple(lines), f"{report.head_seq}:{report.head_hash}"
+        )
+
+
+def backup_trial(trial_dir: Path, dest: Path) -> Path:
+    """A consistent copy of the trial database (SQLite backup API) plus protocol and seal."""
+    import shutil
+
+    dest = dest.absolute()
+    if dest.exists():
+        raise TrialStateError(f"{dest} exists; choose a new backup directory")
+    with _opened(trial_dir, readonly=True) as trial:
+        dest.mkdir(parents=True, mode=0o700)
+        shutil.copy2(trial.paths.protocol, dest / trial.paths.protocol.name)
+        shutil.copy2(trial.paths.seal, dest / trial.paths.seal.name)
+        trial.store.backup(dest / trial.paths.db.name)
+    return dest
+
+
+def calendar_ics(trial_dir: Path, ctx: Context, remind_at: str | None = None) -> str:
+    """An iCalendar file of check-in days, with no arm information."""
+    with _opened(trial_dir, readonly=True) as trial:
+        stamp = ctx.now().strftime("%Y%m%dT%H%M%SZ")
+        lines = [
+            "BEGIN:VCALENDAR",
+            "VERSION:2.0",
+            "PRODID:-//blindself//blindself//EN",
+            "CALSCALE:GREGORIAN",
+        ]
+        for d in trial.calendar.days:
+            if not _scheduled(trial, d.day_type):
+                continue
+            what = {
+                "baseline": "baseline day: rate, no capsule",
+                "dose": "dose day: take today's container, rate, guess",
+                "off": "off day: rate, no capsule",
+                "washout": "washout day: rate, no capsule",
+            }[d.day_type]
+            if d.is_dose and d.period is not None and trial.schedule.period_code:
+                what += f" (container {format_code(trial.schedule.period_code[d.period])})"
+            elif d.is_dose and d.block is not None:
+                what += f" (bag {d.block + 1})"
+            nxt = d.date + timedelta(days=1)
+            lines += [
+                "BEGIN:VEVENT",
+                f"UID:{trial.trial_id}-{d.date.isoformat()}@blindself",
+                f"DTSTAMP:{stamp}",
+                f"DTSTART;VALUE=DATE:{d.date.strftime('%Y%m%d')}",
+                f"DTEND;VALUE=DATE:{nxt.strftime('%Y%m%d')}",
+                _fold(f"SUMMARY:{_ics_text(trial.protocol.title)}: {what}"),
+            ]
+            if remind_at:
+                hh, mm = remind_at.split(":")
+                lines += [
+                    "BEGIN:VALARM",
+                    "ACTION:DISPLAY",
+                    "DESCRIPTION:blindself check-in",
+                    f"TRIGGER;RELATED=START:PT{int(hh)}H{int(mm)}M",
+                    "END:VALARM",
+                ]
+            lines.append("END:VEVENT")
+        lines.append("END:VCALENDAR")
+    return "\r\n".join(lines) + "\r\n"
+
+
+def _ics_text(s: str) -> str:
+    return s.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+
+
+def _fold(line: str) -> str:
+    out = []
+    raw = line.encode("utf-8")
+    while len(raw) > 75:
+        cut = 75
+        while cut > 0 and (raw[cut] & 0xC0) == 0x80:
+            cut -= 1
+        out.append(raw[:cut].decode("utf-8"))
+        raw = b" " + raw[cut:]
+    out.append(raw.decode("utf-8"))
+    return "\r\n".join(out)
+
+
+class _opened:
+    """Context manager opening a trial and closing its store."""
+
+    def __init__(self, root: Path, readonly: bool = False) -> None:
+        self.root = root
+        self.readonly = readonly
+
+    def __enter__(self) -> Trial:
+        self.trial = open_trial(self.root, readonly=self.readonly)
+        return self.trial
+
+    def __exit__(self, *exc: object) -> None:
+        self.trial.close()

@@ -1,0 +1,138 @@
+"""``blindself demo``: a complete simulated trial, start to report.
+
+A simulated person runs the shipped microdosing protocol: a known drug effect on mood,
+day-to-day autocorrelated noise, a little expectation (guesses slightly better than chance
+when the effect is felt), and a few missed days.  The demo plays both roles: it reads the
+preparation sheet as the preparer would, then checks in as the participant, through the
+same services the commands use.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, time, timedelta
+from importlib import resources
+from pathlib import Path
+
+from blindself.checkins import CheckinRequest
+from blindself.codes import format_code
+from blindself.protocol import parse_protocol
+from blindself.schedule import build_calendar
+from blindself.services.context import Context
+from blindself.services.daily import record_checkin
+from blindself.services.setup import init_trial
+from blindself.services.unblinding import unblind_trial
+
+DEMO_TEMPLATE = "microdosing-resilience.toml"
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    directory: Path
+    summary: str
+    report_html: Path
+
+
+def run_demo(
+    directory: Path,
+    ctx: Context,
+    *,
+    effect: float = 1.0,
+    echo: Callable[[str], None] = lambda _s: None,
+    seed: int | None = None,
+) -> DemoResult:
+    """Create, run and unblind a simulated trial in ``directory``."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    raw = resources.files("blindself.protocols").joinpath(DEMO_TEMPLATE).read_bytes()
+    protocol = parse_protocol(raw, DEMO_TEMPLATE)
+    today = ctx.now().date()
+    n_days = len(build_calendar(protocol, today).days)
+    start = today - timedelta(days=n_days + 1)
+    work = Path(tempfile.mkdtemp(prefix="blindself-demo-"))
+    try:
+        protocol_path = work / "protocol.toml"
+        protocol_path.write_bytes(raw)
+        sheet = work / "sheet.json"
+        passphrase = "demo passphrase, not a secret"  # noqa: S105 - a simulated trial
+        echo(f"1. init: drawing and sealing a {protocol.title!r} trial from {start}")
+        init = init_trial(
+            protocol_path,
+            directory,
+            passphrase=passphrase,
+            ctx=ctx,
+            start=start,
+            sheets=(sheet,),
+        )
+        echo(f"   commitment {init.commitment}")
+        prep = json.loads(sheet.read_text())
+        arm_of = prep["codes"]
+        bags: dict[int, list[str]] = {}
+        for c in prep["containers"]:
+            bags.setdefault(c["block"], []).append(c["code"])
+        for codes in bags.values():
+            rng.shuffle(codes)  # the physical shuffle of each bag
+        echo(
+            f"2. check-ins: a simulated person rates {len(protocol.outcomes)} outcomes for {n_days} days"
+        )
+        noise = 0.0
+        period_code: dict[int, str] = {}
+        current_arm: str | None = None
+        for day in init.calendar.days:
+            noise = 0.5 * noise + rng.normal(0, 1.1)
+            if rng.random() < 0.04:
+                continue  # a forgotten day
+            code = None
+            if day.is_dose and day.period is not None and day.block is not None:
+                if day.period not in period_code:
+                    period_code[day.period] = bags[day.block + 1].pop()
+                code = period_code[day.period]
+                current_arm = arm_of[code]
+            elif day.day_type == "baseline":
+                current_arm = None
+            lift = 0.0
+            if current_arm == "active":
+                lift = effect if day.is_dose else effect / 3
+            ratings = {}
+            for i, o in enumerate(protocol.outcomes):
+                lo, hi = o.scale
+                sign = 1.0 if o.better == "higher" else -1.0
+                centre = 6.0 if o.better == "higher" else 4.0
+                value = centre + sign * lift * (1.0 if i == 0 else 0.5) + noise + rng.normal(0, 0.6)
+                ratings[o.name] = float(min(hi, max(lo, round(value))))
+            guess = confidence = None
+            if day.is_dose and code is not None:
+                felt = current_arm == "active" and rng.random() < 0.55
+                if rng.random() < 0.15:
+                    guess = "unsure"
+                else:
+                    guess = "active" if felt or rng.random() < 0.3 else "placebo"
+                    confidence = int(rng.integers(50, 90))
+            when = datetime.combine(day.date, time(20, 0), tzinfo=UTC)
+            day_ctx = replace(ctx, clock=lambda w=when: w)
+            record_checkin(
+                directory,
+                CheckinRequest(
+                    date=day.date,
+                    code=format_code(code) if code else None,
+                    ratings=ratings,
+                    guess=guess,
+                    confidence=confidence,
+                ),
+                day_ctx,
+            )
+        echo("3. unblind: opening the seal, checking the commitment, analysing")
+        after = datetime.combine(init.calendar.end + timedelta(days=1), time(12, 0), tzinfo=UTC)
+        result = unblind_trial(
+            directory, replace(ctx, clock=lambda: max(after, ctx.now())), passphrase=passphrase
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return DemoResult(
+        directory.absolute(), result.summary, directory.absolute() / "report" / "report.html"
+    )

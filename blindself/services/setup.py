@@ -1,0 +1,265 @@
+"""Starting a trial: templates, plans and ``init`` (draw, seal, create, commit)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import date
+from importlib import resources
+from pathlib import Path
+
+from blindself import __version__
+from blindself.allocation import NONCE_BYTES, AllocationDoc, Container, padded_length
+from blindself.codes import ALPHABET, generate_codes
+from blindself.errors import BlindselfError, ProtocolError, TrialStateError
+from blindself.protocol import Protocol, load_protocol, parse_protocol
+from blindself.randomness import shuffle
+from blindself.schedule import Calendar, build_calendar, scheme_of
+from blindself.scheme import Scheme, draw_allocation
+from blindself.seal import commitment, seal
+from blindself.services.context import Context
+from blindself.sheet import write_sheet
+from blindself.store import Store
+from blindself.trial import PublicSchedule, TrialPaths, machine_timezone
+
+SHEET_SUFFIXES = (".html", ".json")
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    title: str
+    summary: str
+
+
+def list_templates() -> list[Template]:
+    """The shipped protocols, sorted by name."""
+    out = []
+    for item in sorted(resources.files("blindself.protocols").iterdir(), key=lambda p: p.name):
+        if not item.name.endswith(".toml"):
+            continue
+        raw = item.read_bytes()
+        protocol = parse_protocol(raw, item.name)
+        out.append(Template(item.name.removesuffix(".toml"), protocol.title, protocol.description))
+    return out
+
+
+def copy_template(name: str, dest: Path | None) -> Path:
+    """Copy a shipped protocol to ``dest`` (default ``NAME.toml`` here); never overwrites."""
+    names = [t.name for t in list_templates()]
+    stem = name.removesuffix(".toml")
+    if stem not in names:
+        raise ProtocolError(f"no template {name!r}; choose one of: {', '.join(names)}")
+    target = dest if dest is not None else Path(f"{stem}.toml")
+    if target.is_dir():
+        target = target / f"{stem}.toml"
+    raw = resources.files("blindself.protocols").joinpath(f"{stem}.toml").read_bytes()
+    try:
+        with open(target, "xb") as fh:
+            fh.write(raw)
+    except FileExistsError as exc:
+        raise ProtocolError(f"{target} exists; choose another path or remove it") from exc
+    except OSError as exc:
+        raise ProtocolError(f"cannot write {target}: {exc.strerror}") from exc
+    return target
+
+
+@dataclass(frozen=True)
+class InitResult:
+    trial_id: str
+    directory: Path
+    commitment: str
+    recovery_key: str | None
+    recovery_key_file: Path | None
+    helper_key: str | None
+    sheets: tuple[Path, ...]
+    calendar: Calendar
+    protocol: Protocol
+    head: str
+
+
+def init_trial(
+    protocol_path: Path,
+    directory: Path,
+    *,
+    passphrase: str,
+    ctx: Context,
+    start: date | None = None,
+    sheets: tuple[Path, ...] = (),
+    no_sheet: bool = False,
+    recovery_key_file: Path | None = None,
+    with_helper_key: bool = False,
+    expectation: int | None = None,
+) -> InitResult:
+    """Draw the allocation, seal it, create the trial directory and write the sheets."""
+    protocol = load_protocol(protocol_path)
+    directory = directory.absolute()
+    _check_target(directory)
+    _check_sheets(sheets, no_sheet, directory)
+    if recovery_key_file is not None:
+        _check_new_file(recovery_key_file.absolute(), directory, "--recovery-key-file")
+    if expectation is not None and not 0 <= expectation <= 100:
+        raise ProtocolError("--expectation must be 0-100 (how much you expect it to help)")
+    tz = protocol.timezone or machine_timezone()
+    if start is None:
+        from zoneinfo import ZoneInfo
+
+        start = ctx.now().astimezone(ZoneInfo(tz)).date()
+    calendar = build_calendar(protocol, start)
+    scheme = scheme_of(protocol)
+
+    allocation = draw_allocation(scheme, ctx.allocation)
+    codes = generate_codes(scheme.n_periods, ctx.other)
+    trial_id = "T" + "".join(ALPHABET[ctx.other.randbelow(32)] for _ in range(10))
+    schedule, containers = _assign_codes(protocol, scheme, allocation, codes, ctx)
+    doc = AllocationDoc(
+        trial_id=trial_id,
+        protocol_sha256=protocol.sha256,
+        blinding=protocol.design.blinding,
+        scheme=scheme,
+        containers=containers,
+        nonce=ctx.other.token_bytes(NONCE_BYTES).hex(),
+    )
+    plaintext = doc.canonical()
+    commit = commitment(plaintext)
+    sealed = seal(
+        plaintext,
+        passphrase=passphrase,
+        trial_id=trial_id,
+        protocol_hash=protocol.sha256,
+        padded_length=padded_length(scheme, trial_id, protocol.sha256, protocol.design.blinding),
+        source=ctx.other,
+        kdf=ctx.kdf,
+        with_helper_key=with_helper_key,
+    )
+    genesis = {
+        "trial_id": trial_id,
+        "protocol_sha256": protocol.sha256,
+        "tool_version": __version__,
+        "created_at": ctx.now().isoformat(),
+        "start": start.isoformat(),
+        "end": calendar.end.isoformat(),
+        "timezone": tz,
+        "schedule": schedule.to_json(),
+        "commitment": commit,
+        "expectation": expectation,
+    }
+    # Build the trial in a hidden sibling and rename it into place: a failure at any point
+    # leaves no half-made trial behind.
+    parent = directory.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=parent))
+    try:
+        os.chmod(tmp, 0o700)
+        paths = TrialPaths(tmp)
+        _write_private(paths.protocol, protocol_path.read_bytes(), 0o400)
+        _write_private(paths.seal, sealed.data, 0o400)
+        with Store.create(paths.db, trial_id=trial_id, genesis=genesis) as store:
+            head = store.head()
+        written = tuple(write_sheet(p, protocol, calendar, doc, schedule) for p in sheets)
+        if recovery_key_file is not None:
+            _write_private(recovery_key_file, (sealed.recovery_key + "\n").encode(), 0o600)
+        if directory.exists():
+            directory.rmdir()
+        os.rename(tmp, directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return InitResult(
+        trial_id=trial_id,
+        directory=directory,
+        commitment=commit,
+        recovery_key=None if recovery_key_file else sealed.recovery_key,
+        recovery_key_file=recovery_key_file,
+        helper_key=sealed.helper_key,
+        sheets=written,
+        calendar=calendar,
+        protocol=protocol,
+        head=f"{head.seq}:{head.hash}",
+    )
+
+
+def _assign_codes(
+    protocol: Protocol,
+    scheme: Scheme,
+    allocation: tuple[str, ...],
+    codes: list[str],
+    ctx: Context,
+) -> tuple[PublicSchedule, tuple[Container, ...]]:
+    """Tie codes to periods (helper) or bags (self) with the non-allocation stream."""
+    order = list(codes)
+    shuffle(order, ctx.other)
+    if protocol.design.blinding == "helper":
+        schedule = PublicSchedule("helper", tuple(codes), tuple(order), ())
+        containers = tuple(
+            Container(code, allocation[p], scheme.block_of(p) + 1, p + 1)
+            for p, code in enumerate(order)
+        )
+        return schedule, containers
+    size = scheme.block_size
+    bags = tuple(
+        tuple(sorted(order[b * size : (b + 1) * size])) for b in range(scheme.n_periods // size)
+    )
+    # Within a bag the codes are sorted; the arms they get come from the allocation draw, which
+    # is uniform within each block, so the code order says nothing about the arm.
+    containers = tuple(
+        Container(code, allocation[b * size + i], b + 1, None)
+        for b, bag in enumerate(bags)
+        for i, code in enumerate(bag)
+    )
+    return PublicSchedule("self", tuple(codes), (), bags), containers
+
+
+def _check_target(directory: Path) -> None:
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise TrialStateError(f"{directory} exists and is not empty; choose a new trial directory")
+
+
+def _check_sheets(sheets: tuple[Path, ...], no_sheet: bool, directory: Path) -> None:
+    if not sheets and not no_sheet:
+        raise ProtocolError(
+            "give --sheet FILE.html (or .json) for the preparation sheet, or --no-sheet"
+        )
+    if sheets and no_sheet:
+        raise ProtocolError("--sheet and --no-sheet exclude each other")
+    for sheet in sheets:
+        if sheet.suffix.lower() not in SHEET_SUFFIXES:
+            raise ProtocolError(f"--sheet {sheet}: use a .html or .json file name")
+        _check_new_file(sheet.absolute(), directory, "--sheet")
+
+
+def _check_new_file(path: Path, directory: Path, option: str) -> None:
+    if path.is_relative_to(directory):
+        raise ProtocolError(
+            f"{option} {path} is inside the trial directory; keep it elsewhere "
+            "(the participant's trial folder must not hold the allocation)"
+        )
+    if path.exists():
+        raise ProtocolError(f"{option} {path} exists; choose a new file name")
+    if not path.parent.is_dir():
+        raise ProtocolError(f"{option} {path}: folder {path.parent} does not exist")
+
+
+def _write_private(path: Path, data: bytes, mode: int) -> None:
+    """Write a new file durably with restrictive permissions."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.chmod(path, mode)
+
+
+__all__ = [
+    "BlindselfError",
+    "InitResult",
+    "Template",
+    "copy_template",
+    "init_trial",
+    "list_templates",
+]

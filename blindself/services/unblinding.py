@@ -1,0 +1,234 @@
+"""Unblinding: open the seal, verify the commitment, close the log, analyse, report."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from blindself.allocation import AllocationDoc, parse_allocation
+from blindself.checkins import current_checkins
+from blindself.codes import format_code
+from blindself.dataset import TrialData, from_trial
+from blindself.errors import CommitmentMismatch, TrialStateError
+from blindself.seal import commitment, open_seal
+from blindself.services.context import Context
+from blindself.services.daily import _opened, export_trial
+from blindself.trial import Trial
+
+
+@dataclass(frozen=True)
+class UnblindResult:
+    report: dict[str, Any]
+    summary: str
+    files: tuple[Path, ...]
+    already: bool
+    commitment_checked: bool | None  # None: no published value given
+
+
+def unblind_trial(
+    trial_dir: Path,
+    ctx: Context,
+    *,
+    passphrase: str | None = None,
+    recovery_key: str | None = None,
+    early: bool = False,
+    reason: str | None = None,
+    expect_commitment: str | None = None,
+) -> UnblindResult:
+    """Open the seal and run the pre-registered analysis (idempotent)."""
+    with _opened(trial_dir) as trial:
+        existing = trial.unblinding()
+        if existing is not None:
+            report = _write_outputs(trial, existing.payload)
+            return UnblindResult(report, _summary(report), _report_files(trial), True, None)
+        today = trial.today(ctx.now())
+        if today <= trial.calendar.end and not early:
+            raise TrialStateError(
+                f"the trial runs until {trial.calendar.end}; unblinding opens on "
+                f"{trial.calendar.end + timedelta(days=1)} (or use --early --reason TEXT)"
+            )
+        if early and not (reason and reason.strip()):
+            raise TrialStateError(
+                "--early needs --reason TEXT (it is logged and shown in the report)"
+            )
+        data = open_seal(
+            trial.paths.seal.read_bytes(),
+            trial_id=trial.trial_id,
+            protocol_hash=trial.protocol.sha256,
+            passphrase=passphrase,
+            recovery_key=recovery_key,
+        )
+        doc = parse_allocation(data)
+        recomputed = commitment(data)
+        if recomputed != trial.genesis["commitment"] or doc.trial_id != trial.trial_id:
+            raise CommitmentMismatch(
+                "ALLOCATION DOES NOT MATCH THE COMMITMENT recorded at init: the seal was replaced; "
+                "the results cannot be trusted"
+            )
+        published_ok: bool | None = None
+        if expect_commitment is not None:
+            published_ok = expect_commitment.strip().lower() == recomputed
+            if not published_ok:
+                raise CommitmentMismatch(
+                    "ALLOCATION DOES NOT MATCH THE PUBLISHED COMMITMENT you gave; "
+                    f"the trial's commitment is {recomputed}"
+                )
+        payload = {
+            "unblinded_at": ctx.now().isoformat(),
+            "early": bool(early),
+            "reason": reason,
+            "commitment": recomputed,
+            "published_commitment_checked": published_ok,
+            "allocation": doc.to_json(),
+        }
+        with trial.store.transaction() as tx:
+            if any(e.kind == "unblind" for e in tx.entries("unblind")):
+                raise TrialStateError("the trial was unblinded meanwhile; run blindself report")
+            tx.append("unblind", None, payload)
+        report = _write_outputs(trial, payload)
+        return UnblindResult(report, _summary(report), _report_files(trial), False, published_ok)
+
+
+def trial_data(trial: Trial, unblind_payload: dict[str, Any]) -> TrialData:
+    """The tidy data of an unblinded trial."""
+    doc = parse_allocation(json.dumps(unblind_payload["allocation"]).encode())
+    return _trial_data(trial, doc, unblind_payload)
+
+
+def _trial_data(trial: Trial, doc: AllocationDoc, payload: dict[str, Any]) -> TrialData:
+    entries = trial.store.entries()
+    current = {d: e.payload for d, e in current_checkins(entries).items()}
+    broken = {str(e.payload.get("code")) for e in entries if e.kind == "codebreak"}
+    for e in entries:
+        if e.kind == "codebreak":
+            broken.update(e.payload.get("implied", []))
+    rows, observed = from_trial(
+        list(trial.calendar.days),
+        current,
+        doc.code_to_arm,
+        trial.schedule.period_code,
+        broken,
+    )
+    observed = _complete_allocation(doc, trial, observed)
+    p = trial.protocol
+    scheme_note = (
+        "randomized blocks of " + ", ".join(p.design.block) + f" ({p.design.blocks} blocks)"
+        if p.design.kind == "blocks"
+        else "complete randomization with fixed counts per arm"
+    )
+    return TrialData(
+        rows=tuple(rows),
+        arms=p.arms,
+        outcomes=p.outcomes,
+        plan=p.analysis,
+        scheme=doc.scheme,
+        observed=observed,
+        scheme_note=scheme_note,
+        seed_material=f"{trial.trial_id}:{payload['commitment']}",
+        title=p.title,
+        question=p.question,
+        meta={
+            "trial_id": trial.trial_id,
+            "blinding": p.design.blinding,
+            "commitment": payload["commitment"],
+            "published_commitment_checked": payload.get("published_commitment_checked"),
+            "early": payload.get("early", False),
+            "early_reason": payload.get("reason"),
+            "start": trial.calendar.start.isoformat(),
+            "end": trial.calendar.end.isoformat(),
+            "codebreaks": sorted(format_code(c) for c in broken if c),
+            "expectation": trial.genesis.get("expectation"),
+            "source": "trial",
+        },
+    )
+
+
+def _complete_allocation(
+    doc: AllocationDoc, trial: Trial, observed: tuple[str, ...]
+) -> tuple[str, ...]:
+    """Fill periods nobody opened an envelope for (self mode) from their bag's leftovers.
+
+    Such periods carry no dose-day data, so any assignment consistent with the scheme gives
+    the same test; this keeps the observed allocation inside the scheme's set.
+    """
+    scheme = doc.scheme
+    full = list(observed) + [""] * (scheme.n_periods - len(observed))
+    if all(full):
+        return tuple(full)
+    size = scheme.block_size
+    for b in range(scheme.n_periods // size):
+        pool = (
+            list(scheme.block)
+            if scheme.kind == "blocks"
+            else [a for a, n in scheme.counts for _ in range(n)]
+        )
+        chunk = full[b * size : (b + 1) * size]
+        for arm in chunk:
+            if arm:
+                pool.remove(arm)
+        for i in range(size):
+            if not full[b * size + i]:
+                full[b * size + i] = pool.pop(0)
+    return tuple(full)
+
+
+def _report_files(trial: Trial) -> tuple[Path, ...]:
+    d = trial.paths.report
+    return tuple(p for p in (d / "report.html", d / "report.json", d / "data.csv") if p.exists())
+
+
+def _write_outputs(trial: Trial, payload: dict[str, Any]) -> dict[str, Any]:
+    from blindself.analysis import analyze
+    from blindself.report import render
+
+    data = trial_data(trial, payload)
+    report = analyze(data)
+    out = trial.paths.report
+    out.mkdir(exist_ok=True, mode=0o700)
+    _atomic_write(out / "report.json", json.dumps(report, indent=2, allow_nan=False) + "\n")
+    _atomic_write(out / "data.csv", export_trial(trial.paths.root, "csv", False))
+    _atomic_write(out / "report.html", render(report, "html"))
+    return report
+
+
+def load_report(trial_dir: Path) -> dict[str, Any]:
+    """The stored report.json of an unblinded trial (re-rendering never re-draws)."""
+    with _opened(trial_dir, readonly=True) as trial:
+        unblind = trial.unblinding()
+        if unblind is None:
+            raise TrialStateError("the trial is still blinded; run blindself unblind first")
+        path = trial.paths.report / "report.json"
+        if not path.exists():
+            raise TrialStateError(f"{path} is missing; run blindself unblind again to rebuild it")
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return data
+
+
+def _summary(report: dict[str, Any]) -> str:
+    from blindself.report import render
+
+    return render(report, "text")
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def csv_text(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow(r)
+    return buf.getvalue()

@@ -1,0 +1,108 @@
+"""Preparation sheets for whoever fills the containers (SPEC 5 and 8).
+
+The sheet is the one place the allocation exists in plaintext outside the seal; it is
+written only to a path outside the trial directory.  JSON for scripts, HTML to print.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from blindself.allocation import AllocationDoc
+from blindself.codes import format_code
+from blindself.errors import ProtocolError
+from blindself.protocol import Protocol
+from blindself.schedule import Calendar
+from blindself.trial import PublicSchedule
+
+BLIND_BREAKERS = (
+    "Weight: fill the placebo to the same weight as the active capsule (weigh a few of each).",
+    "Colour and look: use opaque capsules of one colour and size; nothing visible through them.",
+    "Taste and smell: choose a placebo filler with a similar taste; close capsules fully.",
+    "Sound: capsules should not rattle differently; fill them equally full.",
+    "Containers: identical, opaque envelopes or bags; nothing shows through against light.",
+    "Labels: write codes with the same pen, in the same hand, on the same place.",
+)
+
+
+def sheet_json(
+    protocol: Protocol, calendar: Calendar, doc: AllocationDoc, schedule: PublicSchedule
+) -> dict[str, Any]:
+    """The machine-readable sheet (SPEC 8): codes, containers, blocks, periods and dates."""
+    containers = []
+    for c in sorted(doc.containers, key=lambda c: c.code):
+        dates: list[str] = []
+        if c.period is not None:
+            dates = [d.isoformat() for d in calendar.period_dates(c.period - 1)]
+        containers.append(
+            {
+                "code": format_code(c.code),
+                "arm": c.arm,
+                "block": c.block,
+                "period": c.period,
+                "dates": dates,
+            }
+        )
+    return {
+        "trial": doc.trial_id,
+        "blinding": doc.blinding,
+        "codes": {format_code(c.code): c.arm for c in sorted(doc.containers, key=lambda c: c.code)},
+        "containers": containers,
+    }
+
+
+def write_sheet(
+    path: Path, protocol: Protocol, calendar: Calendar, doc: AllocationDoc, schedule: PublicSchedule
+) -> Path:
+    """Write the sheet in the format its suffix names; refuses to overwrite."""
+    data = sheet_json(protocol, calendar, doc, schedule)
+    if path.suffix.lower() == ".json":
+        text = json.dumps(data, indent=2) + "\n"
+    else:
+        text = _render_html(protocol, calendar, data)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise ProtocolError(f"cannot write the sheet {path}: {exc.strerror}") from exc
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return path
+
+
+def _render_html(protocol: Protocol, calendar: Calendar, data: dict[str, Any]) -> str:
+    import jinja2
+    import segno
+
+    per_arm: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for c in data["containers"]:
+        per_arm[c["arm"]].append(c)
+    totals = []
+    for arm in protocol.arms:
+        n = len(per_arm.get(arm.name, []))
+        capsules = n * protocol.design.period_days if arm.kind != "none" else 0
+        dose = f"{arm.dose * capsules:g} {arm.unit or ''}".strip() if arm.dose else ""
+        totals.append({"arm": arm, "containers": n, "capsules": capsules, "dose": dose})
+    blocks: dict[int, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for c in data["containers"]:
+        qr = segno.make(c["code"], error="m").svg_inline(scale=3, border=1)
+        blocks[c["block"]][c["arm"]].append({**c, "qr": qr})
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("blindself", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    return env.get_template("sheet.html.j2").render(
+        protocol=protocol,
+        calendar=calendar,
+        data=data,
+        totals=totals,
+        blocks={b: dict(arms) for b, arms in sorted(blocks.items())},
+        breakers=BLIND_BREAKERS,
+        period_days=protocol.design.period_days,
+    )

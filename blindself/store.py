@@ -1,0 +1,576 @@
+"""The trial log: an append-only, hash-chained SQLite table (SPEC 7 and 12).
+
+One file per trial holds one table, ``entries``.  Rows are never updated or deleted
+(triggers refuse it); a correction is a new row that ``supersedes`` an older one.  Each
+row's ``hash`` covers its content and the previous row's hash, so :meth:`Store.verify`
+names the first entry that was edited, removed or reordered, and an externally kept head
+(``SEQ:HEX``) also catches a recomputed chain or a cut-off tail.
+
+This is the only module that imports :mod:`sqlite3`.  It never repairs or re-creates a
+database: a damaged or foreign file is refused with advice to restore a backup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import rfc8785
+
+from blindself.errors import StoreError
+
+APPLICATION_ID = 0x424C5346  # "BLSF" in the SQLite header
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 10.0
+ADVICE = (
+    "restore from a backup made with `blindself backup`; blindself never repairs a trial database"
+)
+_ENTRY_TAG = b"blindself-entry-v1\x00"
+_GENESIS_TAG = b"blindself-genesis-v1\x00"
+_SIDECARS = ("-wal", "-shm", "-journal")
+_KIND_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_HEAD_RE = re.compile(r"^\s*([0-9]{1,18}):([0-9a-fA-F]{64})\s*$")
+_SELECT = "SELECT seq, kind, day, payload, supersedes, prev_hash, hash FROM entries"
+_SELECT_ALL = _SELECT + " ORDER BY seq"
+_SELECT_KIND = _SELECT + " WHERE kind = ? ORDER BY seq"
+_SELECT_HEAD = _SELECT + " ORDER BY seq DESC LIMIT 1"
+_SELECT_FIRST = _SELECT + " WHERE seq = 1"
+_INSERT = (
+    "INSERT INTO entries (seq, kind, day, payload, supersedes, prev_hash, hash)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+_TABLE = """CREATE TABLE entries (
+    seq INTEGER PRIMARY KEY CHECK (seq >= 1),
+    kind TEXT NOT NULL,
+    day TEXT,
+    payload TEXT NOT NULL,
+    supersedes INTEGER REFERENCES entries(seq) CHECK (supersedes < seq),
+    prev_hash TEXT NOT NULL UNIQUE,
+    hash TEXT NOT NULL UNIQUE
+)"""
+# The guards are part of what verify checks: they must exist exactly as written here.
+_TRIGGERS = {
+    "entries_no_update": """CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
+BEGIN SELECT RAISE(ABORT, 'blindself: the trial log is append-only'); END""",
+    "entries_no_delete": """CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
+BEGIN SELECT RAISE(ABORT, 'blindself: the trial log is append-only'); END""",
+    "entries_linear": """CREATE TRIGGER entries_linear BEFORE INSERT ON entries
+WHEN NEW.seq IS NOT (SELECT coalesce(max(seq), 0) + 1 FROM entries)
+  OR (NEW.seq > 1 AND NEW.prev_hash IS NOT (SELECT hash FROM entries WHERE seq = NEW.seq - 1))
+BEGIN SELECT RAISE(ABORT, 'blindself: an entry must extend the head of the log'); END""",
+}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One row of the log; ``payload`` is a fresh copy, changing it changes nothing stored."""
+
+    seq: int
+    kind: str
+    day: str | None
+    payload: dict[str, Any]
+    supersedes: int | None
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """The result of walking the chain; ``anchored`` is True only if ``expect_head`` matched."""
+
+    ok: bool
+    entries: int
+    head_seq: int
+    head_hash: str
+    first_bad_seq: int | None
+    problem: str | None
+    anchored: bool
+
+
+def parse_head(text: str) -> tuple[int, str]:
+    """Parse an anchored head ``SEQ:HEX`` as printed by ``blindself verify``.
+
+    Examples
+    --------
+    >>> parse_head("2:" + "AB" * 32)[0]
+    2
+    """
+    m = _HEAD_RE.match(text)
+    if m is None or int(m.group(1)) < 1:
+        raise StoreError(
+            f"{text[:80]!r} is not a head: give SEQ:HEX (a number, a colon and 64 hex digits) "
+            "as printed by blindself verify"
+        )
+    return int(m.group(1)), m.group(2).lower()
+
+
+def _canonical(obj: Any) -> str:
+    return rfc8785.dumps(obj).decode("utf-8")
+
+
+def _genesis_prev(trial_id: str) -> str:
+    return hashlib.sha256(_GENESIS_TAG + trial_id.encode("utf-8")).hexdigest()
+
+
+def _entry_hash(
+    seq: int, kind: str, day: str | None, payload: Any, supersedes: int | None, prev: str
+) -> str:
+    doc = {
+        "seq": seq,
+        "kind": kind,
+        "day": day,
+        "payload": payload,
+        "supersedes": supersedes,
+        "prev_hash": prev,
+    }
+    return hashlib.sha256(_ENTRY_TAG + rfc8785.dumps(doc)).hexdigest()
+
+
+def _translate(exc: sqlite3.DatabaseError, path: Path, *, writing: bool) -> StoreError:
+    """One clear line for a SQLite failure."""
+    code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+    tail = "; nothing was recorded" if writing else ""
+    if code == sqlite3.SQLITE_FULL:
+        msg = f"{path}: the disk is full: free space and retry{tail}"
+    elif code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH):
+        what = "write to" if writing else "use (read-only file or folder)"
+        msg = f"cannot {what} {path}: check permissions{tail}"
+    elif code == sqlite3.SQLITE_CANTOPEN:
+        msg = f"cannot open {path}: check permissions of the file and its folder{tail}"
+    elif code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        msg = f"{path}: the trial is busy (another blindself is writing); retry"
+    elif code == sqlite3.SQLITE_IOERR:
+        msg = f"{path}: input/output error (check the disk and its connection){tail}"
+    elif code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        msg = f"{path} is damaged; {ADVICE}"
+    else:
+        name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
+        msg = f"{path}: database error {name} ({exc}){tail}"
+    return StoreError(msg)
+
+
+@contextmanager
+def _mapped(path: Path, *, writing: bool) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        raise _translate(exc, path, writing=writing) from exc
+
+
+@contextmanager
+def _private_umask() -> Iterator[None]:
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def _connect(path: Path, mode: str) -> sqlite3.Connection:
+    uri = f"{path.absolute().as_uri()}?mode={mode}"
+    with _private_umask():
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S)
+    try:
+        for pragma in (
+            f"busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}",
+            "foreign_keys = ON",
+            "synchronous = FULL",
+            "secure_delete = ON",
+            "trusted_schema = OFF",
+        ):
+            conn.execute(f"PRAGMA {pragma}")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _use_wal(conn: sqlite3.Connection, path: Path) -> None:
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise StoreError(
+            f"{path}: this file system cannot hold a trial (no WAL support); "
+            "keep the trial on a local disk"
+        )
+
+
+def _damaged(path: Path, what: str) -> StoreError:
+    return StoreError(f"{path} {what}; {ADVICE}")
+
+
+def _check_file(path: Path) -> None:
+    """Cheap checks before SQLite sees the file: it exists and looks like whole pages."""
+    if not path.exists():
+        raise StoreError(
+            f"{path}: no trial database there; check the path, or {ADVICE.split(';')[0]}"
+        )
+    if not path.is_file():
+        raise StoreError(f"{path} is not a file; give the trial's trial.db")
+    try:
+        with path.open("rb") as f:
+            header = f.read(100)
+        size = path.stat().st_size
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: check permissions ({exc.strerror})") from exc
+    if size == 0:
+        raise _damaged(path, "is empty")
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        raise _damaged(path, "is not a trial database (not SQLite: damaged or another file)")
+    page = int.from_bytes(header[16:18], "big")
+    page = 65536 if page == 1 else page
+    if page < 512 or page & (page - 1) or size % page:
+        raise _damaged(path, "is truncated or damaged")
+
+
+def _with_sidecars(path: Path) -> list[Path]:
+    return [path, *(Path(f"{path}{suffix}") for suffix in _SIDECARS)]
+
+
+def _new_file(path: Path, advice: str) -> None:
+    """Create an empty 0600 file; refuse if it or a stale -wal/-shm/-journal exists."""
+    for p in _with_sidecars(path):
+        if os.path.lexists(p):
+            raise StoreError(f"{p} already exists; {advice}")
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError as exc:
+        raise StoreError(f"{path} already exists; {advice}") from exc
+    except OSError as exc:
+        raise StoreError(f"cannot create {path}: {exc.strerror}; check the folder") from exc
+
+
+def _remove(path: Path) -> None:
+    for p in _with_sidecars(path):
+        with suppress(OSError):
+            p.unlink()
+
+
+class Store:
+    """An open trial log; use :meth:`create` or :meth:`open`, then ``close`` (or ``with``)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, trial_id: str, readonly: bool) -> None:
+        self._conn: sqlite3.Connection | None = conn
+        self._path = path
+        self._trial_id = trial_id
+        self._readonly = readonly
+        self._in_tx = False
+
+    @classmethod
+    def create(cls, path: Path, *, trial_id: str, genesis: dict[str, Any]) -> Store:
+        """Create a new trial database holding the genesis entry (seq 1, kind ``init``)."""
+        path = Path(path)
+        if not trial_id:
+            raise ValueError("trial_id must be a non-empty string")
+        if genesis.get("trial_id", trial_id) != trial_id:
+            raise ValueError("genesis['trial_id'] differs from trial_id")
+        payload = _canonical({**genesis, "trial_id": trial_id})
+        _new_file(path, "blindself never overwrites a trial database")
+        conn: sqlite3.Connection | None = None
+        try:
+            with _mapped(path, writing=True):
+                conn = _connect(path, "rw")
+                _use_wal(conn, path)
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute(_TABLE)
+                for ddl in _TRIGGERS.values():
+                    conn.execute(ddl)
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                prev = _genesis_prev(trial_id)
+                digest = _entry_hash(1, "init", None, json.loads(payload), None, prev)
+                conn.execute(_INSERT, (1, "init", None, payload, None, prev, digest))
+                conn.execute("COMMIT")
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            _remove(path)
+            raise
+        return cls(conn, path, trial_id, readonly=False)
+
+    @classmethod
+    def open(cls, path: Path, *, readonly: bool = False) -> Store:
+        """Open an existing trial database; refuse anything missing, foreign or damaged."""
+        path = Path(path)
+        _check_file(path)
+        with _mapped(path, writing=False):
+            conn = _connect(path, "ro" if readonly else "rw")
+            try:
+                app = conn.execute("PRAGMA application_id").fetchone()[0]
+                if app != APPLICATION_ID:
+                    raise _damaged(
+                        path, f"is an SQLite database of another program (application id {app})"
+                    )
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"{path} was made by a newer blindself (schema {version}); "
+                        "upgrade blindself to open it"
+                    )
+                if version != SCHEMA_VERSION:
+                    raise _damaged(path, f"has an unknown schema version {version}")
+                check = conn.execute("PRAGMA quick_check(1)").fetchone()
+                if check is None or check[0] != "ok":
+                    raise _damaged(path, "is damaged (integrity check failed)")
+                if not readonly:
+                    _use_wal(conn, path)
+                row = conn.execute(_SELECT_FIRST).fetchone()
+                genesis = _decode(row, path) if row is not None else None
+                if genesis is None or genesis.kind != "init":
+                    raise _damaged(path, "has lost its first entry")
+                trial_id = genesis.payload.get("trial_id")
+                if not isinstance(trial_id, str) or not trial_id:
+                    raise _damaged(path, "has a first entry without a trial id")
+            except BaseException:
+                conn.close()
+                raise
+        return cls(conn, path, trial_id, readonly)
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def trial_id(self) -> str:
+        return self._trial_id
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError("the store is closed")
+        return self._conn
+
+    def entries(self, kind: str | None = None) -> list[Entry]:
+        """All entries (or those of one kind), ordered by seq."""
+        return _select(self._db(), self._path, kind)
+
+    def head(self) -> Entry:
+        """The last entry."""
+        with _mapped(self._path, writing=False):
+            row = self._db().execute(_SELECT_HEAD).fetchone()
+        if row is None:
+            raise _damaged(self._path, "has no entries")
+        return _decode(row, self._path)
+
+    def append(
+        self, kind: str, day: str | None, payload: dict[str, Any], supersedes: int | None = None
+    ) -> Entry:
+        """Append one entry; returns only after it is durably committed."""
+        with self.transaction() as tx:
+            return tx.append(kind, day, payload, supersedes)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """A write transaction (``BEGIN IMMEDIATE``): commit on exit, roll back on error."""
+        conn = self._db()
+        if self._in_tx:
+            raise RuntimeError("transactions do not nest")
+        if self._readonly:
+            raise StoreError(f"{self._path} was opened read-only; nothing was recorded")
+        with _mapped(self._path, writing=True):
+            conn.execute("BEGIN IMMEDIATE")
+        self._in_tx = True
+        tx = Transaction(conn, self._path)
+        try:
+            try:
+                yield tx
+            finally:
+                tx._open = False
+            with _mapped(self._path, writing=True):
+                conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                with suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            raise
+        finally:
+            self._in_tx = False
+
+    def verify(self, expect_head: tuple[int, str] | None = None) -> VerifyReport:
+        """Walk the chain and name the first broken entry; ``expect_head`` anchors it."""
+        conn = self._db()
+        with _mapped(self._path, writing=False):
+            damage = [r[0] for r in conn.execute("PRAGMA integrity_check(1)").fetchall()]
+            rows = conn.execute(_SELECT_ALL).fetchall()
+            guards = dict(
+                conn.execute("SELECT name, sql FROM sqlite_schema WHERE type = 'trigger'")
+            )
+        head_seq, head_hash = (rows[-1][0], str(rows[-1][6])) if rows else (0, "")
+
+        def report(
+            problem: str | None, bad: int | None = None, anchored: bool = False
+        ) -> VerifyReport:
+            return VerifyReport(
+                problem is None, len(rows), head_seq, head_hash, bad, problem, anchored
+            )
+
+        if damage != ["ok"]:
+            return report(f"the database file is damaged ({damage[0]}); {ADVICE}")
+        bad = _walk(rows)
+        if bad is not None:
+            return report(bad[1], bad[0])
+        anchored = False
+        if expect_head is not None:
+            seq, want = expect_head
+            if seq > head_seq:
+                return report(
+                    f"the log ends at entry {head_seq} but the anchored head is entry {seq}: "
+                    "entries were removed",
+                    head_seq + 1,
+                )
+            if str(rows[seq - 1][6]) != want.lower():
+                return report(
+                    f"entry {seq} differs from the anchored head: "
+                    f"the log was rewritten at or before entry {seq}",
+                    seq,
+                )
+            anchored = True
+        if guards != _TRIGGERS:
+            return report("the log's append-only guards were removed or changed outside blindself")
+        return report(None, None, anchored)
+
+    def backup(self, dest: Path) -> None:
+        """Write a consistent copy to a new file ``dest`` (mode 0600), even while others write."""
+        dest = Path(dest)
+        source = self._db()
+        if self._in_tx:
+            raise RuntimeError("cannot back up from inside a transaction")
+        _new_file(dest, "choose a new backup file name")
+        try:
+            with _mapped(dest, writing=False):
+                target = _connect(dest, "rw")
+                try:
+                    source.backup(target)
+                finally:
+                    target.close()
+            with Store.open(dest) as copy:  # read-write, so closing removes -wal and -shm
+                report = copy.verify()
+            if not report.ok:
+                raise StoreError(f"the backup does not verify ({report.problem}); retry")
+        except BaseException:
+            _remove(dest)
+            raise
+
+    def close(self) -> None:
+        """Close the database (idempotent)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class Transaction:
+    """The inside of :meth:`Store.transaction`: reads see this transaction's own appends."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self._path = path
+        self._open = True
+
+    def _live(self) -> sqlite3.Connection:
+        if not self._open:
+            raise RuntimeError("the transaction is over")
+        return self._conn
+
+    def entries(self, kind: str | None = None) -> list[Entry]:
+        """All entries (or those of one kind), ordered by seq."""
+        return _select(self._live(), self._path, kind)
+
+    def append(
+        self, kind: str, day: str | None, payload: dict[str, Any], supersedes: int | None = None
+    ) -> Entry:
+        """Append one entry; durable once the transaction commits."""
+        conn = self._live()
+        if not _KIND_RE.match(kind) or kind == "init":
+            raise ValueError(f"invalid entry kind {kind!r}")
+        if day is not None and not isinstance(day, str):
+            raise TypeError("day must be a str or None")
+        text = _canonical(payload)
+        with _mapped(self._path, writing=True):
+            row = conn.execute("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
+        if row is None:
+            raise _damaged(self._path, "has no entries")
+        seq, prev = int(row[0]) + 1, str(row[1])
+        if supersedes is not None and not 1 <= supersedes < seq:
+            raise ValueError(f"supersedes={supersedes} is not an earlier entry")
+        data = json.loads(text)
+        digest = _entry_hash(seq, kind, day, data, supersedes, prev)
+        with _mapped(self._path, writing=True):
+            conn.execute(_INSERT, (seq, kind, day, text, supersedes, prev, digest))
+        return Entry(seq, kind, day, data, supersedes, prev, digest)
+
+
+def _walk(rows: list[tuple[Any, ...]]) -> tuple[int, str] | None:
+    """The first broken entry of rows ordered by seq, as (seq, problem), or None."""
+    if not rows:
+        return 1, "the log is empty: its first entry is missing"
+    prev = ""
+    for expected, (seq, kind, day, text, supersedes, prev_hash, digest) in enumerate(rows, 1):
+        if seq != expected:
+            return expected, f"entry {expected} is missing (the log jumps to entry {seq})"
+        try:
+            payload = json.loads(text)
+            if _canonical(payload) != text:
+                raise ValueError("not canonical")
+            again = _entry_hash(seq, kind, day, payload, supersedes, prev_hash)
+        except (TypeError, ValueError):
+            again = None
+        if again is None or again != digest:
+            return seq, f"entry {seq} was edited (its content no longer matches its hash)"
+        if seq == 1:
+            trial_id = payload.get("trial_id") if isinstance(payload, dict) else None
+            if kind != "init" or not isinstance(trial_id, str):
+                return 1, "entry 1 is not the trial's first entry"
+            prev = _genesis_prev(trial_id)
+        if prev_hash != prev:
+            return seq, f"entry {seq} does not follow entry {seq - 1} (removed or reordered rows)"
+        if seq > 1 and kind == "init":
+            return seq, f"entry {seq} claims to start the trial"
+        prev = digest
+    return None
+
+
+def _select(conn: sqlite3.Connection, path: Path, kind: str | None) -> list[Entry]:
+    with _mapped(path, writing=False):
+        if kind is None:
+            rows = conn.execute(_SELECT_ALL).fetchall()
+        else:
+            rows = conn.execute(_SELECT_KIND, (kind,)).fetchall()
+    return [_decode(r, path) for r in rows]
+
+
+def _decode(row: tuple[Any, ...], path: Path) -> Entry:
+    seq, kind, day, text, supersedes, prev, digest = row
+    try:
+        payload = json.loads(text)
+    except (TypeError, ValueError):
+        payload = None
+    if not (
+        isinstance(seq, int)
+        and isinstance(kind, str)
+        and (day is None or isinstance(day, str))
+        and isinstance(payload, dict)
+        and (supersedes is None or isinstance(supersedes, int))
+        and isinstance(prev, str)
+        and isinstance(digest, str)
+    ):
+        raise _damaged(path, f"has a damaged entry {seq} (run blindself verify)")
+    return Entry(seq, kind, day, payload, supersedes, prev, digest)
