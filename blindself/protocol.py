@@ -7,6 +7,7 @@ Every validation error names the file, the key and what is allowed, e.g.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import tomllib
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ ARM_KINDS = ("active", "placebo", "none")
 DOSING_NAMES = ("daily", "every-other-day", "fadiman", "stamets")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 MAX_PROTOCOL_BYTES = 1_000_000
 
 
@@ -147,6 +149,12 @@ def parse_protocol(raw: bytes, source: str = "protocol.toml") -> Protocol:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProtocolError(f"{source}: not valid TOML ({exc}); fix the syntax") from exc
+    except RecursionError as exc:
+        # Fix: tomllib recurses once per nesting level, so "a = [[[[...]]]]" escaped as
+        # RecursionError instead of a one-line protocol error.
+        raise ProtocolError(
+            f"{source}: nested too deeply to be a protocol; fix the syntax"
+        ) from exc
     return _Validator(source).protocol(doc, hashlib.sha256(raw).hexdigest())
 
 
@@ -174,8 +182,12 @@ class _Validator:
     def no_unknown(self, value: dict[str, Any], prefix: str, allowed: set[str]) -> None:
         for k in value:
             if k not in allowed:
+                # Fix: a top-level key was shown as ".foo", and a quoted key holding a
+                # newline split the one-line message; show the key as TOML writes it.
+                key = _key(k)
                 raise self.fail(
-                    f"{prefix}.{k}", f"is not a known key (allowed: {', '.join(sorted(allowed))})"
+                    f"{prefix}.{key}" if prefix else key,
+                    f"is not a known key (allowed: {', '.join(sorted(allowed))})",
                 )
 
     def string(self, d: dict[str, Any], key: str, prefix: str, default: str | None = None) -> str:
@@ -189,9 +201,12 @@ class _Validator:
     def choice(
         self, d: dict[str, Any], key: str, prefix: str, allowed: tuple[str, ...], default: str
     ) -> str:
+        if key not in d and not default:
+            # Fix: a missing required choice (arms[i].kind) was reported as "is ''".
+            raise self.fail(f"{prefix}.{key}", f"is missing; allowed: {', '.join(allowed)}")
         v = self.string(d, key, prefix, default)
         if v not in allowed:
-            raise self.fail(f"{prefix}.{key}", f"is {v!r}; allowed: {', '.join(allowed)}")
+            raise self.fail(f"{prefix}.{key}", f"is {_show(v)}; allowed: {', '.join(allowed)}")
         return v
 
     def integer(
@@ -212,7 +227,8 @@ class _Validator:
         v = d.get(key, default)
         if v is None:
             return None
-        if isinstance(v, bool) or not isinstance(v, int | float) or v != v:
+        # Fix: TOML's inf and -inf passed (only nan was refused); numbers must be finite.
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
             raise self.fail(f"{prefix}.{key}", f"is {_show(v)}; it must be a number")
         return float(v)
 
@@ -224,10 +240,11 @@ class _Validator:
 
     def name(self, d: dict[str, Any], key: str, prefix: str) -> str:
         v = self.string(d, key, prefix)
-        if not NAME_RE.match(v):
+        # Fix: NAME_RE.match accepted "active\n" ("$" matches before a final newline).
+        if not NAME_RE.fullmatch(v):
             raise self.fail(
                 f"{prefix}.{key}",
-                f"is {v!r}; use 1-32 lower-case letters, digits, '-' or '_', "
+                f"is {_show(v)}; use 1-32 lower-case letters, digits, '-' or '_', "
                 "starting with a letter",
             )
         return v
@@ -273,7 +290,10 @@ class _Validator:
         )
 
     def arms(self, value: Any) -> tuple[Arm, ...]:
-        if not isinstance(value, list) or not value:
+        if value is not None and not isinstance(value, list):
+            # Fix: "[arms]" (a table) was reported as a missing "[[arms]]".
+            raise self.fail("arms", "must be an array of tables ([[arms]])")
+        if not value:
             raise self.fail("[[arms]]", "is missing; define at least an active and a placebo arm")
         out: list[Arm] = []
         for i, a in enumerate(value):
@@ -284,10 +304,12 @@ class _Validator:
             name = self.name(a, "name", prefix)
             if name == "unsure":
                 raise self.fail(
-                    f"{prefix}.name", "may not be 'unsure' (it is the don't-know guess)"
+                    f"{prefix}.name", 'may not be "unsure" (it is the don\'t-know guess)'
                 )
             if any(o.name == name for o in out):
-                raise self.fail(f"{prefix}.name", f"repeats arm {name!r}; arm names must be unique")
+                raise self.fail(
+                    f"{prefix}.name", f"repeats arm {_show(name)}; arm names must be unique"
+                )
             kind = self.choice(a, "kind", prefix, ARM_KINDS, "")
             out.append(
                 Arm(
@@ -295,16 +317,17 @@ class _Validator:
                     kind=kind,  # type: ignore[arg-type]
                     label=self.string(a, "label", prefix, name),
                     dose=self.number(a, "dose", prefix, None),
-                    unit=a.get("unit") and self.string(a, "unit", prefix),
+                    # Fix: was `a.get("unit") and ...`, which let 0, false and [] through.
+                    unit=self.string(a, "unit", prefix) if "unit" in a else None,
                 )
             )
         kinds = [a.kind for a in out]
         if "active" not in kinds or "placebo" not in kinds:
             raise self.fail(
-                "[[arms]]", "needs at least one arm of kind 'active' and one of kind 'placebo'"
+                "[[arms]]", 'needs at least one arm of kind "active" and one of kind "placebo"'
             )
         if kinds.count("placebo") > 1 or kinds.count("none") > 1:
-            raise self.fail("[[arms]]", "may hold at most one 'placebo' and one 'none' arm")
+            raise self.fail("[[arms]]", 'may hold at most one "placebo" and one "none" arm')
         return tuple(out)
 
     def arm_ref(self, name: Any, key: str, arms: tuple[Arm, ...]) -> str:
@@ -346,14 +369,17 @@ class _Validator:
                 )
                 for k in raw_counts
             )
-            if "block" in d or "blocks" in d:
-                raise self.fail(
-                    "design.block", 'is for kind = "blocks"; complete designs use design.counts'
-                )
+            for key in ("block", "blocks"):
+                if key in d:
+                    # Fix: a stray design.blocks was reported as design.block.
+                    raise self.fail(
+                        f"design.{key}",
+                        'is for kind = "blocks"; complete designs use design.counts',
+                    )
         used = set(block) | {a for a, n in counts if n > 0}
         for kind_needed in ("active", "placebo"):
             if not any(a.kind == kind_needed and a.name in used for a in arms):
-                raise self.fail("design", f"never allocates an arm of kind {kind_needed!r}")
+                raise self.fail("design", f"never allocates an arm of kind {_show(kind_needed)}")
         dosing = self.string(d, "dosing", "design", "daily")
         _check_dosing(dosing, self)
         blinding = self.choice(d, "blinding", "design", ("self", "helper"), "helper")
@@ -386,7 +412,9 @@ class _Validator:
         return design
 
     def outcomes(self, value: Any) -> tuple[Outcome, ...]:
-        if not isinstance(value, list) or not value:
+        if value is not None and not isinstance(value, list):
+            raise self.fail("outcomes", "must be an array of tables ([[outcomes]])")
+        if not value:
             raise self.fail("[[outcomes]]", "is missing; define at least one outcome to rate")
         out: list[Outcome] = []
         for i, o in enumerate(value):
@@ -396,12 +424,17 @@ class _Validator:
             self.no_unknown(o, prefix, {"name", "question", "scale", "better", "primary", "mcid"})
             name = self.name(o, "name", prefix)
             if any(x.name == name for x in out):
-                raise self.fail(f"{prefix}.name", f"repeats outcome {name!r}; names must be unique")
+                raise self.fail(
+                    f"{prefix}.name", f"repeats outcome {_show(name)}; names must be unique"
+                )
             scale = o.get("scale", [1, 10])
             if (
                 not isinstance(scale, list)
                 or len(scale) != 2
-                or not all(isinstance(s, int | float) and not isinstance(s, bool) for s in scale)
+                or not all(
+                    isinstance(s, int | float) and not isinstance(s, bool) and math.isfinite(s)
+                    for s in scale
+                )
                 or not scale[0] < scale[1]
             ):
                 raise self.fail(
@@ -429,9 +462,12 @@ class _Validator:
 
     def checkin(self, d: dict[str, Any]) -> CheckinPlan:
         raw = self.string(d, "day_starts", "checkin", "04:00")
-        m = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)", raw)
+        # Fix: was \d, which also matches non-ASCII digits ("0\u0664:00").
+        m = re.fullmatch(r"([01][0-9]|2[0-3]):([0-5][0-9])", raw)
         if not m:
-            raise self.fail("checkin.day_starts", f'is {raw!r}; give a time HH:MM, e.g. "04:00"')
+            raise self.fail(
+                "checkin.day_starts", f'is {_show(raw)}; give a time HH:MM, e.g. "04:00"'
+            )
         return CheckinPlan(
             guess=self.boolean(d, "guess", "checkin", True),
             guess_first=self.boolean(d, "guess_first", "checkin", True),
@@ -471,7 +507,7 @@ class _Validator:
             name = self.string(r, "outcome", prefix)
             if name not in [o.name for o in outcomes]:
                 raise self.fail(
-                    f"{prefix}.outcome", f"names outcome {name!r}, which is not defined"
+                    f"{prefix}.outcome", f"names outcome {_show(name)}, which is not defined"
                 )
             threshold = self.number(r, "threshold", prefix, None)
             if threshold is None:
@@ -514,7 +550,7 @@ def _check_dosing(dosing: str, v: _Validator) -> None:
             return
     raise v.fail(
         "design.dosing",
-        f"is {dosing!r}; allowed: {', '.join(DOSING_NAMES)}, or weekdays:mon,tue,... "
+        f"is {_show(dosing)}; allowed: {', '.join(DOSING_NAMES)}, or weekdays:mon,tue,... "
         f"(days from {','.join(WEEKDAYS)})",
     )
 
@@ -524,12 +560,44 @@ def _check_timezone(tz: str, v: _Validator) -> None:
 
     try:
         ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        # Fix: OSError added: "America" (a directory of zones) raised IsADirectoryError
+        # and an over-long name "File name too long".
         raise v.fail(
-            "trial.timezone", f'is {tz!r}; give an IANA zone such as "Europe/Berlin"'
+            "trial.timezone", f'is {_show(tz)}; give an IANA zone such as "Europe/Berlin"'
         ) from exc
 
 
 def _show(value: Any) -> str:
-    text = repr(value)
+    """A value from the file, shown as TOML writes it, on one line, at most 40 characters.
+
+    Fix: strings were shown with Python's repr ('actve'); SPEC 3 quotes them as in the
+    TOML file ("actve").
+    """
+    if isinstance(value, str):
+        text = _quote(value)
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, list):
+        text = "[" + ", ".join(_show(v) for v in value) + "]"
+    else:
+        text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _quote(text: str) -> str:
+    """A TOML basic string: double quotes, escapes for quotes and unprintable characters."""
+    out = []
+    for ch in text:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+    return '"' + "".join(out) + '"'
+
+
+def _key(key: str) -> str:
+    """A key as TOML writes it: bare when it can be, else quoted."""
+    return key if _BARE_KEY.fullmatch(key) else _quote(key)

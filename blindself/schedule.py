@@ -6,10 +6,13 @@ every command may show it before unblinding.
 Dose days are the stream the ``dosing`` pattern gives after the baseline run-in.
 Period k holds dose days ``k*period_days ... (k+1)*period_days - 1`` of that stream;
 its span runs from its first dose day to the day before the next period starts
-(the off days in between belong to it).  ``washout_days`` follow each span except the
-last (a washout after the final period would only add excluded days); fadiman,
-stamets and every-other-day restart after a washout, ``weekdays:`` stays tied to the
-calendar.
+(the off days in between belong to it); the last period's span runs to the day before
+the dose day that would come next, so it keeps its "day after" days.
+``washout_days`` follow each span except the last (a washout after the final period
+would only add excluded days); fadiman, stamets and every-other-day restart after a
+washout, ``weekdays:`` stays tied to the calendar, so after a washout the days up to the
+next dose weekday are washout days too.  Days before the very first dose (a
+``weekdays:`` pattern starting mid-week) are baseline days.
 """
 
 from __future__ import annotations
@@ -103,6 +106,11 @@ def build_calendar(protocol: Protocol, start: date) -> Calendar:
             kind: DayType = "dose" if d in period_doses else "off"
             if d >= doses[0]:
                 days.append(Day(d, kind, period, block))
+            elif days and days[-1].day_type == "washout":
+                # Fix: with a washout and a weekdays: pattern, the days from the end of the
+                # washout to the next dose weekday were labelled "baseline" in mid-trial;
+                # they are no-capsule days between periods, so the washout runs on.
+                days.append(Day(d, "washout", None, None))
             elif days and days[-1].period is not None:
                 # Weekday patterns: days before this period's first dose are "day after"
                 # days of the previous period.

@@ -84,7 +84,7 @@ def _kdf_problem(memory_kib: Any, iterations: Any, lanes: Any) -> str | None:
     for name, value in values.items():
         low, high = _BOUNDS[name]
         if type(value) is not int or not low <= value <= high:
-            return f"{name}={value!r} is not an integer in [{low}, {high}]"
+            return f"{name}={value!r:.40} is not an integer in [{low}, {high}]"
     if memory_kib < 8 * lanes:
         return "memory_kib must be at least 8 * lanes"
     if memory_kib * iterations > _MAX_COST:
@@ -206,12 +206,14 @@ def open_seal(
     """
     if (passphrase is None) == (recovery_key is None):
         raise ValueError("give exactly one of passphrase and recovery_key")
+    # The typed input is checked first, then the file, and only then is a key derived.
+    secret = _passphrase_bytes(passphrase) if passphrase is not None else None
+    raw = _parse_key(recovery_key) if recovery_key is not None else b""
     parsed = _parse(data, trial_id, protocol_hash)
-    if passphrase is not None:
+    if secret is not None:
         wrap = parsed.wraps[0]
-        candidates = [(wrap, _argon2id(_passphrase_bytes(passphrase), wrap.salt, parsed.kdf))]
+        candidates = [(wrap, _argon2id(secret, wrap.salt, parsed.kdf))]
     else:
-        raw = _parse_key(recovery_key or "")
         candidates = [(w, _hkdf(raw, w.salt, b"wrap " + w.kind.encode())) for w in parsed.wraps[1:]]
     for wrap, wrap_key in candidates:
         plaintext = _unlock(parsed, wrap, wrap_key, trial_id, protocol_hash)
@@ -224,15 +226,17 @@ def _unlock(
     parsed: _Parsed, wrap: _Wrap, wrap_key: bytes, trial_id: str, protocol_hash: str
 ) -> bytes | None:
     """The plaintext, or None whatever failed: callers must not tell failures apart."""
+    ad = _wrap_ad(wrap.kind, trial_id, protocol_hash)
     try:
-        data_key = _aead_decrypt(
-            wrap_key, wrap.nonce, wrap.wrapped, _wrap_ad(wrap.kind, trial_id, protocol_hash)
-        )
-        block = _aead_decrypt(_payload_key(data_key), parsed.nonce, parsed.payload, parsed.prefix)
+        data_key = _aead_decrypt(wrap_key, wrap.nonce, wrap.wrapped, ad)
     except InvalidTag:
         return None
-    # ChaCha20-Poly1305 is not key-committing: the tag pins the one data key that opens.
+    # ChaCha20-Poly1305 is not key-committing: the tag pins the one data key that may open.
     if not hmac.compare_digest(_commit(data_key), parsed.key_commitment):
+        return None
+    try:
+        block = _aead_decrypt(_payload_key(data_key), parsed.nonce, parsed.payload, parsed.prefix)
+    except InvalidTag:
         return None
     size = int.from_bytes(block[:_LEN], "big")
     if size > parsed.padded_length or any(block[_LEN + size :]):

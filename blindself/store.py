@@ -44,6 +44,10 @@ _SELECT_ALL = _SELECT + " ORDER BY seq"
 _SELECT_KIND = _SELECT + " WHERE kind = ? ORDER BY seq"
 _SELECT_HEAD = _SELECT + " ORDER BY seq DESC LIMIT 1"
 _SELECT_FIRST = _SELECT + " WHERE seq = 1"
+_SELECT_SCHEMA = (
+    "SELECT name, sql FROM sqlite_schema"
+    " WHERE type IN ('table', 'view', 'trigger') AND name NOT LIKE 'sqlite~_%' ESCAPE '~'"
+)
 _INSERT = (
     "INSERT INTO entries (seq, kind, day, payload, supersedes, prev_hash, hash)"
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -58,7 +62,7 @@ _TABLE = """CREATE TABLE entries (
     prev_hash TEXT NOT NULL UNIQUE,
     hash TEXT NOT NULL UNIQUE
 )"""
-# The guards are part of what verify checks: they must exist exactly as written here.
+# verify checks that the table and its guards exist exactly as written here.
 _TRIGGERS = {
     "entries_no_update": """CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
 BEGIN SELECT RAISE(ABORT, 'blindself: the trial log is append-only'); END""",
@@ -112,6 +116,17 @@ def parse_head(text: str) -> tuple[int, str]:
             "as printed by blindself verify"
         )
     return int(m.group(1)), m.group(2).lower()
+
+
+def _json_int(text: str) -> int | float:
+    # RFC 8785 numbers are doubles: an integral double past 2**53 is printed without a
+    # fraction, so it must come back as a float to be canonicalised again.
+    value = int(text)
+    return value if abs(value) < 2**53 else float(value)
+
+
+def _loads(text: str) -> Any:
+    return json.loads(text, parse_int=_json_int)
 
 
 def _canonical(obj: Any) -> str:
@@ -181,8 +196,7 @@ def _connect(path: Path, mode: str) -> sqlite3.Connection:
     with _private_umask():
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S)
     try:
-        for pragma in (
-            f"busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}",
+        for pragma in (  # busy_timeout is set by connect's timeout
             "foreign_keys = ON",
             "synchronous = FULL",
             "secure_delete = ON",
@@ -249,6 +263,18 @@ def _new_file(path: Path, advice: str) -> None:
         raise StoreError(f"cannot create {path}: {exc.strerror}; check the folder") from exc
 
 
+def _sync_dir(path: Path) -> None:
+    """Make a new file's directory entry durable (POSIX; skipped where unsupported)."""
+    if os.name != "posix":
+        return
+    with suppress(OSError):
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def _remove(path: Path) -> None:
     for p in _with_sidecars(path):
         with suppress(OSError):
@@ -287,9 +313,10 @@ class Store:
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 prev = _genesis_prev(trial_id)
-                digest = _entry_hash(1, "init", None, json.loads(payload), None, prev)
+                digest = _entry_hash(1, "init", None, _loads(payload), None, prev)
                 conn.execute(_INSERT, (1, "init", None, payload, None, prev, digest))
                 conn.execute("COMMIT")
+            _sync_dir(path)
         except BaseException:
             if conn is not None:
                 conn.close()
@@ -400,9 +427,7 @@ class Store:
         with _mapped(self._path, writing=False):
             damage = [r[0] for r in conn.execute("PRAGMA integrity_check(1)").fetchall()]
             rows = conn.execute(_SELECT_ALL).fetchall()
-            guards = dict(
-                conn.execute("SELECT name, sql FROM sqlite_schema WHERE type = 'trigger'")
-            )
+            schema = dict(conn.execute(_SELECT_SCHEMA).fetchall())
         head_seq, head_hash = (rows[-1][0], str(rows[-1][6])) if rows else (0, "")
 
         def report(
@@ -420,6 +445,8 @@ class Store:
         anchored = False
         if expect_head is not None:
             seq, want = expect_head
+            if seq < 1:
+                raise ValueError("expect_head's seq must be >= 1")
             if seq > head_seq:
                 return report(
                     f"the log ends at entry {head_seq} but the anchored head is entry {seq}: "
@@ -433,8 +460,10 @@ class Store:
                     seq,
                 )
             anchored = True
-        if guards != _TRIGGERS:
-            return report("the log's append-only guards were removed or changed outside blindself")
+        if schema != {"entries": _TABLE, **_TRIGGERS}:
+            return report(
+                "the log's table or its append-only guards were changed outside blindself"
+            )
         return report(None, None, anchored)
 
     def backup(self, dest: Path) -> None:
@@ -455,6 +484,7 @@ class Store:
                 report = copy.verify()
             if not report.ok:
                 raise StoreError(f"the backup does not verify ({report.problem}); retry")
+            _sync_dir(dest)
         except BaseException:
             _remove(dest)
             raise
@@ -511,7 +541,7 @@ class Transaction:
         seq, prev = int(row[0]) + 1, str(row[1])
         if supersedes is not None and not 1 <= supersedes < seq:
             raise ValueError(f"supersedes={supersedes} is not an earlier entry")
-        data = json.loads(text)
+        data = _loads(text)
         digest = _entry_hash(seq, kind, day, data, supersedes, prev)
         with _mapped(self._path, writing=True):
             conn.execute(_INSERT, (seq, kind, day, text, supersedes, prev, digest))
@@ -527,11 +557,11 @@ def _walk(rows: list[tuple[Any, ...]]) -> tuple[int, str] | None:
         if seq != expected:
             return expected, f"entry {expected} is missing (the log jumps to entry {seq})"
         try:
-            payload = json.loads(text)
+            payload = _loads(text)
             if _canonical(payload) != text:
                 raise ValueError("not canonical")
             again = _entry_hash(seq, kind, day, payload, supersedes, prev_hash)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             again = None
         if again is None or again != digest:
             return seq, f"entry {seq} was edited (its content no longer matches its hash)"
@@ -560,8 +590,8 @@ def _select(conn: sqlite3.Connection, path: Path, kind: str | None) -> list[Entr
 def _decode(row: tuple[Any, ...], path: Path) -> Entry:
     seq, kind, day, text, supersedes, prev, digest = row
     try:
-        payload = json.loads(text)
-    except (TypeError, ValueError):
+        payload = _loads(text)
+    except (TypeError, ValueError, RecursionError):
         payload = None
     if not (
         isinstance(seq, int)

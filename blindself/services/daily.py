@@ -178,7 +178,9 @@ def export_rows(
         row: dict[str, Any] = {
             "date": p["date"],
             "day_type": p["day_type"],
-            "block": p["block"] if trial.schedule.period_code or arms_by_code else None,
+            # Helper mode shows no block structure before unblinding (a block partner is
+            # implied by it); in self mode the block is the bag the participant holds.
+            "block": p["block"] if arms_by_code is not None or not trial.schedule.period_code else None,
             "period": p["period"],
             "code": format_code(code) if code else None,
             "arm": (arms_by_code or {}).get(code) if code else None,

@@ -19,7 +19,6 @@ from importlib import resources
 from pathlib import Path
 
 from blindself.checkins import CheckinRequest
-from blindself.codes import format_code
 from blindself.protocol import parse_protocol
 from blindself.schedule import build_calendar
 from blindself.services.context import Context
@@ -119,7 +118,7 @@ def run_demo(
                 directory,
                 CheckinRequest(
                     date=day.date,
-                    code=format_code(code) if code else None,
+                    code=code,
                     ratings=ratings,
                     guess=guess,
                     confidence=confidence,

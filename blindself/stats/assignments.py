@@ -211,7 +211,8 @@ def _runs_ok(cols: np.ndarray, k: int) -> np.ndarray:
     bad = eq[:width].copy()
     for j in range(1, k):
         bad &= eq[j : j + width]
-    return ~bad.any(axis=0)
+    ok: np.ndarray = ~bad.any(axis=0)
+    return ok
 
 
 def _sample_columns(layout: _Layout, rng: np.random.Generator, n: int) -> np.ndarray:

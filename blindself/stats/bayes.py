@@ -38,7 +38,7 @@ import numpy.typing as npt
 from scipy import optimize, special
 from scipy import stats as sps
 
-from blindself.stats.regression import _design, ar1_whiten
+from blindself.stats.regression import ar1_design, ar1_whiten
 
 __all__ = ["DEFAULT_RHO_GRID", "PRIORS", "BayesResult", "bayes_effect"]
 
@@ -188,7 +188,7 @@ def bayes_effect(
     grid = DEFAULT_RHO_GRID if rho_grid is None else np.asarray(rho_grid, dtype=float)
     if grid.ndim != 1 or grid.size == 0 or not np.all(np.abs(grid) < 1):
         raise ValueError("rho_grid must be a non-empty 1-D array of values in (-1, 1)")
-    yv, x, gaps = _design(y, is_active, day, trend)
+    yv, x, gaps = ar1_design(y, is_active, day, trend)
     w, loc, scale, nu = _components(yv, x, gaps, grid, prior == "weak")
     sign = 1.0 if better == "higher" else -1.0
     # P(sign * b > c) = P(b > c) for higher, P(b < -c) for lower

@@ -45,16 +45,7 @@ def guess_independence_p(
     cols = np.array(periods)
     guessed = np.array([index[guess_by_period[p]] for p in periods], dtype=np.int16)
     correct = (assignments.matrix[:, cols] == guessed).sum(axis=1)
+    observed = correct[0]  # row 0 is always the observed allocation
     if assignments.exact:
-        # The observed allocation is one of the enumerated rows; find its count directly.
-        observed = correct[_observed_row(assignments)]
         return float(np.mean(correct >= observed))
-    observed = correct[0]
-    return float((np.sum(correct[1:] >= observed) + 1) / (len(correct[1:]) + 1))
-
-
-def _observed_row(assignments: AssignmentSet) -> int:
-    row = getattr(assignments, "observed_index", None)
-    if row is None:
-        raise ValueError("an exact AssignmentSet must say which row is the observed allocation")
-    return int(row)
+    return float((np.sum(correct[1:] >= observed) + 1) / (len(correct) - 1 + 1))

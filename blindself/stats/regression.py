@@ -16,7 +16,6 @@ References
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +28,7 @@ from blindself.errors import DataError
 __all__ = [
     "Ar1Result",
     "Coefficient",
+    "ar1_design",
     "ar1_gls",
     "ar1_whiten",
     "classical",
@@ -77,6 +77,14 @@ def _t_summary(estimate: float, se: float, df: float) -> tuple[float, tuple[floa
     half = float(sps.t.ppf(0.975, df)) * se
     p = float(2.0 * sps.t.sf(abs(estimate / se), df)) if se > 0 else math.nan
     return p, (estimate - half, estimate + half)
+
+
+def _check_residual(yv: FloatArray, x: FloatArray) -> None:
+    """Refuse data the model fits exactly: no residual variance, no test."""
+    beta, *_ = np.linalg.lstsq(x, yv, rcond=None)
+    rss = float(np.sum((yv - x @ beta) ** 2))
+    if rss <= 1e-20 * max(1.0, float(np.sum(yv**2))):
+        raise DataError("the ratings have no variation left to test: record more days")
 
 
 def ols_term(y: npt.ArrayLike, columns: dict[str, npt.ArrayLike], term: str) -> Coefficient:
@@ -128,6 +136,7 @@ def ols_term(y: npt.ArrayLike, columns: dict[str, npt.ArrayLike], term: str) -> 
             f"cannot separate {term!r} from the other terms (constant or collinear): "
             "check that both arms have ratings"
         )
+    _check_residual(yv, x)
     fit = sm.OLS(yv, x).fit()
     j = names.index(term) + 1
     estimate = float(fit.params[j])
@@ -210,7 +219,7 @@ def ar1_whiten(
     return logdet, out
 
 
-def _design(
+def ar1_design(
     y: npt.ArrayLike, is_active: npt.ArrayLike, day: npt.ArrayLike, trend: bool
 ) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]:
     """Complete rows sorted by day: outcome, design (1, arm[, centred day]) and day gaps."""
@@ -233,6 +242,7 @@ def _design(
         raise DataError(f"only {n} rated days: an AR(1) model needs at least {k + 2}")
     if np.linalg.matrix_rank(x) < k:
         raise DataError("both arms need ratings (and the arm must not follow the trend exactly)")
+    _check_residual(yv, x)
     return yv, x, gaps
 
 
@@ -298,7 +308,7 @@ def ar1_gls(
     >>> round(r.estimate, 3), round(r.rho, 3), r.df
     (1.31, -0.549, 6.0)
     """
-    yv, x, gaps = _design(y, is_active, day, trend)
+    yv, x, gaps = ar1_design(y, is_active, day, trend)
     lo = 0.0 if _sign_free(gaps) else -RHO_BOUND
 
     def negll(r: float) -> float:
@@ -308,11 +318,7 @@ def ar1_gls(
     ll = _profile(grid, yv, x, gaps)[0]
     i = int(np.argmax(ll))
     a, b = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # a non-finite likelihood must not pass silently
-        res = optimize.minimize_scalar(
-            negll, bounds=(a, b), method="bounded", options={"xatol": 1e-10}
-        )
+    res = optimize.minimize_scalar(negll, bounds=(a, b), method="bounded", options={"xatol": 1e-10})
     rho = float(res.x) if -res.fun >= ll[i] else float(grid[i])
     _, beta, rss, inv = _profile(np.array([rho]), yv, x, gaps)
     n, k = x.shape

@@ -1,5 +1,6 @@
 # Reference values for tests/stats/test_regression.py and tests/stats/test_bayes.py.
-# R 4.2.2, nlme 3.1-162; run as:  Rscript ar1_gls.R > ar1_gls.Rout
+# R 4.2.2, nlme 3.1-162 (Debian r-base-core, r-cran-nlme); run in tests/reference as:
+#   Rscript ar1_gls.R > ar1_gls.Rout
 # Writes the simulated data sets to ar1_data.csv (columns: dataset, day, arm, y) and prints
 # the fits.  `arm` is 1 for the active arm, 0 for placebo; `day` is an integer day number.
 library(nlme)
@@ -54,9 +55,16 @@ show <- function(label, fit) {
               label, tt["arm", "Value"], tt["arm", "Std.Error"], tt["arm", "t-value"],
               tt["arm", "p-value"], phi, fit$dims$N - fit$dims$p, ci[1], ci[3], logLik(fit)))
 }
-# gls() started at its default phi = 0 can stop there when the days have gaps (data set B:
-# phi = 0 with logLik -64.53, while phi = 0.668 gives -60.45), so each ML fit is started
-# from several values and the one with the highest likelihood is kept.
+# gls() started at its default phi = 0 stops there when every gap is even (data set E):
+# the likelihood is then even in phi, so its slope at 0 is zero.  Each ML fit below is
+# therefore started from several values and the one with the highest likelihood is kept;
+# the default-start fits are printed first for the record.
+for (n in names(sets)) {
+  f0 <- gls(y ~ arm + day, data = dat[dat$dataset == n, ], method = "ML",
+            correlation = corAR1(form = ~ day))
+  cat(sprintf("%s default-start phi %.10f logLik %.10f\n", n,
+              coef(f0$modelStruct$corStruct, unconstrained = FALSE), logLik(f0)))
+}
 best_ml <- function(formula, d) {
   fits <- lapply(c(-0.6, -0.2, 0.2, 0.6), function(phi0)
     gls(formula, data = d, method = "ML", correlation = corAR1(phi0, form = ~ day),

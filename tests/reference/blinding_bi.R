@@ -1,6 +1,7 @@
 # Reference values for tests/stats/test_blinding.py.
 # R package BI 1.2.0 (Schwartz & Mercaldo, GitHub marcschwartz/BI, commit 324e836),
-# R 4.2, run as:  Rscript blinding_bi.R > blinding_bi.Rout
+# installed from that source with R CMD INSTALL (CRAN was out of reach); R 4.2.2, run in
+# tests/reference as:  R_LIBS=<lib with BI> Rscript blinding_bi.R > blinding_bi.Rout
 # Rows of each table: guess treatment / guess placebo / don't know; columns: actual
 # treatment / actual placebo.
 library(BI)

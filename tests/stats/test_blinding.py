@@ -202,7 +202,7 @@ def test_brier_score_of_coin_flipper_is_quarter() -> None:
 
 @pytest.mark.parametrize("bad", [0.4, 1.2, math.nan])
 def test_brier_score_rejects_confidence_outside_range(bad: float) -> None:
-    with pytest.raises(DataError, match="between 0.5 and 1"):
+    with pytest.raises(DataError, match=r"between 0\.5 and 1"):
         brier_score([True, False], [0.7, bad])
 
 

@@ -1,0 +1,5 @@
+"""``python -m blindself``."""
+
+from blindself.cli import main
+
+main()

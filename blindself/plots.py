@@ -1,0 +1,308 @@
+"""Inline SVG figures for the HTML report, drawn with matplotlib's SVG backend.
+
+Each function takes plain values already stored in ``report.json`` and returns one ``<svg>``
+element as text, ready to paste into a page: no XML prolog, no metadata, every ``id``
+prefixed with ``uid`` so several figures can share a page, text kept as ``<text>`` so the
+numbers stay searchable.  Output is reproducible: the SVG hash salt is fixed and no date
+is written.  Figures only draw; every number printed on the page comes from the report.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from markupsafe import escape
+
+#: Okabe & Ito (2008) colour-blind-safe palette, in the order actives are given colours.
+ACTIVE_COLOURS = ("#D55E00", "#E69F00", "#CC79A7", "#009E73", "#F0E442", "#56B4E9")
+PLACEBO_COLOUR = "#0072B2"
+NONE_COLOUR = "#6E6E6E"
+BASELINE_COLOUR = "#B0B0B0"
+INK = "#222222"
+#: Marker of the guess made on a dose day: the first active arm guessed is a filled circle,
+#: further active arms get other filled shapes, a placebo guess is a hollow circle.
+ACTIVE_GUESS_MARKERS = ("o", "^", "s", "D", "v", "P")
+
+_RC = {
+    "svg.fonttype": "none",
+    "svg.hashsalt": "blindself-report",
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"],
+    "font.size": 9.5,
+    "axes.edgecolor": "#888888",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 10,
+    "xtick.color": "#555555",
+    "ytick.color": "#555555",
+    "legend.fontsize": 8.5,
+    "legend.frameon": False,
+}
+_ROOT_SIZE = re.compile(r'\s(?:width|height)="[\d.]+pt"')
+
+
+@dataclass(frozen=True)
+class Point:
+    """One day of one outcome's series (``report.json`` ``series`` row)."""
+
+    day: int
+    date: str | None
+    arm: str | None
+    day_type: str
+    y: float | None
+    guess: str | None
+
+
+@dataclass(frozen=True)
+class ArmStyle:
+    """How an arm is drawn: its protocol name, kind and colour."""
+
+    name: str
+    kind: str
+    colour: str
+
+
+def arm_styles(arms: Sequence[Mapping[str, Any]]) -> dict[str, ArmStyle]:
+    """Colour each arm by kind (actives in protocol order); keys are arm names.
+
+    Examples
+    --------
+    >>> s = arm_styles([{"name": "a", "kind": "active"}, {"name": "p", "kind": "placebo"}])
+    >>> s["a"].colour, s["p"].colour
+    ('#D55E00', '#0072B2')
+    """
+    out: dict[str, ArmStyle] = {}
+    actives = 0
+    for a in arms:
+        if a["kind"] == "placebo":
+            colour = PLACEBO_COLOUR
+        elif a["kind"] == "none":
+            colour = NONE_COLOUR
+        else:
+            colour = ACTIVE_COLOURS[actives % len(ACTIVE_COLOURS)]
+            actives += 1
+        out[a["name"]] = ArmStyle(a["name"], a["kind"], colour)
+    return out
+
+
+def _tx(text: str) -> str:
+    """Text safe for matplotlib: a ``$`` must not start mathtext."""
+    return text.replace("$", r"\$")
+
+
+@contextmanager
+def _figure(width: float, height: float) -> Iterator[Any]:
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    with matplotlib.rc_context(_RC):
+        yield Figure(figsize=(width, height))
+
+
+def _svg(fig: Any, uid: str, title: str) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None})
+    text = buf.getvalue()
+    text = text[text.index("<svg") :]
+    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
+    text = re.sub(r'\bid="([^"]+)"', rf'id="{uid}-\1"', text)
+    text = re.sub(r'xlink:href="#([^"]+)"', rf'xlink:href="#{uid}-\1"', text)
+    text = re.sub(r'="url\(#([^)"]+)\)"', rf'="url(#{uid}-\1)"', text)
+    head, rest = text.split(">", 1)
+    head = _ROOT_SIZE.sub("", head)
+    return f'{head} role="img" aria-label="{escape(title)}"><title>{escape(title)}</title>{rest}'
+
+
+def _ticks(points: Sequence[Point], n: int = 6) -> tuple[list[int], list[str]]:
+    """About ``n`` x ticks at days present in the series, labelled with their dates."""
+    if not points:
+        return [], []
+    step = max(1, len(points) // n)
+    chosen = list(points[::step])
+    labels = [p.date[5:] if p.date else f"day {p.day}" for p in chosen]
+    return [p.day for p in chosen], labels
+
+
+def _ylim(ax: Any, scale: Sequence[float] | None) -> None:
+    if scale and len(scale) == 2 and scale[0] is not None and scale[1] is not None:
+        lo, hi = float(scale[0]), float(scale[1])
+        pad = (hi - lo) * 0.06 or 0.5
+        ax.set_ylim(lo - pad, hi + pad)
+
+
+def time_series(
+    points: Sequence[Point],
+    styles: Mapping[str, ArmStyle],
+    *,
+    placebo: str | None,
+    actives: Sequence[str],
+    ylabel: str,
+    scale: Sequence[float] | None,
+    uid: str,
+) -> str:
+    """Ratings by day, coloured by arm; the marker shows the guess made that day."""
+    from matplotlib.lines import Line2D
+
+    guess_marker = {a: ACTIVE_GUESS_MARKERS[i % 6] for i, a in enumerate(actives)}
+    with _figure(6.4, 2.9) as fig:
+        ax = fig.add_axes((0.08, 0.14, 0.9, 0.6))
+        rated = [p for p in points if p.y is not None]
+        ax.plot([p.day for p in rated], [p.y for p in rated], "-", color="#D0D0D0", lw=0.6)
+        groups: dict[tuple[str, str, str], list[Point]] = {}
+        for p in rated:
+            colour = styles[p.arm].colour if p.arm in styles else BASELINE_COLOUR
+            if p.day_type != "dose" or p.arm is None:
+                kind = "other"
+            elif p.guess in guess_marker:
+                kind = "active:" + p.guess
+            elif p.guess is not None and p.guess == placebo:
+                kind = "placebo"
+            elif p.guess == "unsure":
+                kind = "unsure"
+            else:
+                kind = "none"
+            groups.setdefault((colour, kind, p.day_type), []).append(p)
+        for (colour, kind, _), pts in groups.items():
+            xs, ys = [p.day for p in pts], [p.y for p in pts]
+            if kind.startswith("active:"):
+                m = guess_marker[kind[7:]]
+                ax.plot(xs, ys, m, ms=5, color=colour, mec=colour, ls="none")
+            elif kind == "placebo":
+                ax.plot(xs, ys, "o", ms=5, mfc="white", mec=colour, mew=1.3, ls="none")
+            elif kind == "unsure":
+                ax.plot(xs, ys, "x", ms=5, color=colour, mew=1.3, ls="none")
+            elif kind == "none":
+                ax.plot(xs, ys, "s", ms=3, color=colour, ls="none")
+            else:
+                ax.plot(xs, ys, ".", ms=4, color=colour, alpha=0.55, ls="none")
+        ticks, labels = _ticks(points)
+        ax.set_xticks(ticks, labels)
+        _ylim(ax, scale)
+        ax.set_ylabel(_tx(ylabel))
+        handles = [
+            Line2D([], [], ls="none", marker="s", ms=7, color=s.colour, label=_tx(s.name))
+            for s in styles.values()
+        ]
+        if any(p.day_type == "baseline" for p in rated):
+            handles.append(
+                Line2D([], [], ls="none", marker="s", ms=7, color=BASELINE_COLOUR, label="run-in")
+            )
+        handles += [
+            Line2D([], [], ls="none", marker=guess_marker[a], color=INK, label=_tx(f"guessed {a}"))
+            for a in actives
+        ]
+        if placebo is not None:
+            handles.append(
+                Line2D([], [], ls="none", marker="o", mfc="white", mec=INK,
+                       label=_tx(f"guessed {placebo}"))  # fmt: skip
+            )
+        handles.append(Line2D([], [], ls="none", marker="x", color=INK, label="unsure"))
+        handles.append(Line2D([], [], ls="none", marker=".", color=INK, label="other day"))
+        ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.02), ncol=5,
+                  handletextpad=0.2, columnspacing=1.0, borderaxespad=0)  # fmt: skip
+        return _svg(fig, uid, f"{ylabel} by day, coloured by arm, marker = guess")
+
+
+def distribution(
+    points: Sequence[Point],
+    styles: Mapping[str, ArmStyle],
+    means: Mapping[str, float | None],
+    *,
+    ylabel: str,
+    scale: Sequence[float] | None,
+    uid: str,
+) -> str:
+    """Dose-day ratings per arm: box, jittered points and the reported mean (diamond)."""
+    rows: list[tuple[str, str, list[float], float | None]] = []
+    base = [p.y for p in points if p.day_type == "baseline" and p.y is not None]
+    if base:
+        rows.append(("run-in", BASELINE_COLOUR, base, None))
+    for name, s in styles.items():
+        ys = [p.y for p in points if p.arm == name and p.day_type == "dose" and p.y is not None]
+        if ys:
+            rows.append((name, s.colour, ys, means.get(name)))
+    height = 0.75 + 0.42 * max(len(rows), 1)
+    with _figure(6.4, height) as fig:
+        ax = fig.add_axes((0.16, 0.55 / height, 0.8, 1 - 0.7 / height))
+        for i, (_, colour, ys, mean) in enumerate(rows):
+            ax.boxplot([ys], positions=[i], orientation="horizontal", widths=0.55,
+                       showfliers=False, patch_artist=True, manage_ticks=False,
+                       boxprops={"facecolor": colour + "26", "edgecolor": colour},
+                       medianprops={"color": colour, "lw": 1.6},
+                       whiskerprops={"color": colour}, capprops={"color": colour})  # fmt: skip
+            # Deterministic jitter (golden-ratio sequence): no random numbers in a report.
+            jitter = [((k * 0.6180339887) % 1 - 0.5) * 0.42 for k in range(len(ys))]
+            ax.plot(ys, [i + j for j in jitter], "o", ms=3, color=colour, alpha=0.55, mew=0)
+            if mean is not None:
+                ax.plot([mean], [i], "D", ms=7, mfc="white", mec=INK, mew=1.4)
+        ax.set_yticks(range(len(rows)), [_tx(r[0]) for r in rows])
+        ax.set_ylim(-0.6, len(rows) - 0.4)
+        if scale and len(scale) == 2 and None not in scale:
+            lo, hi = float(scale[0]), float(scale[1])
+            pad = (hi - lo) * 0.04 or 0.5
+            ax.set_xlim(lo - pad, hi + pad)
+        ax.set_xlabel(_tx(ylabel))
+        return _svg(fig, uid, f"{ylabel}: distribution of dose-day ratings per arm")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One bar of the decomposition chart, drawn from ``start`` to ``start + estimate``."""
+
+    label: str
+    start: float
+    estimate: float
+    ci95: tuple[float, float] | None
+    text: str
+    colour: str
+    randomized: bool
+
+
+def decomposition(steps: Sequence[Step], *, ylabel: str, note: str | None, uid: str) -> str:
+    """Waterfall from 'nothing' through placebo to each active arm, with 95 % intervals."""
+    with _figure(6.4, 3.0) as fig:
+        ax = fig.add_axes((0.11, 0.2, 0.86, 0.66 if note else 0.74))
+        ax.axhline(0, color="#999999", lw=0.8)
+        for i, s in enumerate(steps):
+            ax.bar([i], [s.estimate], bottom=[s.start], width=0.55, color=s.colour + "99",
+                   edgecolor=s.colour, lw=1.2, hatch=None if s.randomized else "///")  # fmt: skip
+            top = s.start + s.estimate
+            if s.ci95 is not None:
+                ax.plot([i, i], [s.start + s.ci95[0], s.start + s.ci95[1]], "-", color=INK, lw=1.2)
+                ax.plot([i], [top], "_", ms=12, color=INK, mew=1.2)
+            ax.annotate(_tx(s.text), (i, top), xytext=(12, 0), textcoords="offset points",
+                        va="center", fontsize=10, fontweight="bold", color=INK)  # fmt: skip
+            if i + 1 < len(steps) and steps[i + 1].start == top:
+                ax.plot([i + 0.28, i + 0.72], [top, top], ":", color="#777777", lw=1)
+        ax.set_xticks(range(len(steps)), [_tx(s.label) for s in steps])
+        ax.set_xlim(-0.6, len(steps) - 0.2)
+        ax.set_ylabel(_tx(ylabel))
+        ax.margins(y=0.15)
+        if note:
+            fig.text(0.11, 0.97, _tx(note), va="top", fontsize=9, color="#A33A00", wrap=True)
+        return _svg(fig, uid, "Decomposition: nothing, placebo, active")
+
+
+def guess_rate_by_week(
+    weeks: Sequence[tuple[int, float | None]], *, chance: float | None, uid: str
+) -> str:
+    """Share of correct (definite) guesses per week, with the chance level."""
+    with _figure(6.4, 2.2) as fig:
+        ax = fig.add_axes((0.1, 0.22, 0.87, 0.7))
+        shown = [(w, r) for w, r in weeks if r is not None]
+        ax.bar([w for w, _ in shown], [r for _, r in shown], width=0.7, color="#56B4E9",
+               edgecolor="#0072B2")  # fmt: skip
+        if chance is not None:
+            ax.axhline(chance, color=INK, ls="--", lw=1)
+            ax.annotate("chance", (1, chance), xycoords=("axes fraction", "data"),
+                        xytext=(-2, 3), textcoords="offset points", ha="right", fontsize=8.5)  # fmt: skip
+        ax.set_ylim(0, 1.05)
+        ax.set_yticks([0, 0.25, 0.5, 0.75, 1], ["0", "25 %", "50 %", "75 %", "100 %"])
+        ax.set_xlabel("trial week")
+        ax.set_ylabel("correct guesses")
+        return _svg(fig, uid, "Share of correct guesses by week")

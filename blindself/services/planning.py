@@ -1,0 +1,180 @@
+"""Planning before a trial: ``plan`` (calendar, containers, attainable p) and ``power``."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from blindself.protocol import Protocol, load_protocol
+from blindself.schedule import Calendar, build_calendar, scheme_of
+from blindself.services.context import Context
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    protocol: Protocol
+    calendar: Calendar
+    allocations: int
+    p_min_two_sided: float
+    p_min_one_sided: float
+    warnings: tuple[str, ...]
+
+    def containers(self) -> list[dict[str, Any]]:
+        counts = scheme_of(self.protocol).arm_counts()
+        out = []
+        for arm in self.protocol.arms:
+            n = counts.get(arm.name, 0)
+            capsules = 0 if arm.kind == "none" else n * self.protocol.design.period_days
+            total = arm.dose * capsules if arm.dose is not None else None
+            out.append(
+                {
+                    "arm": arm.name,
+                    "kind": arm.kind,
+                    "containers": n,
+                    "capsules": capsules,
+                    "dose_total": total,
+                    "unit": arm.unit,
+                }
+            )
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        kinds = Counter(d.day_type for d in self.calendar.days)
+        return {
+            "title": self.protocol.title,
+            "start": self.calendar.start.isoformat(),
+            "end": self.calendar.end.isoformat(),
+            "days": len(self.calendar.days),
+            "day_types": dict(kinds),
+            "periods": self.calendar.n_periods,
+            "containers": self.containers(),
+            "allocations": self.allocations,
+            "p_min": {"two-sided": self.p_min_two_sided, "one-sided": self.p_min_one_sided},
+            "warnings": list(self.warnings),
+            "calendar": [
+                {
+                    "date": d.date.isoformat(),
+                    "day_type": d.day_type,
+                    "period": None if d.period is None else d.period + 1,
+                    "block": None if d.block is None else d.block + 1,
+                }
+                for d in self.calendar.days
+            ],
+        }
+
+    def text(self) -> str:
+        p = self.protocol
+        kinds = Counter(d.day_type for d in self.calendar.days)
+        lines = [
+            f"{p.title}: protocol is valid.",
+            f"Question: {p.question}",
+            f"Calendar: {len(self.calendar.days)} days, {self.calendar.start} to {self.calendar.end} "
+            + "("
+            + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+            + ")",
+            f"Design: {p.design.kind}, {self.calendar.n_periods} containers of {p.design.period_days} "
+            f"dose day(s), dosing {p.design.dosing}, blinding {p.design.blinding}",
+            "Containers per arm:",
+        ]
+        for c in self.containers():
+            dose = f", {c['dose_total']:g} {c['unit'] or ''} in all" if c["dose_total"] else ""
+            lines.append(
+                f"  {c['arm']:<12} {c['containers']:>3} containers, {c['capsules']:>3} capsules{dose}"
+            )
+        lines.append(f"Possible allocations: {self.allocations:,}")
+        lines.append(
+            f"Smallest attainable p: {self.p_min_two_sided:.3g} two-sided, {self.p_min_one_sided:.3g} one-sided"
+        )
+        lines += [f"Warning: {w}" for w in self.warnings]
+        lines.append("Week by week:")
+        week: list[str] = []
+        for d in self.calendar.days:
+            week.append(f"{d.date.strftime('%a %d %b')}: {d.day_type}")
+            if len(week) == 7:
+                lines.append("  " + " | ".join(week))
+                week = []
+        if week:
+            lines.append("  " + " | ".join(week))
+        return "\n".join(lines)
+
+
+def plan_protocol(path: Path, start: date | None, ctx: Context) -> PlanResult:
+    """Validate a protocol and describe what it will take and what it can show."""
+    from blindself.stats.assignments import count_assignments
+
+    protocol = load_protocol(path)
+    start = start or ctx.now().date()
+    calendar = build_calendar(protocol, start)
+    scheme = scheme_of(protocol)
+    total = count_assignments(scheme)
+    # The observed allocation is one of `total`; the two-sided rule doubles the one-sided p.
+    one = 1.0 / total
+    two = min(1.0, 2.0 / total)
+    warnings = []
+    alpha = protocol.analysis.alpha
+    p_min = one if protocol.analysis.alternative == "greater" else two
+    if p_min > alpha:
+        warnings.append(
+            f"this design cannot reach p <= {alpha:g} (smallest p {p_min:.3g}); add blocks"
+        )
+    if protocol.design.blinding == "self" and len(set(protocol.design.block)) < len(
+        protocol.design.block
+    ):
+        warnings.append("a bag holds two containers of one arm; the shuffle still randomizes them")
+    return PlanResult(protocol, calendar, total, two, one, tuple(warnings))
+
+
+@dataclass(frozen=True)
+class PowerResult:
+    power: float
+    mc_se: float
+    sims: int
+    design: dict[str, Any]
+    suggestion: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "power": self.power,
+            "mc_se": self.mc_se,
+            "sims": self.sims,
+            "design": self.design,
+            "suggestion": self.suggestion,
+        }
+
+    def text(self) -> str:
+        lines = [
+            f"Power {self.power:.3f} (Monte Carlo SE {self.mc_se:.3f}, {self.sims} simulated trials)"
+        ]
+        d = self.design
+        lines.append(
+            f"Effect {d['effect']:g} points, SD {d['sd']:g}, AR(1) rho {d['rho']:g}, "
+            f"{d['periods']} periods, alpha {d['alpha']:g} {d['alternative']}"
+        )
+        if self.suggestion:
+            lines.append(self.suggestion)
+        return "\n".join(lines)
+
+
+def simulate_power(
+    path: Path,
+    *,
+    effect: float,
+    sd: float,
+    rho: float,
+    sims: int,
+    progress: Callable[[int], None] = lambda _n: None,
+    seed: int | None = None,
+) -> PowerResult:
+    """Power of the design's own randomization test by simulation (see stats.power)."""
+    from blindself.stats.power import power_of_design
+
+    protocol = load_protocol(path)
+    calendar = build_calendar(protocol, date(2000, 1, 3))
+    result = power_of_design(
+        protocol, calendar, effect=effect, sd=sd, rho=rho, sims=sims, progress=progress, seed=seed
+    )
+    return result

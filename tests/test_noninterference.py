@@ -1,0 +1,236 @@
+"""Non-interference (RELIABILITY T-36, T-37): before unblinding nothing depends on the allocation.
+
+The whole pre-unblinding flow runs twice with different allocation streams and everything
+else identical (clock, the stream for codes/ids/salts/keys, inputs).  Every output, error,
+exit code, file name and size, and the database content must be byte-identical, except
+values that hash the allocation (the commitment and the chain hashes over it) and the
+sealed payload itself.  The preparation sheet is excluded: it *is* the allocation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpers import PASSPHRASE, START, Invoke, at, day, db_dump, make_context, with_clock
+
+HEX = re.compile(r"[0-9a-f]{64}")
+SHORT_HEAD = re.compile(r"head (\d+):[0-9a-f]{16}\)")
+
+
+def normalise(text: str, base: Path) -> str:
+    text = text.replace(str(base), "<BASE>")
+    text = HEX.sub("<HASH>", text)
+    return SHORT_HEAD.sub(r"head \1:<HASH>)", text)
+
+
+def run_flow(invoke: Invoke, base: Path, protocol: Path, alloc_seed: int) -> dict[str, Any]:
+    os.chdir(base)
+    out: list[tuple[str, int, str, str]] = []
+    env = {"BLINDSELF_PASSPHRASE": PASSPHRASE}
+
+    def go(name: str, args: list[str], when: int = 0, **kw: Any) -> Any:
+        ctx = make_context(alloc_seed=alloc_seed, other_seed=7, now=at(day(when)))
+        r = invoke(args, ctx, **kw)
+        out.append((name, r.exit_code, normalise(r.stdout, base), normalise(r.stderr, base)))
+        return r
+
+    (base / "prep").mkdir()
+    sheet = base / "prep" / "sheet.json"
+    go(
+        "init",
+        ["init", str(protocol), "trial", "--start", START.isoformat(), "--sheet", str(sheet)],
+        env=env,
+    )
+    assert out[0][1] == 0, out[0]
+    public = json.loads(db_dump(base / "trial" / "trial.db")[0][3])["schedule"]
+    if public["periods"]:
+        codes = [p["code"] for p in public["periods"]]
+    else:
+        codes = [c for bag in public["bags"] for c in sorted(bag["codes"])]
+    t = ["--trial", "trial"]
+    for n in range(10):
+        rate = ["--rate", f"mood={3 + n % 5}", "--rate", "anxiety=4"]
+        if n < 2:
+            go(f"baseline{n}", ["checkin", *t, "--date", day(n).isoformat(), *rate], when=n)
+            continue
+        code = codes[n - 2]
+        args = [
+            "checkin",
+            *t,
+            "--date",
+            day(n).isoformat(),
+            "--code",
+            code,
+            *rate,
+            "--guess",
+            "active" if n % 3 else "placebo",
+            "--confidence",
+            "70",
+        ]
+        go(f"checkin{n}", args, when=n)
+        go(f"again{n}", args, when=n)  # identical resubmission
+        go(f"status{n}", ["status", *t], when=n)
+        go(f"status-json{n}", ["status", *t, "--json"], when=n)
+    # error paths
+    go(
+        "typo",
+        [
+            "checkin",
+            *t,
+            "--date",
+            day(3).isoformat(),
+            "--code",
+            codes[1][:-1] + ("0" if codes[1][-1] != "0" else "1"),
+            "--rate",
+            "mood=3",
+            "--rate",
+            "anxiety=3",
+        ],
+        when=5,
+    )
+    go(
+        "range",
+        ["checkin", *t, "--date", day(4).isoformat(), "--rate", "mood=0", "--rate", "anxiety=3"],
+        when=5,
+    )
+    go(
+        "dup",
+        [
+            "checkin",
+            *t,
+            "--date",
+            day(4).isoformat(),
+            "--code",
+            codes[2],
+            "--rate",
+            "mood=1",
+            "--rate",
+            "anxiety=1",
+            "--guess",
+            "unsure",
+        ],
+        when=5,
+    )
+    go(
+        "reuse",
+        [
+            "checkin",
+            *t,
+            "--date",
+            day(5).isoformat(),
+            "--code",
+            codes[0],
+            "--rate",
+            "mood=1",
+            "--rate",
+            "anxiety=1",
+            "--guess",
+            "unsure",
+            "--replace",
+        ],
+        when=9,
+    )
+    go(
+        "replace",
+        [
+            "checkin",
+            *t,
+            "--date",
+            day(6).isoformat(),
+            "--code",
+            codes[4],
+            "--rate",
+            "mood=9",
+            "--rate",
+            "anxiety=1",
+            "--guess",
+            "unsure",
+            "--replace",
+            "--reason",
+            "typo",
+        ],
+        when=9,
+    )
+    go("future", ["checkin", *t, "--date", day(11).isoformat(), "--rate", "mood=1"], when=9)
+    go("export", ["export", *t], when=9)
+    go("export-json", ["export", *t, "--format", "json"], when=9)
+    go("export-all", ["export", *t, "--all"], when=9)
+    go("calendar", ["calendar", *t, "--remind-at", "08:30"], when=9)
+    go("verify", ["verify", *t], when=9)
+    go("early", ["unblind", *t], when=9, env=env)
+    go("early-no-reason", ["unblind", *t, "--early"], when=9, env=env)
+    go("wrong-pass", ["unblind", *t], when=10, env={"BLINDSELF_PASSPHRASE": "not the passphrase"})
+    go("report-blind", ["report", *t], when=10)
+    go("backup", ["backup", *t, "-o", "backup"], when=10)
+    files = {
+        str(p.relative_to(base)): p.stat().st_size for p in sorted(base.rglob("*")) if p.is_file()
+    }
+    rows = []
+    for seq, kind, dday, payload, supersedes, prev_hash, hsh in db_dump(
+        base / "trial" / "trial.db"
+    ):
+        rows.append((seq, kind, dday, HEX.sub("<HASH>", payload), supersedes))
+    return {"outputs": out, "files": files, "db": rows, "sheet": sheet.read_text()}
+
+
+@pytest.mark.parametrize("blinding", ["helper", "self"])
+def test_two_allocations_are_indistinguishable(
+    tmp_path: Path, invoke: Invoke, blinding: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from helpers import SMALL_PROTOCOL
+
+    protocol = tmp_path / "protocol.toml"
+    protocol.write_text(SMALL_PROTOCOL.format(blinding=blinding))
+    monkeypatch.chdir(tmp_path)
+    results = []
+    for seed in (11, 12):
+        base = tmp_path / f"run{seed}"
+        base.mkdir()
+        results.append(run_flow(invoke, base, protocol, seed))
+    a, b = results
+    assert a["sheet"] != b["sheet"], "the two runs must draw different allocations"
+    for (name, code_a, out_a, err_a), (_, code_b, out_b, err_b) in zip(
+        a["outputs"], b["outputs"], strict=True
+    ):
+        assert (name, code_a, out_a, err_a) == (name, code_b, out_b, err_b)
+    assert a["files"] == b["files"]
+    assert a["db"] == b["db"]
+    # Some error paths must really have been errors, so the comparison covered them.
+    codes = {name: code for name, code, _, _ in a["outputs"]}
+    assert (
+        codes["typo"]
+        == codes["range"]
+        == codes["future"]
+        == codes["early"]
+        == codes["wrong-pass"]
+        == 1
+    )
+
+
+def test_no_arm_words_before_unblinding(
+    tmp_path: Path, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """T-37: arm names appear only where the protocol itself puts them (prompts, guesses)."""
+    from helpers import SMALL_PROTOCOL
+
+    protocol = tmp_path / "protocol.toml"
+    protocol.write_text(
+        SMALL_PROTOCOL.format(blinding="helper")
+        .replace('block = ["active"', 'block = ["verum"')
+        .replace('name = "active"', 'name = "verum"')
+    )
+    monkeypatch.chdir(tmp_path)
+    base = tmp_path / "run"
+    base.mkdir()
+    result = run_flow(invoke, base, protocol, 5)["outputs"]
+    for name, _code, out, err in result:
+        if name.startswith(("checkin", "again", "dup", "reuse", "replace", "export")):
+            continue  # the person's own guesses are echoed back there
+        assert "verum" not in out + err, name
+        assert "placebo" not in out + err, name
