@@ -127,7 +127,8 @@ def _headline(report: Mapping[str, Any], primary: Mapping[str, Any] | None) -> l
                           "caption": f"points on {primary['name']}, {who}"})  # fmt: skip
             cards.append({"value": fci(c.get("ci95")), "key": "ci95",
                           "caption": "95 % interval (randomization test)"})  # fmt: skip
-            cards.append({"value": fp(c.get("p_adjusted", c.get("p_randomization"))),
+            p = c.get("p_adjusted")
+            cards.append({"value": fp(p if p is not None else c.get("p_randomization")),
                           "key": "p", "caption": "p-value (pre-registered test)"})  # fmt: skip
     bl = report.get("blinding") or {}
     if bl.get("p_randomization") is not None:

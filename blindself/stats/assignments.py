@@ -215,6 +215,75 @@ def _runs_ok(cols: np.ndarray, k: int) -> np.ndarray:
     return ok
 
 
+def _block_moves(
+    layout: _Layout, seg: _Segment, table: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A block's full orders, and per entry state (last arm, run) which are allowed
+    and the state each one leaves behind."""
+    k = layout.max_run if layout.max_run is not None else len(seg.fixed)
+    orders = np.tile(np.asarray(seg.fixed, dtype=np.int8), (table.shape[0], 1))
+    orders[:, np.asarray(seg.fixed) < 0] = table
+    n_states = (layout.n_arms + 1) * (k + 1)
+    valid = np.zeros((n_states, orders.shape[0]), dtype=bool)
+    exits = np.zeros((n_states, orders.shape[0]), dtype=np.intp)
+    for last in range(-1, layout.n_arms):
+        for run in range(k + 1):
+            cur = np.full(orders.shape[0], last, dtype=np.int16)
+            length = np.full(orders.shape[0], run, dtype=np.intp)
+            ok = np.ones(orders.shape[0], dtype=bool)
+            for t in range(orders.shape[1]):
+                length = np.where(orders[:, t] == cur, length + 1, 1)
+                ok &= length <= k
+                cur = orders[:, t].astype(np.int16)
+            state = (last + 1) * (k + 1) + run
+            valid[state] = ok
+            exits[state] = (cur + 1) * (k + 1) + np.minimum(length, k)
+    return orders, valid, exits
+
+
+def _sample_sequential(
+    layout: _Layout, table: np.ndarray, rng: np.random.Generator, n: int
+) -> np.ndarray:
+    """Uniform draws under ``max_run`` without rejection, block by block.
+
+    Each block's order is drawn with probability proportional to the number of ways
+    the remaining blocks can be completed from the state it leaves (last arm, run), so
+    every allocation of the constrained set has the same probability.
+    """
+    moves = {seg: _block_moves(layout, seg, table) for seg in set(layout.segments)}
+    n_states = next(iter(moves.values()))[1].shape[0]
+    # completions[b][s]: allocations of blocks b.. entered in state s (exact integers).
+    completions: list[list[int]] = [[1] * n_states]
+    for seg in reversed(layout.segments):
+        _, valid, exits = moves[seg]
+        after = completions[-1]
+        completions.append(
+            [
+                sum(after[e] for e, ok in zip(exits[s], valid[s], strict=True) if ok)
+                for s in range(n_states)
+            ]
+        )
+    completions.reverse()
+    cols = np.empty((layout.n_periods, n), dtype=np.int8)
+    state = np.zeros(n, dtype=np.intp)  # (last = -1, run = 0)
+    start = 0
+    for b, seg in enumerate(layout.segments):
+        orders, valid, exits = moves[seg]
+        after, here = completions[b + 1], completions[b]
+        prob = np.zeros(valid.shape)
+        for s in range(n_states):
+            if here[s]:
+                for o in np.flatnonzero(valid[s]):
+                    prob[s, o] = after[exits[s, o]] / here[s]
+        cum = np.cumsum(prob, axis=1)
+        u = rng.random(n) * cum[state, -1]
+        choice = np.minimum((cum[state] <= u[:, None]).sum(axis=1), orders.shape[0] - 1)
+        cols[start : start + orders.shape[1]] = orders[choice].T
+        state = exits[state, choice]
+        start += orders.shape[1]
+    return cols
+
+
 def _sample_columns(layout: _Layout, rng: np.random.Generator, n: int) -> np.ndarray:
     """``n`` uniform draws as a period-major ``(n_periods, n)`` array."""
     template = np.concatenate([np.asarray(s.fixed, dtype=np.int8) for s in layout.segments])
@@ -252,6 +321,10 @@ def _sample_columns(layout: _Layout, rng: np.random.Generator, n: int) -> np.nda
             f"design.max_run = {layout.max_run} admits no allocation; raise it or remove it"
         )
     rate = allowed / _count(layout.unconstrained())
+    if rate == 1.0:
+        return raw(n)  # max_run never binds (e.g. AB/BA pairs with max_run >= 2)
+    if table is not None:
+        return _sample_sequential(layout, table, rng, n)
     cap = max(1, _BATCH_CELLS // max(1, template.size))
     parts: list[np.ndarray] = []
     got = 0
@@ -362,7 +435,7 @@ def assignment_set(
             raise ValueError(f"compare must name two different arms of the scheme: {compare}")
         layout = _conditional_layout(scheme, obs, {index[a] for a in compare})
     total = _count(layout)
-    if total <= max_exact:
+    if total <= min(max_exact, MAX_ENUMERATION):
         matrix = _enumerate(layout)
         pos = int(np.flatnonzero((matrix == obs).all(axis=1))[0])
         matrix[[0, pos]] = matrix[[pos, 0]]

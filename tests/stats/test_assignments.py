@@ -151,8 +151,9 @@ def test_monte_carlo_set_above_max_exact() -> None:
     assert not ref.exact and ref.total == 2**25 and ref.draws == 999
     assert ref.matrix.shape == (1000, 50)
     assert names(scheme, ref.matrix[:1]) == [tuple(observed)]
-    small = assignment_set(scheme, observed, np.random.default_rng(0), max_exact=2**25)
-    assert small.exact
+    small = assignment_set(Scheme("blocks", AP, AP, n_blocks=12),
+                           observed[:24], np.random.default_rng(0), max_exact=2**12)
+    assert small.exact and small.matrix.shape == (4096, 24)
 
 
 def test_conditional_set_holds_other_arms_fixed() -> None:
