@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 
 from blindself import __version__
 from blindself.dataset import DayRow, TrialData
+from blindself.errors import DataError
 from blindself.protocol import Outcome
 from blindself.stats import bayes, blinding, multiplicity, ordinal, regression
 from blindself.stats.assignments import AssignmentSet, assignment_set
@@ -56,6 +57,18 @@ def analyze(data: TrialData) -> dict[str, Any]:
 
     report["verdict"] = verdict(report)
     return report
+
+
+T = TypeVar("T")
+
+
+def _try(notes: list[str], label: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    """Run a companion model; data it cannot fit (no variation, too few days) gives a note."""
+    try:
+        return fn(*args, **kwargs)
+    except DataError as exc:
+        notes.append(f"{label}: {exc}")
+        return None
 
 
 def _seed(material: str) -> int:
@@ -129,6 +142,7 @@ def _outcome(
 
     n = {a.name: int(np.sum(~np.isnan(y) & (arm == a.name))) for a in data.arms}
     mean = {a.name: _num(np.nanmean(y[arm == a.name])) if n[a.name] else None for a in data.arms}
+    notes: list[str] = []
     contrasts = []
     for act in actives:
         contrasts.append(
@@ -150,12 +164,26 @@ def _outcome(
         },
         "contrasts": contrasts,
         "day_after": _day_after(data, rows, y_all, period, arm, assignments, actives, placebo),
-        "placebo_response": _placebo_response(
-            data, rows, y_all, period, day, arm, assignments, placebo, none_arm
+        "placebo_response": _try(
+            notes,
+            "placebo response",
+            _placebo_response,
+            data,
+            rows,
+            y_all,
+            period,
+            day,
+            arm,
+            assignments,
+            placebo,
+            none_arm,
         ),
-        "expectancy": _expectancy(rows, y, day, arm, actives, placebo),
-        "carryover": _carryover(rows, y, day, arm, data.observed, actives, placebo),
-        "trend_per_week": _trend(y, day, arm, actives, placebo),
+        "expectancy": _try(notes, "expectancy", _expectancy, rows, y, day, arm, actives, placebo),
+        "carryover": _try(
+            notes, "carryover", _carryover, rows, y, day, arm, data.observed, actives, placebo
+        ),
+        "trend_per_week": _try(notes, "trend", _trend, y, day, arm, actives, placebo),
+        "notes": notes,
         "series": [
             {
                 "day": int(d),
@@ -191,6 +219,31 @@ def _contrast(
     alternative: str,
 ) -> dict[str, Any]:
     plan = data.plan
+    two = (arm == act) | (arm == placebo)
+    keep = two & ~np.isnan(y)
+    is_active = (arm[keep] == act).astype(float)
+    yk, dk = y[keep], day[keep]
+    notes: list[str] = []
+    out: dict[str, Any] = {
+        "active": act,
+        "placebo": placebo,
+        "estimate": None,
+        "ci95": None,
+        "p_randomization": None,
+        "p_greater": None,
+        "p_less": None,
+        "alternative": alternative,
+        "randomization": None,
+        "classical": None,
+        "ar1": None,
+        "bayes": None,
+        "cliffs_delta": None,
+        "p_adjusted": None,
+        "notes": notes,
+    }
+    if is_active.sum() < 1 or (1 - is_active).sum() < 1:
+        notes.append(f"no rated dose days of {act if is_active.sum() < 1 else placebo}")
+        return out
     rt = randomization_test(
         y,
         period,
@@ -203,20 +256,13 @@ def _contrast(
         day=day,
         alpha=plan.alpha,
     )
-    two = (arm == act) | (arm == placebo)
-    keep = two & ~np.isnan(y)
-    is_active = (arm[keep] == act).astype(float)
-    yk, dk = y[keep], day[keep]
-    out: dict[str, Any] = {
-        "active": act,
-        "placebo": placebo,
-        "estimate": _num(rt.estimate),
-        "ci95": _pair(rt.ci95),
-        "p_randomization": _num(rt.p_value),
-        "p_greater": _num(rt.p_greater),
-        "p_less": _num(rt.p_less),
-        "alternative": alternative,
-        "randomization": {
+    out.update(
+        estimate=_num(rt.estimate),
+        ci95=_pair(rt.ci95),
+        p_randomization=_num(rt.p_value),
+        p_greater=_num(rt.p_greater),
+        p_less=_num(rt.p_less),
+        randomization={
             "exact": rt.exact,
             "assignments": rt.assignments,
             "draws": rt.draws,
@@ -224,14 +270,9 @@ def _contrast(
             "statistic": plan.statistic,
             "reaches_alpha": bool(rt.p_min <= plan.alpha),
         },
-        "classical": None,
-        "ar1": None,
-        "bayes": None,
-        "cliffs_delta": None,
-        "p_adjusted": None,
-    }
-    if is_active.sum() >= 2 and (1 - is_active).sum() >= 2:
-        c = regression.classical(yk, is_active)
+    )
+    c = _try(notes, "classical", regression.classical, yk, is_active)
+    if c is not None:
         out["classical"] = {
             "estimate": _num(c.estimate),
             "se": _num(c.se),
@@ -239,44 +280,51 @@ def _contrast(
             "p": _num(c.p),
             "ci95": _pair(c.ci95),
         }
-        if len(yk) >= 6:
-            ar = regression.ar1_gls(yk, is_active, dk)
-            out["ar1"] = {
-                "estimate": _num(ar.estimate),
-                "se": _num(ar.se),
-                "rho": _num(ar.rho),
-                "p": _num(ar.p),
-                "ci95": _pair(ar.ci95),
-                "df": _num(ar.df),
-            }
-            width = o.scale[1] - o.scale[0]
-            weak = bayes.bayes_effect(
-                yk, is_active, dk, better=o.better, mcid=o.mcid, prior="weak", scale_width=width
-            )
-            ref = bayes.bayes_effect(
-                yk,
-                is_active,
-                dk,
-                better=o.better,
-                mcid=o.mcid,
-                prior="reference",
-                scale_width=width,
-            )
-            out["bayes"] = {**_bayes(weak), "reference": _bayes(ref)}
-        cd = ordinal.cliffs_delta_test(
-            y,
-            period,
-            assignments,
-            data.scheme,
-            active=act,
-            placebo=placebo,
-            alternative=alternative,
-        )
-        out["cliffs_delta"] = {
-            "delta": _num(cd.delta),
-            "p_randomization": _num(cd.p_randomization),
-            "levels": cd.levels,
+    ar = _try(notes, "AR(1)", regression.ar1_gls, yk, is_active, dk)
+    if ar is not None:
+        out["ar1"] = {
+            "estimate": _num(ar.estimate),
+            "se": _num(ar.se),
+            "rho": _num(ar.rho),
+            "p": _num(ar.p),
+            "ci95": _pair(ar.ci95),
+            "df": _num(ar.df),
         }
+    width = o.scale[1] - o.scale[0]
+    weak = _try(
+        notes,
+        "Bayes",
+        bayes.bayes_effect,
+        yk,
+        is_active,
+        dk,
+        better=o.better,
+        mcid=o.mcid,
+        prior="weak",
+        scale_width=width,
+    )
+    ref = _try(
+        notes,
+        "Bayes (reference prior)",
+        bayes.bayes_effect,
+        yk,
+        is_active,
+        dk,
+        better=o.better,
+        mcid=o.mcid,
+        prior="reference",
+        scale_width=width,
+    )
+    if weak is not None and ref is not None:
+        out["bayes"] = {**_bayes(weak), "reference": _bayes(ref)}
+    cd = ordinal.cliffs_delta_test(
+        y, period, assignments, data.scheme, active=act, placebo=placebo, alternative=alternative
+    )
+    out["cliffs_delta"] = {
+        "delta": _num(cd.delta),
+        "p_randomization": _num(cd.p_randomization),
+        "levels": cd.levels,
+    }
     return out
 
 

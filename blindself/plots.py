@@ -112,7 +112,7 @@ def _svg(fig: Any, uid: str, title: str) -> str:
     text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
     text = re.sub(r'\bid="([^"]+)"', rf'id="{uid}-\1"', text)
     text = re.sub(r'xlink:href="#([^"]+)"', rf'xlink:href="#{uid}-\1"', text)
-    text = re.sub(r'="url\(#([^)"]+)\)"', rf'="url(#{uid}-\1)"', text)
+    text = re.sub(r"url\(#([\w.-]+)\)", rf"url(#{uid}-\1)", text)
     head, rest = text.split(">", 1)
     head = _ROOT_SIZE.sub("", head)
     return f'{head} role="img" aria-label="{escape(title)}"><title>{escape(title)}</title>{rest}'
@@ -150,7 +150,7 @@ def time_series(
 
     guess_marker = {a: ACTIVE_GUESS_MARKERS[i % 6] for i, a in enumerate(actives)}
     with _figure(6.4, 2.9) as fig:
-        ax = fig.add_axes((0.08, 0.14, 0.9, 0.6))
+        ax = fig.add_axes((0.08, 0.13, 0.9, 0.66))
         rated = [p for p in points if p.y is not None]
         ax.plot([p.day for p in rated], [p.y for p in rated], "-", color="#D0D0D0", lw=0.6)
         groups: dict[tuple[str, str, str], list[Point]] = {}
@@ -198,8 +198,15 @@ def time_series(
         ]
         if placebo is not None:
             handles.append(
-                Line2D([], [], ls="none", marker="o", mfc="white", mec=INK,
-                       label=_tx(f"guessed {placebo}"))  # fmt: skip
+                Line2D(
+                    [],
+                    [],
+                    ls="none",
+                    marker="o",
+                    mfc="white",
+                    mec=INK,
+                    label=_tx(f"guessed {placebo}"),
+                )  # fmt: skip
             )
         handles.append(Line2D([], [], ls="none", marker="x", color=INK, label="unsure"))
         handles.append(Line2D([], [], ls="none", marker=".", color=INK, label="other day"))
@@ -217,37 +224,52 @@ def distribution(
     scale: Sequence[float] | None,
     uid: str,
 ) -> str:
-    """Dose-day ratings per arm: box, jittered points and the reported mean (diamond)."""
+    """Dose-day ratings per arm as stacked dots, with quartile box and the reported mean."""
     rows: list[tuple[str, str, list[float], float | None]] = []
     base = [p.y for p in points if p.day_type == "baseline" and p.y is not None]
     if base:
         rows.append(("run-in", BASELINE_COLOUR, base, None))
-    for name, s in styles.items():
+    order = {"none": 0, "placebo": 1}
+    for name, s in sorted(styles.items(), key=lambda kv: order.get(kv[1].kind, 2)):
         ys = [p.y for p in points if p.arm == name and p.day_type == "dose" and p.y is not None]
         if ys:
             rows.append((name, s.colour, ys, means.get(name)))
-    height = 0.75 + 0.42 * max(len(rows), 1)
+    height = 0.75 + 0.5 * max(len(rows), 1)
     with _figure(6.4, height) as fig:
         ax = fig.add_axes((0.16, 0.55 / height, 0.8, 1 - 0.7 / height))
         for i, (_, colour, ys, mean) in enumerate(rows):
-            ax.boxplot([ys], positions=[i], orientation="horizontal", widths=0.55,
-                       showfliers=False, patch_artist=True, manage_ticks=False,
-                       boxprops={"facecolor": colour + "26", "edgecolor": colour},
-                       medianprops={"color": colour, "lw": 1.6},
-                       whiskerprops={"color": colour}, capprops={"color": colour})  # fmt: skip
-            # Deterministic jitter (golden-ratio sequence): no random numbers in a report.
-            jitter = [((k * 0.6180339887) % 1 - 0.5) * 0.42 for k in range(len(ys))]
-            ax.plot(ys, [i + j for j in jitter], "o", ms=3, color=colour, alpha=0.55, mew=0)
+            ax.boxplot([ys], positions=[i], orientation="horizontal", widths=0.7,
+                       showfliers=False, showcaps=False, patch_artist=True, manage_ticks=False,
+                       boxprops={"facecolor": colour + "1F", "edgecolor": colour + "80"},
+                       medianprops={"color": colour, "lw": 2},
+                       whiskerprops={"color": colour + "80"}, zorder=1)  # fmt: skip
+            ax.plot(*_stacked(ys, i), "o", ms=3.2, color=colour, alpha=0.8, mew=0, zorder=3)
             if mean is not None:
-                ax.plot([mean], [i], "D", ms=7, mfc="white", mec=INK, mew=1.4)
+                ax.plot([mean], [i], "D", ms=7, mfc="white", mec=INK, mew=1.4, zorder=4)
         ax.set_yticks(range(len(rows)), [_tx(r[0]) for r in rows])
-        ax.set_ylim(-0.6, len(rows) - 0.4)
+        ax.set_ylim(len(rows) - 0.5, -0.5)
         if scale and len(scale) == 2 and None not in scale:
             lo, hi = float(scale[0]), float(scale[1])
             pad = (hi - lo) * 0.04 or 0.5
             ax.set_xlim(lo - pad, hi + pad)
         ax.set_xlabel(_tx(ylabel))
         return _svg(fig, uid, f"{ylabel}: distribution of dose-day ratings per arm")
+
+
+def _stacked(ys: Sequence[float], row: int) -> tuple[list[float], list[float]]:
+    """Dots of equal value stacked symmetrically about the row (a dot plot; no randomness)."""
+    seen: dict[float, int] = {}
+    counts: dict[float, int] = {}
+    for y in ys:
+        counts[y] = counts.get(y, 0) + 1
+    gap = min(0.07, 0.6 / max(counts.values()))
+    xs, out = [], []
+    for y in sorted(ys):
+        k = seen.get(y, 0)
+        seen[y] = k + 1
+        xs.append(y)
+        out.append(row + (k - (counts[y] - 1) / 2) * gap)
+    return xs, out
 
 
 @dataclass(frozen=True)
@@ -273,9 +295,10 @@ def decomposition(steps: Sequence[Step], *, ylabel: str, note: str | None, uid: 
                    edgecolor=s.colour, lw=1.2, hatch=None if s.randomized else "///")  # fmt: skip
             top = s.start + s.estimate
             if s.ci95 is not None:
-                ax.plot([i, i], [s.start + s.ci95[0], s.start + s.ci95[1]], "-", color=INK, lw=1.2)
-                ax.plot([i], [top], "_", ms=12, color=INK, mew=1.2)
-            ax.annotate(_tx(s.text), (i, top), xytext=(12, 0), textcoords="offset points",
+                lo, hi = s.start + s.ci95[0], s.start + s.ci95[1]
+                ax.plot([i, i], [lo, hi], "-", color=INK, lw=1.2)
+                ax.plot([i, i], [lo, hi], "_", ms=9, color=INK, mew=1.2)
+            ax.annotate(_tx(s.text), (i + 0.3, top), xytext=(4, 0), textcoords="offset points",
                         va="center", fontsize=10, fontweight="bold", color=INK)  # fmt: skip
             if i + 1 < len(steps) and steps[i + 1].start == top:
                 ax.plot([i + 0.28, i + 0.72], [top, top], ":", color="#777777", lw=1)

@@ -78,8 +78,12 @@ def page_view(report: Mapping[str, Any]) -> dict[str, Any]:
         "verdict": _verdict(report, primary),
         "headline": _headline(report, primary),
         "arms": [
-            {"name": a["name"], "kind": a["kind"], "label": a.get("label") or "",
-             "colour": styles[a["name"]].colour}
+            {
+                "name": a["name"],
+                "kind": a["kind"],
+                "label": a.get("label") or "",
+                "colour": styles[a["name"]].colour,
+            }
             for a in arms
         ],  # fmt: skip
         "plan": _plan(t, primary),
@@ -240,13 +244,21 @@ def _flow(report: Mapping[str, Any], primary: Mapping[str, Any] | None) -> dict[
 
 def _points(o: Mapping[str, Any]) -> list[plots.Point]:
     return [
-        plots.Point(int(s["day"]), s.get("date"), s.get("arm"), s.get("day_type") or "dose",
-                    s.get("y"), s.get("guess"))  # fmt: skip
+        plots.Point(
+            int(s["day"]),
+            s.get("date"),
+            s.get("arm"),
+            s.get("day_type") or "dose",
+            s.get("y"),
+            s.get("guess"),
+        )  # fmt: skip
         for s in _seq(o.get("series"))
     ]
 
 
-def _outcome(o: Mapping[str, Any], i: int, ctx: dict[str, Any], t: Mapping[str, Any]) -> dict[str, Any]:
+def _outcome(
+    o: Mapping[str, Any], i: int, ctx: dict[str, Any], t: Mapping[str, Any]
+) -> dict[str, Any]:
     styles = ctx["styles"]
     points = _points(o)
     scale = _seq(o.get("scale")) or None

@@ -52,10 +52,12 @@ def checkin(
     )
 
 
-def full_checkin(invoke: Invoke, trial: Path, n: int, sheet: dict[str, Any], mood: int = 6) -> Any:
+def full_checkin(
+    invoke: Invoke, trial: Path, n: int, sheet: dict[str, Any], mood: int = 6, anxiety: int = 3
+) -> Any:
     """Day n of the small protocol: 2 baseline days, then 8 one-day periods."""
     if n < 2:
-        return checkin(invoke, trial, n, "--rate", f"mood={mood}", "--rate", "anxiety=3")
+        return checkin(invoke, trial, n, "--rate", f"mood={mood}", "--rate", f"anxiety={anxiety}")
     return checkin(
         invoke,
         trial,
@@ -65,7 +67,7 @@ def full_checkin(invoke: Invoke, trial: Path, n: int, sheet: dict[str, Any], moo
         "--rate",
         f"mood={mood}",
         "--rate",
-        "anxiety=3",
+        f"anxiety={anxiety}",
         "--guess",
         "placebo",
         "--confidence",
@@ -80,7 +82,7 @@ def run_whole_trial(invoke: Invoke, trial: Path) -> None:
         mood = 5
         if n >= 2 and arms[code_for(sheet, n - 1)] == "active":
             mood = 8
-        r = full_checkin(invoke, trial, n, sheet, mood=mood + (n % 2))
+        r = full_checkin(invoke, trial, n, sheet, mood=mood + (n % 2), anxiety=2 + n % 3)
         assert r.exit_code == 0, r.output
 
 

@@ -75,6 +75,7 @@ def build_data(raw: bytes, name: str, opts: AnalyzeOptions) -> tuple[TrialData, 
     header = reader.fieldnames or []
     if not header:
         raise DataError(f"{name} has no header row")
+    opts = _with_export_defaults(opts, header)
     used = [
         opts.arm_column,
         opts.guess_column,
@@ -105,7 +106,13 @@ def build_data(raw: bytes, name: str, opts: AnalyzeOptions) -> tuple[TrialData, 
         arms.append(Arm("none", "none", f"{opts.arm_column} = {opts.none}"))
     if len(mapping) != len(opts.active) + 1 + (opts.none is not None):
         raise DataError("--active, --placebo and --none must name different values")
-    kept = [r for r in records if (r.get(opts.arm_column) or "").strip() in mapping]
+    kinds = {r_i: _day_type(r) for r_i, r in enumerate(records)}
+    kept = [
+        r
+        for i, r in enumerate(records)
+        if kinds[i] != "washout"
+        and ((r.get(opts.arm_column) or "").strip() in mapping or kinds[i] == "baseline")
+    ]
     skipped = len(records) - len(kept)
     if skipped:
         notes.append(
@@ -130,6 +137,31 @@ def build_data(raw: bytes, name: str, opts: AnalyzeOptions) -> tuple[TrialData, 
         meta={"source": "csv", "file": name, "notes": notes},
     )
     return data, notes
+
+
+EXPORT_DEFAULTS = {
+    "block_column": "block",
+    "period_column": "period",
+    "guess_column": "guess",
+    "date_column": "date",
+}
+
+
+def _with_export_defaults(opts: AnalyzeOptions, header: list[str]) -> AnalyzeOptions:
+    """Columns of ``blindself export`` are used by default when present (SPEC 12)."""
+    from dataclasses import replace
+
+    changes = {
+        field: column
+        for field, column in EXPORT_DEFAULTS.items()
+        if getattr(opts, field) is None and column in header and column != opts.arm_column
+    }
+    return replace(opts, **changes) if changes else opts
+
+
+def _day_type(row: dict[str, str]) -> str:
+    kind = (row.get("day_type") or "dose").strip()
+    return kind if kind in ("baseline", "dose", "off", "washout") else "dose"
 
 
 def _number(text: str | None) -> float | None:
@@ -198,17 +230,25 @@ def _rows_and_scheme(
     name: str,
 ) -> tuple[list[DayRow], tuple[str, ...], Scheme, str]:
     days = _day_numbers(records, opts, name)
+    kinds = [_day_type(r) for r in records]
     period_keys: list[str] = []
-    row_period: list[int] = []
-    for i, r in enumerate(records):
+    row_period: list[int | None] = []
+    for i, (r, kind) in enumerate(zip(records, kinds, strict=True)):
+        if kind == "baseline":
+            row_period.append(None)  # run-in days belong to no period
+            continue
         key = (r.get(opts.period_column) or "").strip() if opts.period_column else str(i)
         if opts.period_column and not key:
             raise DataError(f"{name}: row {i + 2} has an empty {opts.period_column}")
         if key not in period_keys:
             period_keys.append(key)
         row_period.append(period_keys.index(key))
+    if not period_keys:
+        raise DataError(f"{name}: no rows of a declared arm (only run-in days)")
     observed: list[str] = [""] * len(period_keys)
     for r, p in zip(records, row_period, strict=True):
+        if p is None:
+            continue
         arm = mapping[(r.get(opts.arm_column) or "").strip()]
         if observed[p] and observed[p] != arm:
             raise DataError(
@@ -218,8 +258,11 @@ def _rows_and_scheme(
         observed[p] = arm
     arm_names = tuple(a.name for a in arms)
     guess_map = {**mapping, "unsure": "unsure"}
+    in_periods = [(r, p) for r, p in zip(records, row_period, strict=True) if p is not None]
     if opts.block_column:
-        scheme, note, block_of = _block_scheme(records, row_period, observed, arm_names, opts, name)
+        scheme, note, block_of = _block_scheme(
+            [r for r, _ in in_periods], [p for _, p in in_periods], observed, arm_names, opts, name
+        )
     else:
         counts = tuple((a, observed.count(a)) for a in arm_names)
         scheme = Scheme("complete", arm_names, counts=counts)
@@ -230,18 +273,18 @@ def _rows_and_scheme(
             "observed counts per arm; if randomization was restricted, say how with --block-column"
         )
     rows = []
-    for r, p, d in zip(records, row_period, days, strict=True):
+    for r, p, d, kind in zip(records, row_period, days, kinds, strict=True):
         g = (r.get(opts.guess_column) or "").strip() if opts.guess_column else ""
         rows.append(
             DayRow(
                 day=d,
                 date=(r.get(opts.date_column) or None) if opts.date_column else None,
-                day_type="dose",
+                day_type=kind,
                 period=p,
-                block=block_of.get(p),
-                arm=observed[p],
+                block=block_of.get(p) if p is not None else None,
+                arm=observed[p] if p is not None else None,
                 guess=guess_map.get(g, "unsure" if g else None) if opts.guess_column else None,
-                confidence=None,
+                confidence=_number(r.get("confidence")) if opts.guess_column else None,
                 ratings={o.name: _number(r.get(o.name)) for o in outcomes},
             )
         )

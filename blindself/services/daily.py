@@ -25,6 +25,7 @@ from blindself.checkins import (
     stop_rules_met,
 )
 from blindself.codes import format_code
+from blindself.dataset import from_trial
 from blindself.errors import BlindselfError, CheckinError, TrialStateError
 from blindself.services.context import Context
 from blindself.store import parse_head
@@ -161,7 +162,7 @@ EXPORT_COLUMNS_BASE = ["date", "day_type", "block", "period", "code", "arm", "gu
 
 
 def export_rows(
-    trial: Trial, include_all: bool, arms_by_code: dict[str, str] | None
+    trial: Trial, include_all: bool, arms_by_period: dict[int, str] | None
 ) -> list[dict[str, Any]]:
     """Tidy rows, one per check-in (or per entry with ``include_all``), in date order."""
     entries = trial.store.entries()
@@ -180,10 +181,13 @@ def export_rows(
             "day_type": p["day_type"],
             # Helper mode shows no block structure before unblinding (a block partner is
             # implied by it); in self mode the block is the bag the participant holds.
-            "block": p["block"] if arms_by_code is not None or not trial.schedule.period_code else None,
+            "block": p["block"]
+            if arms_by_period is not None or not trial.schedule.period_code
+            else None,
             "period": p["period"],
             "code": format_code(code) if code else None,
-            "arm": (arms_by_code or {}).get(code) if code else None,
+            # The analysis arm of the day's period (the scheduled one in helper mode).
+            "arm": (arms_by_period or {}).get(p["period"] - 1) if p["period"] else None,
             "guess": p.get("guess"),
             "confidence": p.get("confidence"),
         }
@@ -207,7 +211,12 @@ def export_trial(trial_dir: Path, fmt: str, include_all: bool) -> str:
         unblind = trial.unblinding()
         arms = None
         if unblind is not None:
-            arms = {c["code"]: c["arm"] for c in unblind.payload["allocation"]["containers"]}
+            code_arm = {c["code"]: c["arm"] for c in unblind.payload["allocation"]["containers"]}
+            current = {d: e.payload for d, e in current_checkins(trial.store.entries()).items()}
+            _, observed = from_trial(
+                list(trial.calendar.days), current, code_arm, trial.schedule.period_code, set()
+            )
+            arms = {i: a for i, a in enumerate(observed) if a}
         rows = export_rows(trial, include_all, arms)
         columns = EXPORT_COLUMNS_BASE + [o.name for o in trial.protocol.outcomes]
         columns += ["taken", "deviation", "note"]
