@@ -188,7 +188,7 @@ def test_ci_by_inversion_agrees_with_brute_force_p_over_a_grid(statistic: str) -
 
 
 def test_ci_is_none_when_the_design_cannot_reach_alpha() -> None:
-    scheme, observed, y, period, day = weekly_trial(4, 5)  # 16 allocations: p >= 1/8
+    scheme, observed, y, period, _ = weekly_trial(4, 5)  # 16 allocations: p >= 1/8
     ref = assignment_set(scheme, observed, np.random.default_rng(0))
     r = randomization_test(y, period, ref, scheme, active="active", placebo="placebo")
     assert r.p_min == 2 / 16 and r.ci95 is None
@@ -234,7 +234,7 @@ def test_trend_adjusted_matches_ols_per_allocation() -> None:
 
 
 def test_missing_and_out_of_period_days_are_left_out() -> None:
-    scheme, observed, y, period, day = weekly_trial(6, 4)
+    scheme, observed, y, period, _ = weekly_trial(6, 4)
     ref = assignment_set(scheme, observed, np.random.default_rng(0))
     y2 = y.copy()
     y2[[3, 20, 21, 50]] = np.nan
@@ -298,7 +298,7 @@ def test_permutation_p_rule() -> None:
 
 
 def test_bad_inputs() -> None:
-    scheme, observed, y, period, day = weekly_trial(4, 1)
+    scheme, observed, y, period, _ = weekly_trial(4, 1)
     ref = assignment_set(scheme, observed, np.random.default_rng(0))
     kw = {"active": "active", "placebo": "placebo"}
     with pytest.raises(DataError, match="period number"):

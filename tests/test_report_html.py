@@ -1,0 +1,544 @@
+"""The HTML report: content, robustness, self-containment, and a real headless browser.
+
+The fixture ``tests/data/report-sample.json`` is hand-made in the shape ``analysis.py`` writes
+(numbers invented, not a statistical reference).  The expected strings are the fixture's
+numbers passed through the display helpers of ``blindself.report``: the page must show the
+stored numbers, never recompute them.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import os
+import re
+import select
+import shutil
+import subprocess
+import sys
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from blindself.report import f, fci, fp, render
+from blindself.report_html import render_html
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = Path(__file__).parent / "data" / "report-sample.json"
+
+
+def sample() -> dict[str, Any]:
+    return json.loads(SAMPLE.read_text())
+
+
+class _Keys(HTMLParser):
+    """Collects the text of every element carrying ``data-k``, in document order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: dict[str, list[str]] = {}
+        self._open: list[tuple[str, str, list[str]]] = []
+        self.ids: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.append(a["id"] or "")
+        if a.get("data-k"):
+            self._open.append((tag, a["data-k"] or "", []))
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._open and self._open[-1][0] == tag:
+            _, key, text = self._open.pop()
+            self.found.setdefault(key, []).append("".join(text).strip())
+
+    def handle_data(self, data: str) -> None:
+        for _, _, text in self._open:
+            text.append(data)
+
+
+def keys(html: str) -> _Keys:
+    p = _Keys()
+    p.feed(html)
+    return p
+
+
+@pytest.fixture(scope="module")
+def html() -> str:
+    return render_html(sample())
+
+
+# --- content and numbers -------------------------------------------------------------------
+
+
+def test_numbers_on_the_page_are_the_reports(html: str) -> None:
+    r = sample()
+    k = keys(html).found
+    mood, anxiety = r["outcomes"]
+    c, c2 = mood["contrasts"][0], anxiety["contrasts"][0]
+    assert k["headline-estimate"] == [f(c["estimate"], signed=True)] == ["+0.57"]
+    assert k["headline-ci95"] == [fci(c["ci95"])] == ["[+0.08, +1.02]"]
+    assert k["headline-p"] == [fp(c["p_adjusted"])] == ["0.0312"]
+    assert k["primary-est"] == [f(c["estimate"], signed=True), f(c2["estimate"], signed=True)]
+    assert k["primary-ci"] == [fci(c["ci95"]), fci(c2["ci95"])]
+    assert k["primary-p"] == [fp(c["p_randomization"]), fp(c2["p_randomization"])]
+    assert k["adjusted-p"] == [fp(c["p_adjusted"]), fp(c2["p_adjusted"])]
+    assert k["ar1-est"][0] == f(c["ar1"]["estimate"], signed=True)
+    assert k["ar1-p"][0] == fp(c["ar1"]["p"])
+    assert k["classical-ci"][1] == fci(c2["classical"]["ci95"])
+    assert k["bayes-est"][0] == f(c["bayes"]["mean"], signed=True)
+    assert k["bayes_ref-ci"][0] == fci(c["bayes"]["reference"]["ci95"])
+    assert k["cliff-est"] == [f(c["cliffs_delta"]["delta"], signed=True),
+                              f(c2["cliffs_delta"]["delta"], signed=True)]  # fmt: skip
+    assert k["mean-active"] == [f(mood["mean"]["active"]), f(anxiety["mean"]["active"])]
+    assert k["mean-placebo"] == ["4.47", "4.74"]
+    assert k["n-placebo"] == [str(mood["n"]["placebo"]), str(anxiety["n"]["placebo"])]
+    assert k["placebo_response-est"] == [f(mood["placebo_response"]["estimate"], signed=True),
+                                         f(anxiety["placebo_response"]["estimate"], signed=True)]  # fmt: skip
+    bl = r["blinding"]
+    assert k["james-bi"] == [f(bl["james"]["bi"], 3)] == ["0.727"]
+    assert k["james-ci"] == [fci(bl["james"]["ci95"])]
+    assert k["bang-active"] == [f(bl["bang"]["active"]["bi"], 3)]
+    assert k["blind-p"] == [f"p = {fp(bl['p_randomization'])}"]
+    assert k["brier"] == [f(bl["brier"], 3)]
+    a = r["adherence"]
+    for key in ("scheduled", "checked_in", "missed", "dose_days", "not_taken", "codebreaks"):
+        assert k[key] == [str(a[key])]
+    assert k["commitment"] == [r["trial"]["commitment"]]
+
+
+def test_a_changed_number_in_the_json_is_the_number_shown() -> None:
+    # If the page recomputed the effect (e.g. from the arm means) it would still show +0.57.
+    r = sample()
+    c = r["outcomes"][0]["contrasts"][0]
+    c["estimate"], c["ci95"], c["p_randomization"] = 9.87654, [1.111, 22.5], 0.000012
+    r["blinding"]["james"]["bi"] = 0.1234
+    r["outcomes"][0]["mean"]["active"] = 6.006
+    k = keys(render_html(r)).found
+    assert k["headline-estimate"] == ["+9.88"]
+    assert k["primary-est"][0] == "+9.88"
+    assert k["primary-ci"][0] == "[+1.11, +22.50]"
+    assert k["primary-p"][0] == "<0.0001"
+    assert k["james-bi"] == ["0.123"]
+    assert k["mean-active"][0] == "6.01"
+
+
+def test_text_and_html_carry_the_same_numbers(html: str) -> None:
+    text = render(sample(), "text")
+    for shown in ("+0.57", "[+0.08, +1.02]", "0.0312", "0.727", "0.4375"):
+        assert shown in text
+        assert shown in html
+
+
+def test_sections_come_in_reading_order(html: str) -> None:
+    marks = ['id="verdict"', 'id="plan"', 'class="commitment', 'id="flow"', 'id="outcome-0"',
+             'id="outcome-1"', 'id="decomposition"', 'id="blinding"', 'id="howto"',
+             'id="allocation"']  # fmt: skip
+    at = [html.index(m) for m in marks]
+    assert at == sorted(at)
+    r = sample()
+    verdict = html[html.index('id="verdict"') : html.index('id="plan"')]
+    for s in r["verdict"]["sentences"] + r["verdict"]["caveats"]:
+        assert s.replace("'", "&#39;") in verdict
+    assert "better than placebo" in verdict
+
+
+def test_plan_and_commitment_are_stated(html: str) -> None:
+    plan = html[html.index('id="plan"') : html.index('id="flow"')]
+    for text in ("Primary outcome", "mood", "one-sided", "0.05", "Holm",
+                 "exact: all 64 allocations", "verified against the published value"):  # fmt: skip
+        assert text in plan
+    assert "0.1 g chaga powder in the same capsule" in plan
+
+
+@pytest.mark.parametrize(
+    ("checked", "source", "expected"),
+    [
+        (True, "trial", "verified against the published value"),
+        (None, "trial", "verified against the value recorded at init"),
+        (False, "trial", "MISMATCH with the published value"),
+    ],
+)
+def test_commitment_states(checked: bool | None, source: str, expected: str) -> None:
+    r = sample()
+    r["trial"]["published_commitment_checked"] = checked
+    r["trial"]["source"] = source
+    assert f"Commitment check: {expected}" in render_html(r)
+
+
+def test_csv_report_says_there_is_no_commitment() -> None:
+    r = sample()
+    del r["trial"]["commitment"]
+    r["trial"]["source"] = "csv"
+    page = render_html(r)
+    assert "Commitment check: not available" in page
+    assert "not from a sealed trial" in page
+
+
+def test_allocation_table_lists_days_with_codes_and_guesses(html: str) -> None:
+    r = sample()
+    alloc = html[html.index('id="allocation"') :]
+    with_arm = [s for s in r["outcomes"][0]["series"] if s["arm"]]
+    assert alloc.count("<tr>") == len(with_arm) + 1  # + header
+    first = with_arm[0]
+    assert f"<td>{first['date']}</td><td>{first['day_type']}</td><td class=\"code\">{first['code']}</td>" in alloc
+
+
+def test_allocation_omits_the_code_column_when_series_has_no_codes() -> None:
+    r = sample()
+    for s in r["outcomes"][0]["series"]:
+        s.pop("code", None)
+    alloc = render_html(r).split('id="allocation"')[1]
+    assert "<th scope=\"col\">code</th>" not in alloc
+
+
+def test_run_in_placebo_response_is_labelled_not_randomized_on_the_chart(html: str) -> None:
+    part = html[html.index('id="decomposition"') : html.index('id="blinding"')]
+    assert "NOT randomized" in part  # x label inside the SVG
+    assert ">Placebo response measured against the baseline run-in, which came first: not randomized<" in part  # fmt: skip
+    assert "<svg" in part
+
+
+# --- variants: three arms, nulls, minimal ---------------------------------------------------
+
+
+def three_arm() -> dict[str, Any]:
+    """none / placebo / active, with a randomized placebo response."""
+    r = sample()
+    t = r["trial"]
+    t["arms"].insert(0, {"name": "none", "kind": "none", "dose": None, "unit": None,
+                         "label": "no capsule (a card in the envelope)"})  # fmt: skip
+    t["scheme"]["arms"] = ["none", "placebo", "active"]
+    t["scheme_note"] = "randomized blocks of none, placebo, active (4 blocks)"
+    t["randomization"] = {"exact": False, "assignments": 1679616, "draws": 9999}
+    for o in r["outcomes"]:
+        for s in o["series"]:
+            if s["day"] >= 7 and ((s["day"] - 7) // 7) % 3 == 0:
+                s["arm"], s["guess"] = "none", None
+        o["n"]["none"] = 12
+        o["mean"]["none"] = 4.08
+        o["sd"]["none"] = 0.9
+        o["placebo_response"] = {"source": "randomized none arm", "randomized": True,
+                                 "estimate": 0.37, "ci95": [-0.21, 0.95],
+                                 "p_randomization": 0.2143, "trend_adjusted": None}  # fmt: skip
+        for c in o["contrasts"]:
+            c["randomization"].update(exact=False, assignments=1679616, draws=9999, p_min=0.0001)
+    return r
+
+
+def test_three_arm_trial_shows_a_randomized_decomposition() -> None:
+    r = three_arm()
+    page = render_html(r)
+    part = page[page.index('id="decomposition"') : page.index('id="blinding"')]
+    assert "NOT randomized" not in part
+    assert "placebo vs nothing" in part
+    assert "+0.37" in part  # the randomized placebo response, from the JSON
+    k = keys(page).found
+    assert k["mean-none"] == ["4.08", "4.08"]
+    assert k["placebo_response-est"] == ["+0.37", "+0.37"]
+    assert "Monte Carlo: 9,999 random allocations of 1,679,616 possible" in page
+    assert "no capsule (a card in the envelope)" in page
+
+
+def nulled(r: dict[str, Any]) -> dict[str, Any]:
+    """Every optional value None (as analysis.py writes when a figure cannot be computed)."""
+    r = copy.deepcopy(r)
+    t = r["trial"]
+    for key in ("commitment", "published_commitment_checked", "start", "end", "expectation",
+                "early_reason", "scheme_note", "trial_id"):  # fmt: skip
+        t[key] = None
+    t["codebreaks"] = []
+    for o in r["outcomes"]:
+        o["mcid"] = None
+        o["question"] = None
+        o["mean"] = dict.fromkeys(o["mean"])
+        o["sd"] = dict.fromkeys(o["sd"])
+        for key in ("day_after", "placebo_response", "expectancy", "carryover", "trend_per_week"):
+            o[key] = None
+        for c in o["contrasts"]:
+            c["estimate"] = c["ci95"] = c["p_randomization"] = c["p_adjusted"] = None
+            c["randomization"]["p_min"] = None
+            for key in ("classical", "ar1", "bayes", "cliffs_delta"):
+                c[key] = None
+        for s in o["series"]:
+            s["y"] = s["guess"] = s["date"] = None
+            s.pop("code", None)
+    bl = r["blinding"]
+    for key in ("bang", "james", "p_randomization", "brier"):
+        bl[key] = None
+    bl["by_week"] = []
+    r["verdict"]["findings"] = ["insufficient"]
+    return r
+
+
+def test_nulls_everywhere_render_as_dashes() -> None:
+    page = render_html(nulled(sample()))
+    k = keys(page).found
+    assert k["primary-est"] == ["-", "-"]
+    assert k["primary-ci"] == ["-", "-"]
+    assert k["mean-active"] == ["-", "-"]
+    assert "james-bi" not in k
+    assert k["blind-p"] == ["p = -"]
+    assert "not enough data" in page
+    assert "Commitment check: not available" in page
+    assert 'id="decomposition"' not in page  # nothing to decompose
+    assert "day 7" in page  # dates missing: the allocation falls back to day numbers
+
+
+def test_nulls_in_a_three_arm_trial() -> None:
+    render_html(nulled(three_arm()))
+
+
+def test_minimal_skeleton_renders() -> None:
+    # Only the keys SPEC 9 guarantees, plus what verdict() always writes.
+    r = {
+        "schema": "blindself-report/1",
+        "trial": {"title": "T", "question": "Q?", "primary": "y",
+                  "arms": [{"name": "a", "kind": "active"}, {"name": "p", "kind": "placebo"}],
+                  "plan": {"alpha": 0.05, "alternative": "two-sided", "correction": "none"}},
+        "adherence": {"scheduled": 10, "checked_in": 9, "missed": 1, "codebreaks": 0},
+        "outcomes": [{"name": "y", "primary": True, "better": "higher", "n": {"a": 4, "p": 4},
+                      "mean": {"a": 3.0, "p": 2.5},
+                      "contrasts": [{"active": "a", "placebo": "p", "estimate": 0.5,
+                                     "ci95": [-0.5, 1.5], "p_randomization": 0.3,
+                                     "randomization": {"exact": True, "assignments": 70,
+                                                       "draws": 0},
+                                     "classical": None, "ar1": None, "bayes": None,
+                                     "cliffs_delta": None, "p_adjusted": 0.3}],
+                      "placebo_response": None, "expectancy": None, "carryover": None,
+                      "trend_per_week": None}],
+        "blinding": {"table": {"a": {"a": 1, "p": 0}, "p": {"a": 0, "p": 1},
+                               "unsure": {"a": 1, "p": 1}}},
+        "verdict": {"text": "No clear difference."},
+    }  # fmt: skip
+    page = render_html(r)
+    assert "No clear difference." in page
+    assert keys(page).found["primary-est"] == ["+0.50"]
+    assert 'id="allocation"' in page and "<svg" not in page.split('id="allocation"')[1]
+
+
+def test_user_text_is_escaped_everywhere() -> None:
+    r = sample()
+    evil = "<script>alert(1)</script>"
+    r["trial"]["title"] = evil
+    r["trial"]["question"] = "cost $5 & $6?"
+    r["outcomes"][0]["name"] = f"mood {evil} $x$"
+    r["verdict"]["sentences"].append(evil)
+    page = render_html(r)
+    assert "<script" not in page
+    assert "&lt;script&gt;" in page
+    assert "cost $5 &amp; $6?" in page
+
+
+# --- self-containment, SVG hygiene, determinism ---------------------------------------------
+
+NAMESPACES = {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}
+
+
+def test_page_is_self_contained(html: str) -> None:
+    urls = set(re.findall(r"https?://[^\s\"'<>)]+", html))
+    assert urls <= NAMESPACES, urls - NAMESPACES
+    for banned in ("<script", "<link", "<img", "<iframe", "@import", "@font-face", " src="):
+        assert banned not in html
+    assert set(re.findall(r"url\((.)", html)) <= {"#"}  # only references inside the SVGs
+    assert "<?xml" not in html and "<!DOCTYPE svg" not in html and "<metadata" not in html
+    assert "default-src 'none'" in html  # the CSP refuses any request a future edit adds
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
+    assert "@page" in html and "break-inside: avoid" in html
+
+
+def test_svg_ids_are_unique_and_every_reference_resolves(html: str) -> None:
+    ids = keys(html).ids
+    assert len(ids) == len(set(ids))
+    refs = set(re.findall(r"url\(#([^)]+)\)", html)) | set(re.findall(r'href="#([^"]+)"', html))
+    assert refs and refs <= set(ids)
+    assert html.count("<svg") == 6  # 2 per outcome, the decomposition, the weekly guesses
+    assert not re.search(r'<svg[^>]*\swidth="[\d.]+pt"', html)  # scales with the page
+
+
+def test_rendering_is_reproducible(html: str) -> None:
+    assert render_html(sample()) == html
+
+
+def test_report_module_does_not_import_matplotlib_or_jinja2() -> None:
+    code = ("import sys, blindself.report; "
+            "print(sorted(m for m in ('matplotlib', 'jinja2', 'numpy') if m in sys.modules))")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    assert out.stdout.strip() == "[]"
+
+
+# --- a real browser -------------------------------------------------------------------------
+
+_TRAMPOLINE = (
+    "import fcntl, os, sys\n"
+    "a = fcntl.fcntl(int(sys.argv[1]), fcntl.F_DUPFD, 10)\n"
+    "b = fcntl.fcntl(int(sys.argv[2]), fcntl.F_DUPFD, 10)\n"
+    "os.dup2(a, 3); os.dup2(b, 4); os.close(a); os.close(b)\n"
+    "os.execv(sys.argv[3], sys.argv[3:])\n"
+)
+
+
+def find_browser() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None
+
+
+class DevTools:
+    """A minimal Chrome DevTools Protocol client over ``--remote-debugging-pipe``.
+
+    Chromium reads commands from fd 3 and writes replies and events to fd 4, each message
+    JSON terminated by NUL; a tiny Python trampoline puts our pipe ends on those numbers.
+    """
+
+    def __init__(self, exe: str, profile: Path) -> None:
+        cmd_r, self._cmd_w = os.pipe()
+        self._evt_r, evt_w = os.pipe()
+        args = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--disable-extensions",
+                "--disable-default-apps", "--no-default-browser-check", "--mute-audio",
+                "--hide-scrollbars", f"--user-data-dir={profile}", "--remote-debugging-pipe",
+                "about:blank"]  # fmt: skip
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _TRAMPOLINE, str(cmd_r), str(evt_w), *args],
+            pass_fds=(cmd_r, evt_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        os.close(cmd_r)
+        os.close(evt_w)
+        self._buf = b""
+        self._id = 0
+        self.events: list[dict[str, Any]] = []
+
+    def _read(self, deadline: float) -> dict[str, Any]:
+        while b"\0" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._evt_r], [], [], left)[0]:
+                raise TimeoutError("no answer from the browser")
+            chunk = os.read(self._evt_r, 1 << 20)
+            if not chunk:
+                raise ConnectionError("the browser closed the pipe")
+            self._buf += chunk
+        msg, self._buf = self._buf.split(b"\0", 1)
+        return json.loads(msg)  # type: ignore[no-any-return]
+
+    def call(self, method: str, session: str | None = None, timeout: float = 30,
+             **params: Any) -> dict[str, Any]:  # fmt: skip
+        self._id += 1
+        msg: dict[str, Any] = {"id": self._id, "method": method, "params": params}
+        if session:
+            msg["sessionId"] = session
+        os.write(self._cmd_w, json.dumps(msg).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while True:
+            m = self._read(deadline)
+            if m.get("id") == self._id:
+                if "error" in m:
+                    raise RuntimeError(f"{method}: {m['error']}")
+                return m.get("result", {})  # type: ignore[no-any-return]
+            self.events.append(m)
+
+    def wait(self, method: str, timeout: float = 30) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        for m in self.events:
+            if m.get("method") == method:
+                return m
+        while True:
+            m = self._read(deadline)
+            self.events.append(m)
+            if m.get("method") == method:
+                return m
+
+    def close(self) -> None:
+        try:
+            self.call("Browser.close", timeout=10)
+        except (RuntimeError, TimeoutError, ConnectionError, OSError):
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self._cmd_w)
+        os.close(self._evt_r)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    exe = find_browser()
+    if exe is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("no Chromium found, and CI=true requires the browser tests to run")
+        pytest.skip("no Chromium found (install Debian's chromium to run the browser tests)")
+    d = DevTools(exe, tmp_path_factory.mktemp("chromium-profile"))
+    yield d
+    d.close()
+
+
+@pytest.mark.browser
+def test_in_a_real_browser(browser: DevTools, html: str, tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    page.write_text(html, encoding="utf-8")
+    url = page.as_uri()
+    target = browser.call("Target.createTarget", url="about:blank")["targetId"]
+    s = browser.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+    for domain in ("Page", "Runtime", "Log", "Network"):
+        browser.call(f"{domain}.enable", s)
+    browser.call("Emulation.setDeviceMetricsOverride", s, width=1280, height=2000,
+                 deviceScaleFactor=1, mobile=False)  # fmt: skip
+    browser.call("Page.navigate", s, url=url)
+    browser.wait("Page.loadEventFired")
+
+    def js(expr: str) -> Any:
+        return browser.call("Runtime.evaluate", s, expression=expr, returnByValue=True)[
+            "result"
+        ]["value"]
+
+    # Above the fold on a laptop: the question and the whole verdict box.
+    assert js("document.querySelector('.question').getBoundingClientRect().bottom") < 300
+    assert js("document.getElementById('verdict').getBoundingClientRect().bottom") < 900
+    assert js("document.querySelectorAll('svg').length") == 6
+    assert js("[...document.querySelectorAll('svg')].every(e => e.getBoundingClientRect()"
+              ".height > 100)")  # fmt: skip
+
+    shot = base64.b64decode(browser.call("Page.captureScreenshot", s, format="png")["data"])
+    assert shot.startswith(b"\x89PNG") and len(shot) > 20_000
+    out = ROOT / "test-output"
+    out.mkdir(exist_ok=True)
+    (out / "report-screenshot.png").write_bytes(shot)
+
+    # A phone: nothing wider than the screen, so no sideways scrolling.
+    browser.call("Emulation.setDeviceMetricsOverride", s, width=390, height=844,
+                 deviceScaleFactor=2, mobile=True)  # fmt: skip
+    assert js("document.documentElement.scrollWidth") <= 390
+    phone = base64.b64decode(browser.call("Page.captureScreenshot", s, format="png")["data"])
+    (out / "report-screenshot-phone.png").write_bytes(phone)
+    browser.call("Emulation.clearDeviceMetricsOverride", s)
+
+    for name, (w, h) in {"a4": (8.27, 11.69), "letter": (8.5, 11.0)}.items():
+        pdf = base64.b64decode(
+            browser.call("Page.printToPDF", s, timeout=60, paperWidth=w, paperHeight=h,
+                         printBackground=True, preferCSSPageSize=False)["data"]  # fmt: skip
+        )
+        assert pdf.startswith(b"%PDF-") and len(pdf) > 20_000
+        (out / f"report-{name}.pdf").write_bytes(pdf)
+
+    mine = [e for e in browser.events if e.get("sessionId") == s]
+    requests = {e["params"]["request"]["url"] for e in mine
+                if e.get("method") == "Network.requestWillBeSent"}  # fmt: skip
+    assert requests == {url}
+    errors = [e["params"] for e in mine
+              if e.get("method") == "Runtime.exceptionThrown"
+              or (e.get("method") == "Runtime.consoleAPICalled"
+                  and e["params"]["type"] in ("error", "warning", "assert"))
+              or (e.get("method") == "Log.entryAdded"
+                  and e["params"]["entry"]["level"] in ("error", "warning"))]  # fmt: skip
+    assert errors == []
