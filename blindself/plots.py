@@ -224,7 +224,7 @@ def distribution(
     scale: Sequence[float] | None,
     uid: str,
 ) -> str:
-    """Dose-day ratings per arm as stacked dots, with quartile box and the reported mean."""
+    """Dose-day ratings per arm as a dot plot (equal values stacked), with the reported mean."""
     rows: list[tuple[str, str, list[float], float | None]] = []
     base = [p.y for p in points if p.day_type == "baseline" and p.y is not None]
     if base:
@@ -234,42 +234,35 @@ def distribution(
         ys = [p.y for p in points if p.arm == name and p.day_type == "dose" and p.y is not None]
         if ys:
             rows.append((name, s.colour, ys, means.get(name)))
-    height = 0.75 + 0.5 * max(len(rows), 1)
+    lo_hi = (float(scale[0]), float(scale[1])) if scale and None not in scale else None
+    values = {y for _, _, ys, _ in rows for y in ys}
+    # Many distinct values (a continuous outcome): stack within bins of 1/40 of the scale.
+    width = (lo_hi[1] - lo_hi[0]) / 40 if lo_hi and len(values) > 25 else None
+    keyed = [[round(y / width) if width else y for y in ys] for _, _, ys, _ in rows]
+    tallest = max((max(k.count(v) for v in set(k)) for k in keyed if k), default=1)
+    gap = min(0.11, 0.72 / tallest)
+    height = 0.75 + 0.55 * max(len(rows), 1)
     with _figure(6.4, height) as fig:
         ax = fig.add_axes((0.16, 0.55 / height, 0.8, 1 - 0.7 / height))
-        for i, (_, colour, ys, mean) in enumerate(rows):
-            ax.boxplot([ys], positions=[i], orientation="horizontal", widths=0.7,
-                       showfliers=False, showcaps=False, patch_artist=True, manage_ticks=False,
-                       boxprops={"facecolor": colour + "1F", "edgecolor": colour + "80"},
-                       medianprops={"color": colour, "lw": 2},
-                       whiskerprops={"color": colour + "80"}, zorder=1)  # fmt: skip
-            ax.plot(*_stacked(ys, i), "o", ms=3.2, color=colour, alpha=0.8, mew=0, zorder=3)
+        for i, ((_, colour, ys, mean), keys) in enumerate(zip(rows, keyed, strict=True)):
+            seen: dict[float, int] = {}
+            stack = []
+            for key in keys:
+                stack.append(i + 0.3 - seen.get(key, 0) * gap)
+                seen[key] = seen.get(key, 0) + 1
+            ax.axhline(i + 0.38, color="#DDDDDD", lw=0.8, zorder=0)
+            ax.plot(ys, stack, "o", ms=3.6, color=colour, alpha=0.85, mew=0, zorder=2)
             if mean is not None:
-                ax.plot([mean], [i], "D", ms=7, mfc="white", mec=INK, mew=1.4, zorder=4)
-        ax.set_yticks(range(len(rows)), [_tx(r[0]) for r in rows])
-        ax.set_ylim(len(rows) - 0.5, -0.5)
-        if scale and len(scale) == 2 and None not in scale:
-            lo, hi = float(scale[0]), float(scale[1])
-            pad = (hi - lo) * 0.04 or 0.5
-            ax.set_xlim(lo - pad, hi + pad)
+                ax.plot([mean], [i + 0.38], "D", ms=7, mfc="white", mec=INK, mew=1.4, zorder=3)
+        ax.set_yticks([i + 0.1 for i in range(len(rows))], [_tx(r[0]) for r in rows])
+        ax.tick_params(axis="y", length=0)
+        ax.spines["left"].set_visible(False)
+        ax.set_ylim(len(rows) - 0.45, -0.55)
+        if lo_hi:
+            pad = (lo_hi[1] - lo_hi[0]) * 0.04 or 0.5
+            ax.set_xlim(lo_hi[0] - pad, lo_hi[1] + pad)
         ax.set_xlabel(_tx(ylabel))
-        return _svg(fig, uid, f"{ylabel}: distribution of dose-day ratings per arm")
-
-
-def _stacked(ys: Sequence[float], row: int) -> tuple[list[float], list[float]]:
-    """Dots of equal value stacked symmetrically about the row (a dot plot; no randomness)."""
-    seen: dict[float, int] = {}
-    counts: dict[float, int] = {}
-    for y in ys:
-        counts[y] = counts.get(y, 0) + 1
-    gap = min(0.07, 0.6 / max(counts.values()))
-    xs, out = [], []
-    for y in sorted(ys):
-        k = seen.get(y, 0)
-        seen[y] = k + 1
-        xs.append(y)
-        out.append(row + (k - (counts[y] - 1) / 2) * gap)
-    return xs, out
+        return _svg(fig, uid, f"{ylabel}: dose-day ratings per arm")
 
 
 @dataclass(frozen=True)
