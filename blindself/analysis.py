@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -18,32 +18,71 @@ from blindself import __version__
 from blindself.dataset import DayRow, TrialData
 from blindself.errors import DataError
 from blindself.protocol import Outcome
-from blindself.stats import bayes, blinding, multiplicity, ordinal, regression
+from blindself.stats import bayes, blinding, multiplicity, ordinal, regression, trend
 from blindself.stats.assignments import AssignmentSet, assignment_set
 from blindself.stats.guesses import guess_independence_p
-from blindself.stats.randomization import randomization_test
+from blindself.stats.randomization import minimum_p, randomization_test
 
 SCHEMA = "blindself-report/1"
 MC_DRAWS = 9999
 MAX_EXACT = 2**20
 
 
+class ReferenceSets:
+    """The reference sets of the analysis' randomization tests, built once each.
+
+    A test that compares some of the arms of a scheme with more arms (a pairwise contrast
+    in ``["none", "placebo", "active"]`` blocks, the dose trend beside a ``none`` arm, the
+    blinding test without the unblinded ``none`` periods) uses the conditional set that
+    holds every other arm's periods at their observed arm (``assignment_set(...,
+    compare=...)``).  Under the sharp null "the compared arms do not differ" the outcomes
+    are then fixed in every allocation of the set, which the unconditional set does not give
+    when the other arms differ from them (e.g. placebo from nothing), so the test stays
+    exact whatever the other arms do.  Each set has its own Monte Carlo seed, derived from
+    the trial's seed material and the compared arms, so re-analysis gives the same numbers.
+    """
+
+    def __init__(self, data: TrialData) -> None:
+        self._data = data
+        self._cache: dict[tuple[str, ...] | None, AssignmentSet] = {}
+
+    def full(self) -> AssignmentSet:
+        """The set of the whole scheme (every arm re-drawn)."""
+        return self.get(tuple(self._data.scheme.arms))
+
+    def get(self, arms: Sequence[str]) -> AssignmentSet:
+        """The set that re-shuffles only ``arms`` (all arms: the whole scheme)."""
+        data = self._data
+        key: tuple[str, ...] | None = tuple(sorted(set(arms)))
+        if set(data.observed) <= set(arms):
+            key = None
+        if key not in self._cache:
+            material = data.seed_material if key is None else f"{data.seed_material}|{key}"
+            rng = np.random.default_rng(_seed(material))
+            # assignment_set is typed for pairs; its conditional layout accepts any subset.
+            compare = cast("tuple[str, str] | None", key)
+            self._cache[key] = assignment_set(
+                data.scheme,
+                data.observed,
+                rng,
+                max_exact=MAX_EXACT,
+                draws=MC_DRAWS,
+                compare=compare,
+            )
+        return self._cache[key]
+
+
 def analyze(data: TrialData) -> dict[str, Any]:
-    """Run the whole analysis plan; returns the report.json document."""
-    rng = np.random.default_rng(_seed(data.seed_material))
-    assignments = assignment_set(
-        data.scheme, data.observed, rng, max_exact=MAX_EXACT, draws=MC_DRAWS
-    )
-    arm_kind = {a.name: a.kind for a in data.arms}
+    """Run the whole analysis plan; returns the report.json document (no NaN anywhere)."""
+    sets = ReferenceSets(data)
+    assignments = sets.full()
     placebo = next(a.name for a in data.arms if a.kind == "placebo")
     actives = [a.name for a in data.arms if a.kind == "active" and a.name in data.observed]
     none_arm = next(
         (a.name for a in data.arms if a.kind == "none" and a.name in data.observed), None
     )
     rows = [r for r in data.rows if not r.codebroken]
-    outcomes = [
-        _outcome(data, rows, o, assignments, placebo, actives, none_arm) for o in data.outcomes
-    ]
+    outcomes = [_outcome(data, rows, o, sets, placebo, actives, none_arm) for o in data.outcomes]
     _adjust(outcomes, data)
     report: dict[str, Any] = {
         "schema": SCHEMA,
@@ -51,12 +90,32 @@ def analyze(data: TrialData) -> dict[str, Any]:
         "trial": _trial_info(data, assignments, placebo, actives),
         "adherence": _adherence(data),
         "outcomes": outcomes,
-        "blinding": _blinding(data, rows, assignments, placebo, actives, arm_kind),
+        "blinding": _blinding(data, rows, sets, placebo, actives),
     }
     from blindself.verdict import verdict
 
     report["verdict"] = verdict(report)
-    return report
+    finite: dict[str, Any] = _finite(report)
+    return finite
+
+
+def _finite(x: Any) -> Any:
+    """A copy with every non-finite float replaced by None and numpy scalars made plain.
+
+    report.json is written with ``allow_nan=False``; an undefined statistic (a blinding
+    index with no definite guess, a variance of one value) is ``null`` there.
+    """
+    if isinstance(x, dict):
+        return {str(k): _finite(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_finite(v) for v in x]
+    if isinstance(x, bool | np.bool_):
+        return bool(x)
+    if isinstance(x, int | np.integer):
+        return int(x)
+    if isinstance(x, float | np.floating):
+        return _num(x)
+    return x
 
 
 T = TypeVar("T")
@@ -97,7 +156,14 @@ def _trial_info(
         },
         "scheme": data.scheme.to_json(),
         "scheme_note": data.scheme_note,
-        "randomization": {"exact": a.exact, "assignments": a.total, "draws": a.draws},
+        "randomization": {
+            "exact": a.exact,
+            "assignments": a.total,
+            "draws": a.draws,
+            # for the pre-registered alternative; a pairwise contrast beside a third arm has
+            # its own (smaller) set, reported with the contrast
+            "p_min": minimum_p(a, "two-sided" if plan.alternative == "two-sided" else "greater"),
+        },
         "placebo": placebo,
         "actives": actives,
         "days": len(data.rows),
@@ -124,7 +190,7 @@ def _outcome(
     data: TrialData,
     rows: list[DayRow],
     o: Outcome,
-    assignments: AssignmentSet,
+    sets: ReferenceSets,
     placebo: str,
     actives: list[str],
     none_arm: str | None,
@@ -146,7 +212,9 @@ def _outcome(
     contrasts = []
     for act in actives:
         contrasts.append(
-            _contrast(data, o, y, p_dose, day, arm, assignments, act, placebo, alternative)
+            _contrast(
+                data, o, y, p_dose, day, arm, sets.get((act, placebo)), act, placebo, alternative
+            )
         )
     result: dict[str, Any] = {
         "name": o.name,
@@ -163,7 +231,10 @@ def _outcome(
             for a in data.arms
         },
         "contrasts": contrasts,
-        "day_after": _day_after(data, rows, y_all, period, arm, assignments, actives, placebo),
+        "dose_trend": _try(
+            notes, "dose trend", _dose_trend, data, y, p_dose, sets, placebo, actives, alternative
+        ),
+        "day_after": _day_after(data, rows, y_all, period, arm, sets, actives, placebo),
         "placebo_response": _try(
             notes,
             "placebo response",
@@ -174,7 +245,7 @@ def _outcome(
             period,
             day,
             arm,
-            assignments,
+            sets,
             placebo,
             none_arm,
         ),
@@ -328,6 +399,47 @@ def _contrast(
     return out
 
 
+def _dose_trend(
+    data: TrialData,
+    y: np.ndarray,
+    period: np.ndarray,
+    sets: ReferenceSets,
+    placebo: str,
+    actives: list[str],
+    alternative: str,
+) -> dict[str, Any] | None:
+    """The ordered trend over placebo and two or more active arms (secondary, see SPEC 12)."""
+    if len(actives) < 2:
+        return None
+    doses = {a.name: a.dose for a in data.arms}
+    scores, source = trend.dose_scores(doses, placebo, actives)
+    r = trend.trend_test(
+        y, period, sets.get(list(scores)), data.scheme, scores, alternative=alternative
+    )
+    unit = next((a.unit for a in data.arms if a.name in actives and a.unit), None)
+    per = f"per {unit}" if source == "dose" and unit else "per unit score"
+    return {
+        "scores": r.scores,
+        "score_source": source,
+        "statistic": "least-squares slope of the arm means on the scores (each arm weighted "
+        "equally)",
+        "estimate": _num(r.estimate),
+        "estimate_unit": f"rating points {per}",
+        "alternative": r.alternative,
+        "p_randomization": _num(r.p_value),
+        "p_greater": _num(r.p_greater),
+        "p_less": _num(r.p_less),
+        "n": r.n_days,
+        "randomization": {
+            "exact": r.exact,
+            "assignments": r.assignments,
+            "draws": r.draws,
+            "p_min": _num(r.p_min),
+        },
+        "role": "secondary: each active arm against placebo (Holm) is the primary analysis",
+    }
+
+
 def _bayes(b: Any) -> dict[str, Any]:
     return {
         "prior": b.prior,
@@ -344,7 +456,7 @@ def _day_after(
     y_all: np.ndarray,
     period: np.ndarray,
     arm: np.ndarray,
-    assignments: AssignmentSet,
+    sets: ReferenceSets,
     actives: list[str],
     placebo: str,
 ) -> list[dict[str, Any]] | None:
@@ -360,7 +472,7 @@ def _day_after(
         rt = randomization_test(
             y,
             p,
-            assignments,
+            sets.get((act, placebo)),
             data.scheme,
             active=act,
             placebo=placebo,
@@ -387,30 +499,59 @@ def _placebo_response(
     period: np.ndarray,
     day: np.ndarray,
     arm: np.ndarray,
-    assignments: AssignmentSet,
+    sets: ReferenceSets,
     placebo: str,
     none_arm: str | None,
 ) -> dict[str, Any] | None:
     dose = np.array([r.day_type == "dose" for r in rows])
     if none_arm is not None:
+        # The conditional set (active periods held) is the exact reference of this contrast.
         y = np.where(dose, y_all, np.nan)
-        rt = randomization_test(
+        p_dose = np.where(dose, period, -1)
+        ref = sets.get((placebo, none_arm))
+        kwargs: dict[str, Any] = {
+            "active": placebo,
+            "placebo": none_arm,
+            "alternative": "two-sided",
+            "alpha": data.plan.alpha,
+        }
+        rt = randomization_test(y, p_dose, ref, data.scheme, **kwargs)
+        adjusted = None
+        with_day = _try(
+            [],
+            "trend",
+            randomization_test,
             y,
-            np.where(dose, period, -1),
-            assignments,
+            p_dose,
+            ref,
             data.scheme,
-            active=placebo,
-            placebo=none_arm,
-            alternative="two-sided",
-            alpha=data.plan.alpha,
+            statistic="trend-adjusted",
+            day=day,
+            **kwargs,
         )
+        if with_day is not None:
+            adjusted = {
+                "estimate": _num(with_day.estimate),
+                "ci95": _pair(with_day.ci95),
+                "p_randomization": _num(with_day.p_value),
+            }
         return {
             "source": "randomized none arm",
             "randomized": True,
             "estimate": _num(rt.estimate),
             "ci95": _pair(rt.ci95),
             "p_randomization": _num(rt.p_value),
-            "trend_adjusted": None,
+            "randomization": {
+                "exact": rt.exact,
+                "assignments": rt.assignments,
+                "draws": rt.draws,
+                "p_min": _num(rt.p_min),
+            },
+            "n": {
+                placebo: int(np.sum(~np.isnan(y) & (arm == placebo))),
+                none_arm: int(np.sum(~np.isnan(y) & (arm == none_arm))),
+            },
+            "trend_adjusted": adjusted,
         }
     base = np.array([r.day_type == "baseline" for r in rows]) & ~np.isnan(y_all)
     plc = dose & (arm == placebo) & ~np.isnan(y_all)
@@ -458,7 +599,7 @@ def _expectancy(
     unsure = int(np.sum(usable & (guess == "unsure")))
     if sure.sum() < 4:
         return None
-    table = {}
+    table: dict[str, dict[str, dict[str, Any]]] = {}
     for g in (act, placebo):
         table[g] = {}
         for a in (act, placebo):
@@ -543,97 +684,119 @@ def _trend(
 
 
 def _adjust(outcomes: list[dict[str, Any]], data: TrialData) -> None:
-    """Holm/BH over secondary outcomes per contrast; Holm across the primary's contrasts."""
+    """Holm across the primary outcome's contrasts (several active arms); for each contrast,
+    the pre-registered correction over the secondary outcomes.  A contrast that could not be
+    estimated (p None) stays None and is not counted in its family."""
     correction = data.plan.correction
     primary = next(o for o in outcomes if o["primary"])
     pc = primary["contrasts"]
-    if len(pc) > 1:
-        adj = multiplicity.holm([c["p_randomization"] for c in pc])
-        for c, p in zip(pc, adj, strict=True):
-            c["p_adjusted"] = _num(p)
-    else:
-        for c in pc:
-            c["p_adjusted"] = c["p_randomization"]
+    _set_adjusted(pc, "holm" if len(pc) > 1 else "none")
     secondary = [o for o in outcomes if not o["primary"]]
     for i in range(len(pc)):
-        ps = [o["contrasts"][i]["p_randomization"] for o in secondary if len(o["contrasts"]) > i]
-        if correction == "holm":
-            adj = multiplicity.holm(ps)
-        elif correction == "bh":
-            adj = multiplicity.benjamini_hochberg(ps)
-        else:
-            adj = ps
-        for o, p in zip(secondary, adj, strict=False):
-            o["contrasts"][i]["p_adjusted"] = _num(p)
-            o["contrasts"][i]["correction"] = correction
+        _set_adjusted([o["contrasts"][i] for o in secondary if len(o["contrasts"]) > i], correction)
+
+
+def _set_adjusted(family: list[dict[str, Any]], correction: str) -> None:
+    present = [c for c in family if c["p_randomization"] is not None]
+    ps = [float(c["p_randomization"]) for c in present]
+    if correction == "holm":
+        adj = multiplicity.holm(ps)
+    elif correction == "bh":
+        adj = multiplicity.benjamini_hochberg(ps)
+    else:
+        adj = ps
+    for c in family:
+        c["p_adjusted"] = None
+        c["correction"] = correction
+        c["family_size"] = len(present)
+    for c, p in zip(present, adj, strict=True):
+        c["p_adjusted"] = _num(p)
 
 
 def _blinding(
     data: TrialData,
     rows: list[DayRow],
-    assignments: AssignmentSet,
+    sets: ReferenceSets,
     placebo: str,
     actives: list[str],
-    arm_kind: dict[str, str],
 ) -> dict[str, Any]:
     blinded = [a.name for a in data.arms if a.kind != "none" and a.name in data.observed]
+    answers = {*blinded, blinding.UNSURE}
+    notes: list[str] = []
     last: dict[int, DayRow] = {}
+    other = 0
     for r in rows:
         if r.day_type == "dose" and r.period is not None and r.guess and r.arm in blinded:
-            last[r.period] = r
+            if r.guess in answers:
+                last[r.period] = r
+            else:
+                other += 1
+    if other:
+        # e.g. a CSV guess naming the open no-capsule arm on a blinded day
+        notes.append(f"{other} guesses naming no blinded arm were left out")
     periods = sorted(last)
     actual = [last[p].arm or "" for p in periods]
     guesses = [last[p].guess or "" for p in periods]
     table = blinding.guess_table(actual, guesses, blinded)
+    pair = [actives[0], placebo] if actives else None
     out: dict[str, Any] = {
         "level": "last guess of each period",
         "arms": blinded,
         "table": table,
         "n_periods": len(periods),
+        "pair": pair,
         "bang": None,
         "james": None,
         "p_randomization": None,
+        "randomization": None,
         "brier": None,
+        "n_brier": 0,
         "by_week": [],
+        "notes": notes,
     }
     if not periods:
         return out
-    if actives:
-        pair = [actives[0], placebo]
-        sub = {g: {a: table.get(g, {}).get(a, 0) for a in pair} for g in [*pair, "unsure"]}
-        try:
-            bang = blinding.bang_index(sub, pair)
-            out["bang"] = {
-                a: {"bi": _num(b.bi), "se": _num(b.se), "limit95": _num(b.limit95)}
-                for a, b in bang.items()
-            }
-        except (ValueError, ZeroDivisionError):
-            out["bang"] = None
-        try:
-            j = blinding.james_index(sub, pair)
-            out["james"] = {"bi": _num(j.bi), "se": _num(j.se), "ci95": _pair(j.ci95)}
-        except (ValueError, ZeroDivisionError):
-            out["james"] = None
+    if pair is not None:
+        sub = {g: {a: table[g][a] for a in pair} for g in [*pair, blinding.UNSURE]}
+        bang = blinding.bang_index(sub, pair)
+        out["bang"] = {
+            a: {"bi": _num(b.bi), "se": _num(b.se), "limit95": _num(b.limit95)}
+            for a, b in bang.items()
+        }
+        j = blinding.james_index(sub, pair)
+        out["james"] = {"bi": _num(j.bi), "se": _num(j.se), "ci95": _pair(j.ci95)}
+    # The none periods are unblinded (their guess would differ had they been blinded), so
+    # they keep their arm: the set re-shuffles only the blinded arms.
+    ref = sets.get(blinded)
     out["p_randomization"] = _num(
-        guess_independence_p(
-            {p: last[p].guess or "" for p in periods}, assignments, data.scheme, blinded
-        )
+        guess_independence_p({p: last[p].guess or "" for p in periods}, ref, data.scheme, blinded)
     )
-    sure = [i for i, g in enumerate(guesses) if g != "unsure" and last[periods[i]].confidence]
-    if sure:
-        out["brier"] = _num(
-            blinding.brier_score(
-                [guesses[i] == actual[i] for i in sure],
-                [float(last[periods[i]].confidence or 0) / 100 for i in sure],
-            )
-        )
-    weeks = [r.day // 7 + 1 for r in rows if r.day_type == "dose" and r.guess and r.arm in blinded]
-    correct: list[bool | None] = [
-        None if r.guess == "unsure" else r.guess == r.arm
-        for r in rows
-        if r.day_type == "dose" and r.guess and r.arm in blinded
+    out["randomization"] = {
+        "exact": ref.exact,
+        "assignments": ref.total,
+        "draws": ref.draws,
+        "alternative": "greater (more correct guesses than chance)",
+    }
+    sure = [
+        i
+        for i, g in enumerate(guesses)
+        if g != blinding.UNSURE and last[periods[i]].confidence is not None
     ]
-    out["by_week"] = blinding.correct_rate_by_week(weeks, correct)
+    if sure:
+        brier = _try(
+            notes,
+            "Brier score",
+            blinding.brier_score,
+            [guesses[i] == actual[i] for i in sure],
+            [float(last[periods[i]].confidence or 0) / 100 for i in sure],
+        )
+        out["brier"] = _num(brier)
+        out["n_brier"] = len(sure) if brier is not None else 0
+    daily = [r for r in rows if r.day_type == "dose" and r.guess in answers and r.arm in blinded]
+    out["by_week"] = blinding.correct_rate_by_week(
+        [r.day // 7 + 1 for r in daily],
+        [None if r.guess == blinding.UNSURE else r.guess == r.arm for r in daily],
+    )
     return out
 
 

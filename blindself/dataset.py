@@ -64,20 +64,20 @@ def from_trial(
     period_arm: dict[int, str] = {}
     period_codes: dict[int, str] = {}
     if period_code:
-        for p, code in enumerate(period_code):
-            period_arm[p] = code_arm[code]
-            period_codes[p] = code
+        for k, scheduled in enumerate(period_code):
+            period_arm[k] = code_arm[scheduled]
+            period_codes[k] = scheduled
     else:
         for payload in checkins.values():
-            code = payload.get("code")
-            period = payload.get("period")
-            if code and period is not None and (period - 1) not in period_arm:
-                period_arm[period - 1] = code_arm[code]
-                period_codes[period - 1] = code
+            entered = payload.get("code")
+            number = payload.get("period")
+            if entered and number is not None and (number - 1) not in period_arm:
+                period_arm[number - 1] = code_arm[entered]
+                period_codes[number - 1] = entered
     start = calendar_days[0].date
     rows = []
     for d in calendar_days:
-        p = checkins.get(d.date.isoformat())
+        c = checkins.get(d.date.isoformat())
         arm = period_arm.get(d.period) if d.period is not None else None
         if d.day_type == "baseline":
             arm = None
@@ -90,12 +90,12 @@ def from_trial(
                 period=d.period,
                 block=d.block,
                 arm=arm,
-                guess=p.get("guess") if p else None,
-                confidence=p.get("confidence") if p else None,
-                ratings=dict(p["ratings"]) if p else {},
-                code=p.get("code") if p else None,
-                taken=p.get("taken") if p else None,
-                deviation=tuple(p.get("deviation", ())) if p else (),
+                guess=c.get("guess") if c else None,
+                confidence=c.get("confidence") if c else None,
+                ratings=dict(c["ratings"]) if c else {},
+                code=c.get("code") if c else None,
+                taken=c.get("taken") if c else None,
+                deviation=tuple(c.get("deviation", ())) if c else (),
                 codebroken=code in codebroken if code else False,
             )
         )

@@ -135,9 +135,10 @@ def _ylim(ax: Any, scale: Sequence[float] | None) -> None:
         ax.set_ylim(lo - pad, hi + pad)
 
 
-def time_series(
+def outcome_figure(
     points: Sequence[Point],
     styles: Mapping[str, ArmStyle],
+    means: Mapping[str, float | None],
     *,
     placebo: str | None,
     actives: Sequence[str],
@@ -145,124 +146,123 @@ def time_series(
     scale: Sequence[float] | None,
     uid: str,
 ) -> str:
-    """Ratings by day, coloured by arm; the marker shows the guess made that day."""
-    from matplotlib.lines import Line2D
+    """Ratings by day coloured by arm (marker = the guess), and beside them, on the same
+    scale, the dose-day ratings of each arm as stacked dots with the reported mean.
 
-    guess_marker = {a: ACTIVE_GUESS_MARKERS[i % 6] for i, a in enumerate(actives)}
-    with _figure(6.4, 2.9) as fig:
-        ax = fig.add_axes((0.08, 0.13, 0.9, 0.66))
-        rated = [p for p in points if p.y is not None]
-        ax.plot([p.day for p in rated], [p.y for p in rated], "-", color="#D0D0D0", lw=0.6)
-        groups: dict[tuple[str, str, str], list[Point]] = {}
-        for p in rated:
-            colour = styles[p.arm].colour if p.arm in styles else BASELINE_COLOUR
-            if p.day_type != "dose" or p.arm is None:
-                kind = "other"
-            elif p.guess in guess_marker:
-                kind = "active:" + p.guess
-            elif p.guess is not None and p.guess == placebo:
-                kind = "placebo"
-            elif p.guess == "unsure":
-                kind = "unsure"
-            else:
-                kind = "none"
-            groups.setdefault((colour, kind, p.day_type), []).append(p)
-        for (colour, kind, _), pts in groups.items():
-            xs, ys = [p.day for p in pts], [p.y for p in pts]
-            if kind.startswith("active:"):
-                m = guess_marker[kind[7:]]
-                ax.plot(xs, ys, m, ms=5, color=colour, mec=colour, ls="none")
-            elif kind == "placebo":
-                ax.plot(xs, ys, "o", ms=5, mfc="white", mec=colour, mew=1.3, ls="none")
-            elif kind == "unsure":
-                ax.plot(xs, ys, "x", ms=5, color=colour, mew=1.3, ls="none")
-            elif kind == "none":
-                ax.plot(xs, ys, "s", ms=3, color=colour, ls="none")
-            else:
-                ax.plot(xs, ys, ".", ms=4, color=colour, alpha=0.55, ls="none")
-        ticks, labels = _ticks(points)
-        ax.set_xticks(ticks, labels)
+    The legend is :func:`series_legend`, for the page to show as text.
+    """
+    with _figure(6.8, 2.7) as fig:
+        ax = fig.add_axes((0.075, 0.14, 0.665, 0.77))
+        dist = fig.add_axes((0.765, 0.14, 0.225, 0.77), sharey=ax)
+        _series(ax, points, styles, placebo, actives)
         _ylim(ax, scale)
         ax.set_ylabel(_tx(ylabel))
-        handles = [
-            Line2D([], [], ls="none", marker="s", ms=7, color=s.colour, label=_tx(s.name))
-            for s in styles.values()
-        ]
-        if any(p.day_type == "baseline" for p in rated):
-            handles.append(
-                Line2D([], [], ls="none", marker="s", ms=7, color=BASELINE_COLOUR, label="run-in")
-            )
-        handles += [
-            Line2D([], [], ls="none", marker=guess_marker[a], color=INK, label=_tx(f"guessed {a}"))
-            for a in actives
-        ]
-        if placebo is not None:
-            handles.append(
-                Line2D(
-                    [],
-                    [],
-                    ls="none",
-                    marker="o",
-                    mfc="white",
-                    mec=INK,
-                    label=_tx(f"guessed {placebo}"),
-                )  # fmt: skip
-            )
-        handles.append(Line2D([], [], ls="none", marker="x", color=INK, label="unsure"))
-        handles.append(Line2D([], [], ls="none", marker=".", color=INK, label="other day"))
-        ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.02), ncol=5,
-                  handletextpad=0.2, columnspacing=1.0, borderaxespad=0)  # fmt: skip
-        return _svg(fig, uid, f"{ylabel} by day, coloured by arm, marker = guess")
+        _dots(dist, points, styles, means)
+        dist.tick_params(axis="y", labelleft=False)
+        dist.set_title("dose days per arm", fontsize=8.5, color="#555555", pad=4)
+        return _svg(fig, uid, f"{ylabel}: ratings by day and per arm")
 
 
-def distribution(
+def _series(
+    ax: Any,
     points: Sequence[Point],
     styles: Mapping[str, ArmStyle],
-    means: Mapping[str, float | None],
-    *,
-    ylabel: str,
-    scale: Sequence[float] | None,
-    uid: str,
-) -> str:
-    """Dose-day ratings per arm as a dot plot (equal values stacked), with the reported mean."""
-    rows: list[tuple[str, str, list[float], float | None]] = []
+    placebo: str | None,
+    actives: Sequence[str],
+) -> None:
+    guess_marker = {a: ACTIVE_GUESS_MARKERS[i % 6] for i, a in enumerate(actives)}
+    rated = [p for p in points if p.y is not None]
+    ax.plot([p.day for p in rated], [p.y for p in rated], "-", color="#D0D0D0", lw=0.6)
+    groups: dict[tuple[str, str], list[Point]] = {}
+    for p in rated:
+        colour = styles[p.arm].colour if p.arm in styles else BASELINE_COLOUR
+        if p.day_type != "dose" or p.arm is None:
+            kind = "other"
+        elif p.guess in guess_marker:
+            kind = "active:" + p.guess
+        elif p.guess is not None and p.guess == placebo:
+            kind = "placebo"
+        elif p.guess == "unsure":
+            kind = "unsure"
+        else:
+            kind = "none"
+        groups.setdefault((colour, kind), []).append(p)
+    for (colour, kind), pts in groups.items():
+        xs, ys = [p.day for p in pts], [p.y for p in pts]
+        if kind.startswith("active:"):
+            ax.plot(xs, ys, guess_marker[kind[7:]], ms=4.5, color=colour, ls="none")
+        elif kind == "placebo":
+            ax.plot(xs, ys, "o", ms=4.5, mfc="white", mec=colour, mew=1.2, ls="none")
+        elif kind == "unsure":
+            ax.plot(xs, ys, "x", ms=4.5, color=colour, mew=1.2, ls="none")
+        elif kind == "none":
+            ax.plot(xs, ys, "s", ms=3, color=colour, ls="none")
+        else:
+            ax.plot(xs, ys, ".", ms=4, color=colour, alpha=0.55, ls="none")
+    ticks, labels = _ticks(points)
+    ax.set_xticks(ticks, labels)
+
+
+#: Text symbols matching the matplotlib markers, for the legend written in HTML.
+_SYMBOL = {"o": "●", "^": "▲", "s": "■", "D": "◆", "v": "▼", "P": "✚"}
+
+
+def series_legend(
+    styles: Mapping[str, ArmStyle], placebo: str | None, actives: Sequence[str], run_in: bool
+) -> list[tuple[str, str, str]]:
+    """Legend of :func:`outcome_figure` as ``(symbol, colour, label)`` for the page.
+
+    Examples
+    --------
+    >>> st = arm_styles([{"name": "a", "kind": "active"}, {"name": "p", "kind": "placebo"}])
+    >>> [x[0] + " " + x[2] for x in series_legend(st, "p", ["a"], False)][2:4]
+    ['● guessed a', '○ guessed p']
+    """
+    out = [("■", s.colour, s.name) for s in styles.values()]
+    if run_in:
+        out.append(("■", BASELINE_COLOUR, "run-in"))
+    out += [(_SYMBOL[ACTIVE_GUESS_MARKERS[i % 6]], INK, f"guessed {a}") for i, a in enumerate(actives)]
+    if placebo is not None:
+        out.append(("○", INK, f"guessed {placebo}"))
+    out += [("×", INK, "unsure"), ("•", INK, "no guess that day")]
+    return out
+
+
+def _dots(
+    ax: Any, points: Sequence[Point], styles: Mapping[str, ArmStyle], means: Mapping[str, Any]
+) -> None:
+    """Dose-day ratings per arm as a dot plot: equal ratings stacked sideways, mean as ◇."""
+    cols: list[tuple[str, str, list[float], float | None]] = []
     base = [p.y for p in points if p.day_type == "baseline" and p.y is not None]
     if base:
-        rows.append(("run-in", BASELINE_COLOUR, base, None))
+        cols.append(("run-in", BASELINE_COLOUR, base, None))
     order = {"none": 0, "placebo": 1}
     for name, s in sorted(styles.items(), key=lambda kv: order.get(kv[1].kind, 2)):
         ys = [p.y for p in points if p.arm == name and p.day_type == "dose" and p.y is not None]
         if ys:
-            rows.append((name, s.colour, ys, means.get(name)))
-    lo_hi = (float(scale[0]), float(scale[1])) if scale and None not in scale else None
-    values = {y for _, _, ys, _ in rows for y in ys}
-    # Many distinct values (a continuous outcome): stack within bins of 1/40 of the scale.
-    width = (lo_hi[1] - lo_hi[0]) / 40 if lo_hi and len(values) > 25 else None
-    keyed = [[round(y / width) if width else y for y in ys] for _, _, ys, _ in rows]
+            cols.append((name, s.colour, ys, means.get(name)))
+    values = {y for _, _, ys, _ in cols for y in ys}
+    spread = (max(values) - min(values)) if values else 0.0
+    # Many distinct values (a continuous outcome): stack within bins of 1/30 of the range.
+    width = spread / 30 if len(values) > 25 and spread > 0 else None
+    keyed = [[round(y / width) if width else y for y in ys] for _, _, ys, _ in cols]
     tallest = max((max(k.count(v) for v in set(k)) for k in keyed if k), default=1)
-    gap = min(0.11, 0.72 / tallest)
-    height = 0.75 + 0.55 * max(len(rows), 1)
-    with _figure(6.4, height) as fig:
-        ax = fig.add_axes((0.16, 0.55 / height, 0.8, 1 - 0.7 / height))
-        for i, ((_, colour, ys, mean), keys) in enumerate(zip(rows, keyed, strict=True)):
-            seen: dict[float, int] = {}
-            stack = []
-            for key in keys:
-                stack.append(i + 0.3 - seen.get(key, 0) * gap)
-                seen[key] = seen.get(key, 0) + 1
-            ax.axhline(i + 0.38, color="#DDDDDD", lw=0.8, zorder=0)
-            ax.plot(ys, stack, "o", ms=3.6, color=colour, alpha=0.85, mew=0, zorder=2)
-            if mean is not None:
-                ax.plot([mean], [i + 0.38], "D", ms=7, mfc="white", mec=INK, mew=1.4, zorder=3)
-        ax.set_yticks([i + 0.1 for i in range(len(rows))], [_tx(r[0]) for r in rows])
-        ax.tick_params(axis="y", length=0)
-        ax.spines["left"].set_visible(False)
-        ax.set_ylim(len(rows) - 0.45, -0.55)
-        if lo_hi:
-            pad = (lo_hi[1] - lo_hi[0]) * 0.04 or 0.5
-            ax.set_xlim(lo_hi[0] - pad, lo_hi[1] + pad)
-        ax.set_xlabel(_tx(ylabel))
-        return _svg(fig, uid, f"{ylabel}: dose-day ratings per arm")
+    gap = min(0.09, 0.62 / tallest)
+    for i, ((_, colour, ys, mean), keys) in enumerate(zip(cols, keyed, strict=True)):
+        seen: dict[float, int] = {}
+        xs = []
+        for key in keys:
+            xs.append(i - 0.22 + seen.get(key, 0) * gap)
+            seen[key] = seen.get(key, 0) + 1
+        ax.plot(xs, ys, "o", ms=3.2, color=colour, alpha=0.85, mew=0, zorder=2)
+        if mean is not None:
+            ax.plot([i - 0.36], [mean], "D", ms=6, mfc="white", mec=INK, mew=1.3, zorder=3)
+    ax.set_xticks(range(len(cols)), [_tx(c[0]) for c in cols], fontsize=8,
+                  rotation=30 if len(cols) > 3 else 0)  # fmt: skip
+    ax.set_xlim(-0.55, len(cols) - 0.2)
+    ax.tick_params(axis="x", length=0)
+    ax.spines["left"].set_visible(False)
+    ax.spines["bottom"].set_color("#CCCCCC")
 
 
 @dataclass(frozen=True)
@@ -311,8 +311,8 @@ def guess_rate_by_week(
     with _figure(6.4, 2.2) as fig:
         ax = fig.add_axes((0.1, 0.22, 0.87, 0.7))
         shown = [(w, r) for w, r in weeks if r is not None]
-        ax.bar([w for w, _ in shown], [r for _, r in shown], width=0.7, color="#56B4E9",
-               edgecolor="#0072B2")  # fmt: skip
+        ax.plot([w for w, _ in shown], [r for _, r in shown], "o-", color="#0072B2", ms=4,
+                lw=1.2)  # fmt: skip
         if chance is not None:
             ax.axhline(chance, color=INK, ls="--", lw=1)
             ax.annotate("chance", (1, chance), xycoords=("axes fraction", "data"),

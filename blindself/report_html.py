@@ -264,13 +264,17 @@ def _outcome(
     scale = _seq(o.get("scale")) or None
     name = o["name"]
     unit = f"{name} ({scale[0]:g}-{scale[1]:g})" if scale and None not in scale else name
-    figures = []
+    figure = None
     if any(p.y is not None for p in points):
-        figures.append(ctx["svg"](plots.time_series(
-            points, styles, placebo=ctx["placebo"], actives=ctx["actives"], ylabel=unit,
-            scale=scale, uid=f"ts{i}")))  # fmt: skip
-        figures.append(ctx["svg"](plots.distribution(
-            points, styles, o.get("mean") or {}, ylabel=unit, scale=scale, uid=f"dist{i}")))  # fmt: skip
+        figure = ctx["svg"](plots.outcome_figure(
+            points, styles, o.get("mean") or {}, placebo=ctx["placebo"],
+            actives=ctx["actives"], ylabel=unit, scale=scale, uid=f"outcome{i}"))  # fmt: skip
+    legend = [
+        {"symbol": sym, "colour": colour, "label": label}
+        for sym, colour, label in plots.series_legend(
+            styles, ctx["placebo"], ctx["actives"], any(p.day_type == "baseline" for p in points)
+        )
+    ]
     mean, n, sd = o.get("mean") or {}, o.get("n") or {}, o.get("sd") or {}
     means = [
         {"arm": a, "colour": s.colour, "n": "-" if n.get(a) is None else str(n[a]),
@@ -286,7 +290,8 @@ def _outcome(
         "better": f"{better} is better" if better else "",
         "scale": f"{scale[0]:g} to {scale[1]:g}" if scale and None not in scale else "",
         "mcid": "" if o.get("mcid") is None else f"{o['mcid']:g}",
-        "figures": figures,
+        "figure": figure,
+        "legend": legend,
         "means": means,
         "contrasts": [_contrast(c, o, t) for c in _seq(o.get("contrasts"))],
         "others": _others(o),

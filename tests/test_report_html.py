@@ -356,7 +356,7 @@ def test_svg_ids_are_unique_and_every_reference_resolves(html: str) -> None:
     assert len(ids) == len(set(ids))
     refs = set(re.findall(r"url\(#([^)]+)\)", html)) | set(re.findall(r'href="#([^"]+)"', html))
     assert refs and refs <= set(ids)
-    assert html.count("<svg") == 6  # 2 per outcome, the decomposition, the weekly guesses
+    assert html.count("<svg") == 4  # 1 per outcome, the decomposition, the weekly guesses
     assert not re.search(r'<svg[^>]*\swidth="[\d.]+pt"', html)  # scales with the page
 
 
@@ -505,7 +505,7 @@ def test_in_a_real_browser(browser: DevTools, html: str, tmp_path: Path) -> None
     # Above the fold on a laptop: the question and the whole verdict box.
     assert js("document.querySelector('.question').getBoundingClientRect().bottom") < 300
     assert js("document.getElementById('verdict').getBoundingClientRect().bottom") < 900
-    assert js("document.querySelectorAll('svg').length") == 6
+    assert js("document.querySelectorAll('svg').length") == 4
     assert js("[...document.querySelectorAll('svg')].every(e => e.getBoundingClientRect()"
               ".height > 100)")  # fmt: skip
 

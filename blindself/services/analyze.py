@@ -72,10 +72,11 @@ def build_data(raw: bytes, name: str, opts: AnalyzeOptions) -> tuple[TrialData, 
     except UnicodeDecodeError as exc:
         raise DataError(f"{name} is not UTF-8 text; save it as UTF-8 CSV") from exc
     reader = csv.DictReader(io.StringIO(text))
-    header = reader.fieldnames or []
+    header = list(reader.fieldnames or [])
     if not header:
         raise DataError(f"{name} has no header row")
-    opts = _with_export_defaults(opts, header)
+    records = list(reader)
+    opts = _with_export_defaults(opts, header, records, notes)
     used = [
         opts.arm_column,
         opts.guess_column,
@@ -86,7 +87,6 @@ def build_data(raw: bytes, name: str, opts: AnalyzeOptions) -> tuple[TrialData, 
     for col in [c for c in used if c]:
         if col not in header:
             raise DataError(f"{name}: no column {col!r} (columns: {', '.join(header[:20])})")
-    records = list(reader)
     for cond in opts.where:
         col, sep, value = cond.partition("=")
         if not sep or col not in header:
@@ -106,13 +106,18 @@ def build_data(raw: bytes, name: str, opts: AnalyzeOptions) -> tuple[TrialData, 
         arms.append(Arm("none", "none", f"{opts.arm_column} = {opts.none}"))
     if len(mapping) != len(opts.active) + 1 + (opts.none is not None):
         raise DataError("--active, --placebo and --none must name different values")
-    kinds = {r_i: _day_type(r) for r_i, r in enumerate(records)}
-    kept = [
-        r
+    # Day numbers come from the dates, else from the row order before rows are skipped, so
+    # that a skipped day still counts in trends and AR(1) distances.
+    all_days = _day_numbers(records, opts, name)
+    kinds = [_day_type(r) for r in records]
+    keep = [
+        i
         for i, r in enumerate(records)
         if kinds[i] != "washout"
         and ((r.get(opts.arm_column) or "").strip() in mapping or kinds[i] == "baseline")
     ]
+    kept = [records[i] for i in keep]
+    days = [all_days[i] for i in keep]
     skipped = len(records) - len(kept)
     if skipped:
         notes.append(
@@ -121,7 +126,7 @@ def build_data(raw: bytes, name: str, opts: AnalyzeOptions) -> tuple[TrialData, 
     if not kept:
         raise DataError(f"{name}: no rows with {opts.arm_column} in {', '.join(mapping)}")
     outcomes, plan = _outcomes_and_plan(header, kept, opts, name, used)
-    rows, observed, scheme, note = _rows_and_scheme(kept, mapping, arms, outcomes, opts, name)
+    rows, observed, scheme, note = _rows_and_scheme(kept, days, mapping, arms, outcomes, opts, name)
     seed = hashlib.sha256(raw + repr(opts).encode()).hexdigest()
     data = TrialData(
         rows=tuple(rows),
@@ -147,16 +152,44 @@ EXPORT_DEFAULTS = {
 }
 
 
-def _with_export_defaults(opts: AnalyzeOptions, header: list[str]) -> AnalyzeOptions:
-    """Columns of ``blindself export`` are used by default when present (SPEC 12)."""
+def _with_export_defaults(
+    opts: AnalyzeOptions, header: list[str], records: list[dict[str, str]], notes: list[str]
+) -> AnalyzeOptions:
+    """Columns of ``blindself export`` are used by default when present (SPEC 12).
+
+    A date column is also found as ``Date`` or ``DATE``; a default date column whose values
+    are not all ISO dates is not used (with a note) rather than refused.
+    """
     from dataclasses import replace
 
-    changes = {
+    found = {
         field: column
         for field, column in EXPORT_DEFAULTS.items()
         if getattr(opts, field) is None and column in header and column != opts.arm_column
     }
-    return replace(opts, **changes) if changes else opts
+    if opts.date_column is None and "date_column" not in found:
+        spelled = [c for c in header if c.strip().lower() == "date" and c != opts.arm_column]
+        if spelled:
+            found["date_column"] = spelled[0]
+    date_col = found.get("date_column")
+    if date_col is not None and not all(_is_date(r.get(date_col)) for r in records):
+        del found["date_column"]
+        notes.append(f"column {date_col} does not hold YYYY-MM-DD dates; rows are numbered")
+    return replace(
+        opts,
+        block_column=found.get("block_column", opts.block_column),
+        period_column=found.get("period_column", opts.period_column),
+        guess_column=found.get("guess_column", opts.guess_column),
+        date_column=found.get("date_column", opts.date_column),
+    )
+
+
+def _is_date(text: str | None) -> bool:
+    try:
+        date.fromisoformat((text or "").strip())
+    except ValueError:
+        return False
+    return True
 
 
 def _day_type(row: dict[str, str]) -> str:
@@ -223,13 +256,13 @@ def _outcomes_and_plan(
 
 def _rows_and_scheme(
     records: list[dict[str, str]],
+    days: list[int],
     mapping: dict[str, str],
     arms: list[Arm],
     outcomes: tuple[Outcome, ...],
     opts: AnalyzeOptions,
     name: str,
 ) -> tuple[list[DayRow], tuple[str, ...], Scheme, str]:
-    days = _day_numbers(records, opts, name)
     kinds = [_day_type(r) for r in records]
     period_keys: list[str] = []
     row_period: list[int | None] = []

@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from blindself.errors import BlindselfError
 from blindself.protocol import Protocol, load_protocol
 from blindself.schedule import Calendar, build_calendar, scheme_of
 from blindself.services.context import Context
@@ -154,6 +155,14 @@ class PowerResult:
             f"Effect {d['effect']:g} points, SD {d['sd']:g}, AR(1) rho {d['rho']:g}, "
             f"{d['periods']} periods, alpha {d['alpha']:g} {d['alternative']}"
         )
+        lines.append(
+            f"Contrast: {d['active']} vs {d['placebo']}; reference set {d['reference_note']}"
+        )
+        if "power_any" in d:
+            lines.append(
+                f"Holm across {d['contrasts']} contrasts; power for at least one: "
+                f"{d['power_any']:.3f}"
+            )
         if self.suggestion:
             lines.append(self.suggestion)
         return "\n".join(lines)
@@ -170,11 +179,25 @@ def simulate_power(
     seed: int | None = None,
 ) -> PowerResult:
     """Power of the design's own randomization test by simulation (see stats.power)."""
+    import math
+
     from blindself.stats.power import power_of_design
 
+    if not math.isfinite(effect):
+        raise BlindselfError("the effect must be a finite number of rating points")
+    if not (math.isfinite(sd) and sd > 0):
+        raise BlindselfError("the SD must be a positive number of rating points")
+    if not -1 < rho < 1:
+        raise BlindselfError("rho must lie strictly between -1 and 1")
     protocol = load_protocol(path)
     calendar = build_calendar(protocol, date(2000, 1, 3))
-    result = power_of_design(
+    estimate = power_of_design(
         protocol, calendar, effect=effect, sd=sd, rho=rho, sims=sims, progress=progress, seed=seed
     )
-    return result
+    return PowerResult(
+        power=estimate.power,
+        mc_se=estimate.mc_se,
+        sims=estimate.sims,
+        design=estimate.design,
+        suggestion=estimate.suggestion,
+    )

@@ -1,0 +1,176 @@
+"""Shared pieces of the whole-product reliability tests: trials, the real CLI, log dumps."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from helpers import PASSPHRASE, SMALL_PROTOCOL, START, make_context
+
+from blindself.services.context import Context
+from blindself.services.setup import InitResult, init_trial
+
+ROOT = Path(__file__).resolve().parents[2]
+
+LONG_PROTOCOL = """\
+[trial]
+title = "Long reliability trial"
+question = "Does it lift my mood?"
+timezone = "UTC"
+
+[[arms]]
+name = "active"
+kind = "active"
+label = "active capsule"
+
+[[arms]]
+name = "placebo"
+kind = "placebo"
+label = "placebo capsule"
+
+[design]
+kind = "blocks"
+block = ["active", "placebo"]
+blocks = {blocks}
+period_days = 1
+dosing = "daily"
+baseline_days = 2
+blinding = "helper"
+
+[[outcomes]]
+name = "mood"
+scale = [1, 10]
+better = "higher"
+primary = true
+
+[checkin]
+guess = true
+"""
+
+# A start far enough in the past that every trial day is before the real clock of a child.
+LONG_START = date(2024, 1, 1)
+ARM_WORDS = ("active", "placebo")
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """Environment of a child ``blindself``: cheap KDF, the test passphrase, no trial default."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BLINDSELF_")}
+    path = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{path}" if path else str(ROOT)
+    env.update(BLINDSELF_TEST_KDF="1", BLINDSELF_PASSPHRASE=PASSPHRASE)
+    env.update(extra)
+    return env
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed CLI as its own process (``python -m blindself``)."""
+    return subprocess.run(
+        [sys.executable, "-m", "blindself", *args],
+        env=env or cli_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        errors="backslashreplace",
+    )
+
+
+def assert_one_error_line(proc: Any, exit_code: int = 1) -> str:
+    """A refusal: the exit status, one ``Error:`` line on stderr, no traceback."""
+    stderr = proc.stderr if isinstance(proc.stderr, str) else proc.stderr.decode()
+    code = getattr(proc, "returncode", getattr(proc, "exit_code", None))
+    assert code == exit_code, (code, stderr)
+    assert stderr.startswith("Error: ") and stderr.count("\n") == 1, stderr
+    assert "Traceback" not in stderr
+    return stderr
+
+
+def make_long_trial(tmp_path: Path, blocks: int = 300, name: str = "trial") -> InitResult:
+    """A helper-mode trial of ``2 * blocks`` one-day periods after 2 baseline days."""
+    protocol = tmp_path / f"{name}-protocol.toml"
+    protocol.write_text(LONG_PROTOCOL.format(blocks=blocks))
+    return init_trial(
+        protocol,
+        tmp_path / name,
+        passphrase=PASSPHRASE,
+        ctx=make_context(),
+        start=LONG_START,
+        no_sheet=True,
+    )
+
+
+def long_day(n: int) -> str:
+    return (LONG_START + timedelta(days=n)).isoformat()
+
+
+def long_checkin_args(trial: Path, n: int, mood: int = 5) -> list[str]:
+    """CLI arguments recording dose day ``n`` (n >= 2) of a long trial with its code."""
+    code = public_schedule(trial)["periods"][n - 2]["code"]
+    return [
+        "checkin",
+        "--trial",
+        str(trial),
+        "--date",
+        long_day(n),
+        "--code",
+        code,
+        "--rate",
+        f"mood={mood}",
+        "--guess",
+        "active",
+        "--confidence",
+        "70",
+    ]
+
+
+def make_small_trial(
+    tmp_path: Path, blinding: str = "helper", ctx: Context | None = None, name: str = "trial"
+) -> tuple[Path, dict[str, Any]]:
+    """The small protocol of tests/helpers.py; returns the trial and its JSON sheet."""
+    protocol = tmp_path / f"{name}-protocol.toml"
+    protocol.write_text(SMALL_PROTOCOL.format(blinding=blinding))
+    sheet = tmp_path / f"{name}-sheet.json"
+    init_trial(
+        protocol,
+        tmp_path / name,
+        passphrase=PASSPHRASE,
+        ctx=ctx or make_context(),
+        start=START,
+        sheets=(sheet,),
+    )
+    return tmp_path / name, json.loads(sheet.read_text())
+
+
+def public_schedule(trial: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(entries(trial)[0][3])["schedule"]
+    return data
+
+
+def entries(trial: Path) -> list[tuple[Any, ...]]:
+    """Every row of the trial's log, read with plain sqlite3 (read-only)."""
+    con = sqlite3.connect(f"file:{trial / 'trial.db'}?mode=ro", uri=True)
+    try:
+        return list(con.execute("SELECT * FROM entries ORDER BY seq"))
+    finally:
+        con.close()
+
+
+def integrity(trial: Path) -> str:
+    con = sqlite3.connect(f"file:{trial / 'trial.db'}?mode=ro", uri=True)
+    try:
+        return str(con.execute("PRAGMA integrity_check").fetchone()[0])
+    finally:
+        con.close()
+
+
+def tree(trial: Path) -> dict[str, bytes]:
+    """Every file under ``trial`` with its bytes (for "nothing changed" checks)."""
+    return {str(p.relative_to(trial)): p.read_bytes() for p in sorted(trial.rglob("*")) if p.is_file()}
