@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 from blindself.codes import format_code, match_code
-from blindself.errors import CheckinError
+from blindself.errors import BlindselfError, CheckinError
 from blindself.protocol import Outcome, StopRule
 from blindself.schedule import Day
 from blindself.store import Entry
@@ -115,10 +115,10 @@ def build_payload(
     ratings = _check_ratings(form.outcomes, req.ratings)
     guess, confidence = _check_guess(form, req)
     note = req.note
-    if len(note) > MAX_NOTE:
-        raise CheckinError(f"the note is longer than {MAX_NOTE} characters; shorten it")
-    if any(ord(ch) < 32 and ch not in "\n\t" for ch in note):
-        raise CheckinError("the note contains control characters; type plain text")
+    check_free_text(note, "the note")
+    if req.reason is not None:
+        # Reliability fix: --reason was stored unchecked (10 MB, escape codes, bad bytes).
+        check_free_text(req.reason, "the reason")
     payload: dict[str, Any] = {
         "date": day.date.isoformat(),
         "day_type": day.day_type,
@@ -136,6 +136,21 @@ def build_payload(
     if req.reason:
         payload["reason"] = req.reason
     return payload, deviations
+
+
+def check_free_text(
+    text: str, what: str, error: type[BlindselfError] = CheckinError
+) -> None:
+    """Refuse free text the log should not hold: too long, control characters, bad bytes."""
+    if len(text) > MAX_NOTE:
+        raise error(f"{what} is longer than {MAX_NOTE} characters; shorten it")
+    if any(ord(ch) < 32 and ch not in "\n\t" for ch in text):
+        raise error(f"{what} contains control characters; type plain text")
+    try:
+        # Undecodable bytes in argv arrive as lone surrogates, which the log cannot store.
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise error(f"{what} is not valid text (undecodable bytes); type plain text") from None
 
 
 def same_checkin(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -199,7 +214,10 @@ def _check_ratings(outcomes: tuple[Outcome, ...], ratings: dict[str, float]) -> 
     known = {o.name: o for o in outcomes}
     for name in ratings:
         if name not in known:
-            raise CheckinError(f"--rate {name}: no such outcome (outcomes: {', '.join(known)})")
+            # Reliability fix: show a bounded, printable part of the name, not all of it.
+            shown = "".join(c if c.isprintable() else "?" for c in name[:20])
+            shown += "..." if len(name) > 20 else ""
+            raise CheckinError(f"--rate {shown}: no such outcome (outcomes: {', '.join(known)})")
     missing = [o.name for o in outcomes if o.name not in ratings]
     if missing:
         raise CheckinError(

@@ -613,7 +613,7 @@ def _already_unblinded(trial_dir: Path) -> bool:
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False))
 def report(trial_dir: Path, fmt: str, output: Path | None) -> None:
     """Re-render the report of an unblinded trial."""
-    from blindself.report import render
+    from blindself.rendering import render
     from blindself.services.unblinding import load_report
 
     data = load_report(trial_dir)
@@ -674,7 +674,7 @@ def analyze(
     output: Path | None,
 ) -> None:
     """Run the same analysis on data collected elsewhere (one row per day)."""
-    from blindself.report import render
+    from blindself.rendering import render
     from blindself.services.analyze import AnalyzeOptions, analyze_csv
 
     opts = AnalyzeOptions(

@@ -158,7 +158,7 @@ def outcome_figure(
         _ylim(ax, scale)
         ax.set_ylabel(_tx(ylabel))
         _dots(dist, points, styles, means)
-        dist.tick_params(axis="y", labelleft=False)
+        dist.tick_params(axis="y", left=False, labelleft=False)
         dist.set_title("dose days per arm", fontsize=8.5, color="#555555", pad=4)
         return _svg(fig, uid, f"{ylabel}: ratings by day and per arm")
 
@@ -309,7 +309,7 @@ def guess_rate_by_week(
 ) -> str:
     """Share of correct (definite) guesses per week, with the chance level."""
     with _figure(6.4, 2.2) as fig:
-        ax = fig.add_axes((0.1, 0.22, 0.87, 0.7))
+        ax = fig.add_axes((0.13, 0.22, 0.84, 0.7))
         shown = [(w, r) for w, r in weeks if r is not None]
         ax.plot([w for w, _ in shown], [r for _, r in shown], "o-", color="#0072B2", ms=4,
                 lw=1.2)  # fmt: skip

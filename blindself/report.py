@@ -1,4 +1,4 @@
-"""Render report.json as terminal text, Markdown or HTML (SPEC 10).
+"""Render report.json as terminal text and Markdown (SPEC 10); shared display helpers.
 
 Renderers read only the report document, so every number shown is one stored there.
 """
@@ -6,20 +6,6 @@ Renderers read only the report document, so every number shown is one stored the
 from __future__ import annotations
 
 from typing import Any
-
-from blindself.errors import BlindselfError
-
-
-def render(report: dict[str, Any], fmt: str) -> str:
-    if fmt == "text":
-        return render_text(report)
-    if fmt == "md":
-        return render_markdown(report)
-    if fmt == "html":
-        from blindself.report_html import render_html
-
-        return render_html(report)
-    raise BlindselfError(f"unknown report format {fmt!r}; use html, md, json or text")
 
 
 def f(x: Any, digits: int = 2, signed: bool = False) -> str:

@@ -114,7 +114,13 @@ class Trial:
 def open_trial(root: Path, *, readonly: bool = False) -> Trial:
     """Open an existing trial directory; never creates anything."""
     paths = TrialPaths(root)
-    if not root.is_dir():
+    try:
+        is_dir = root.is_dir()
+    except OSError as exc:
+        # Reliability fix: e.g. a 10 MB --trial; the CLI echoed the whole path back.
+        shown = str(root)[:80] + ("..." if len(str(root)) > 80 else "")
+        raise TrialStateError(f"{shown}: not a usable path ({exc.strerror}); check --trial") from exc
+    if not is_dir:
         raise TrialStateError(
             f"{root}: no trial here; give --trial DIR (or set BLINDSELF_TRIAL), "
             "or start one with blindself init"

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from blindself.allocation import parse_allocation
-from blindself.checkins import MAX_NOTE
+from blindself.checkins import check_free_text
 from blindself.codes import format_code, match_code
 from blindself.errors import CommitmentMismatch, TrialStateError
 from blindself.schedule import scheme_of
@@ -150,10 +150,7 @@ def _plan(trial: Trial, code: str, reason: str | None) -> CodebreakPlan:
         raise TrialStateError(
             "a code-break needs --reason TEXT (why you open the code; it is logged)"
         )
-    if len(text) > MAX_NOTE:
-        raise TrialStateError(f"the reason is longer than {MAX_NOTE} characters; shorten it")
-    if any(ord(ch) < 32 and ch not in "\n\t" for ch in text) or not _is_text(text):
-        raise TrialStateError("the reason contains control characters or invalid text; retype it")
+    check_free_text(text, "the reason", TrialStateError)
     return CodebreakPlan(canonical, text, implied_codes(trial, canonical))
 
 
@@ -172,11 +169,3 @@ def _opened_codes(entries: list[Entry]) -> set[str]:
             out.update(str(c) for c in e.payload.get("implied", []))
     return out
 
-
-def _is_text(text: str) -> bool:
-    # Undecodable argv bytes arrive as lone surrogates; the log stores UTF-8 only.
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True

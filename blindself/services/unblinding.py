@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from blindself.allocation import AllocationDoc, parse_allocation
-from blindself.checkins import current_checkins
+from blindself.checkins import check_free_text, current_checkins
 from blindself.codes import format_code
 from blindself.dataset import TrialData, from_trial
 from blindself.errors import CommitmentMismatch, TrialStateError
@@ -57,6 +57,9 @@ def unblind_trial(
             raise TrialStateError(
                 "--early needs --reason TEXT (it is logged and shown in the report)"
             )
+        if reason is not None:
+            # Reliability fix: the reason was logged and printed unchecked (10 MB, bad bytes).
+            check_free_text(reason, "the reason", TrialStateError)
         data = open_seal(
             trial.paths.seal.read_bytes(),
             trial_id=trial.trial_id,
@@ -185,7 +188,7 @@ def _report_files(trial: Trial) -> tuple[Path, ...]:
 
 def _write_outputs(trial: Trial, payload: dict[str, Any]) -> dict[str, Any]:
     from blindself.analysis import analyze
-    from blindself.report import render
+    from blindself.rendering import render
 
     data = trial_data(trial, payload)
     report = analyze(data)
@@ -211,7 +214,7 @@ def load_report(trial_dir: Path) -> dict[str, Any]:
 
 
 def _summary(report: dict[str, Any]) -> str:
-    from blindself.report import render
+    from blindself.rendering import render
 
     return render(report, "text")
 
