@@ -592,6 +592,52 @@ def unblind(
         click.echo(f"Wrote {f}")
 
 
+@cli.command()
+@trial_option
+@click.argument("code")
+@click.option("--reason", required=True, help="Why you open the code (logged, in the report).")
+@click.option("--passphrase-file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--recovery-key-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Open the seal with the recovery (or helper) key in this file.",
+)
+@click.pass_context
+def codebreak(
+    ctx: click.Context,
+    trial_dir: Path,
+    code: str,
+    reason: str,
+    passphrase_file: Path | None,
+    recovery_key_file: Path | None,
+) -> None:
+    """Open one container CODE in an emergency (logged; its block partners are flagged)."""
+    from blindself.services.codebreak import codebreak_code, prepare_codebreak
+
+    c = _context(ctx)
+    # A mistyped code or a missing reason is refused before a secret is asked for.
+    prepare_codebreak(trial_dir, code, reason)
+    kwargs: dict[str, Any] = {}
+    if recovery_key_file is not None:
+        kwargs["recovery_key"] = _read_secret_file(recovery_key_file)
+    else:
+        kwargs["passphrase"] = _passphrase(passphrase_file, confirm=False)
+    result = codebreak_code(trial_dir, code, reason, c, **kwargs)
+    click.echo(f"Code-break logged as entry {result.entry.seq}, before opening the seal.")
+    if result.opened_before:
+        click.echo("This code was opened before; this opening is logged as well.")
+    click.echo(f"{result.code} holds: {result.arm} ({result.arm_label})")
+    if result.implied:
+        click.echo(
+            "Also compromised (the design implies their arms from this one): "
+            + ", ".join(result.implied)
+        )
+    click.echo(
+        "The days of these codes are left out of the blinded comparison; "
+        f"{result.still_sealed} codes stay sealed."
+    )
+
+
 def _already_unblinded(trial_dir: Path) -> bool:
     from blindself.services.daily import trial_status
 

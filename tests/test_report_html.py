@@ -24,7 +24,8 @@ from typing import Any
 
 import pytest
 
-from blindself.report import f, fci, fp, render
+from blindself.rendering import render
+from blindself.report import f, fci, fp
 from blindself.report_html import render_html
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -365,7 +366,7 @@ def test_rendering_is_reproducible(html: str) -> None:
 
 
 def test_report_module_does_not_import_matplotlib_or_jinja2() -> None:
-    code = ("import sys, blindself.report; "
+    code = ("import sys, blindself.report, blindself.rendering; "
             "print(sorted(m for m in ('matplotlib', 'jinja2', 'numpy') if m in sys.modules))")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip

@@ -113,7 +113,7 @@ def run_demo(
                     guess = "active" if felt or rng.random() < 0.3 else "placebo"
                     confidence = int(rng.integers(50, 90))
             when = datetime.combine(day.date, time(20, 0), tzinfo=UTC)
-            day_ctx = replace(ctx, clock=lambda w=when: w)
+            day_ctx = replace(ctx, clock=_fixed(when))
             record_checkin(
                 directory,
                 CheckinRequest(
@@ -128,10 +128,14 @@ def run_demo(
         echo("3. unblind: opening the seal, checking the commitment, analysing")
         after = datetime.combine(init.calendar.end + timedelta(days=1), time(12, 0), tzinfo=UTC)
         result = unblind_trial(
-            directory, replace(ctx, clock=lambda: max(after, ctx.now())), passphrase=passphrase
+            directory, replace(ctx, clock=_fixed(max(after, ctx.now()))), passphrase=passphrase
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return DemoResult(
         directory.absolute(), result.summary, directory.absolute() / "report" / "report.html"
     )
+
+
+def _fixed(when: datetime) -> Callable[[], datetime]:
+    return lambda: when
