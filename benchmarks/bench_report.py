@@ -42,16 +42,24 @@ def year_report(days: int = 365, outcomes: int = 5, seed: int = 20250303) -> dic
             arm = None if d < 7 or p >= periods else arms[p]
             kind = "baseline" if arm is None else ("dose" if (d - 7) % 7 < 4 else "off")
             guess = str(rng.choice(["active", "placebo", "unsure"])) if kind == "dose" else None
-            series.append({
-                "day": d, "date": (start + dt.timedelta(days=d)).isoformat(), "arm": arm,
-                "day_type": kind, "y": float(rng.integers(1, 8)), "guess": guess,
-                "code": f"C{p:03d}-X" if arm else None,
-            })  # fmt: skip
+            series.append(
+                {
+                    "day": d,
+                    "date": (start + dt.timedelta(days=d)).isoformat(),
+                    "arm": arm,
+                    "day_type": kind,
+                    "y": float(rng.integers(1, 8)),
+                    "guess": guess,
+                    "code": f"C{p:03d}-X" if arm else None,
+                }
+            )
         o["series"] = series
         report["outcomes"].append(o)
     report["trial"]["primary"] = report["outcomes"][0]["name"]
-    by_week = [{"week": w, "n": 4, "correct": int(rng.integers(0, 5)), "unsure": 0}
-               for w in range(2, days // 7)]  # fmt: skip
+    by_week = [
+        {"week": w, "n": 4, "correct": int(rng.integers(0, 5)), "unsure": 0}
+        for w in range(2, days // 7)
+    ]
     for w in by_week:
         w["rate"] = w["correct"] / w["n"]
     report["blinding"]["by_week"] = by_week
@@ -69,8 +77,10 @@ def main() -> None:
         render_html(report)
         warm.append(time.perf_counter() - t0)
         warm_cpu.append(time.process_time() - c0)
-    print(f"year-long trial, 5 outcomes: {len(html) / 1e6:.2f} MB of HTML, "
-          f"{html.count('<svg')} figures")  # fmt: skip
+    print(
+        f"year-long trial, 5 outcomes: {len(html) / 1e6:.2f} MB of HTML, "
+        f"{html.count('<svg')} figures"
+    )
     # CPU time is what the render costs; wall time also counts other load on the machine.
     print(f"cold render {cold:.2f} s wall / {cold_cpu:.2f} s CPU (imports matplotlib, jinja2)")
     print(f"warm render {min(warm):.2f} s wall / {min(warm_cpu):.2f} s CPU (best of 3)")

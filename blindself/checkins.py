@@ -138,9 +138,7 @@ def build_payload(
     return payload, deviations
 
 
-def check_free_text(
-    text: str, what: str, error: type[BlindselfError] = CheckinError
-) -> None:
+def check_free_text(text: str, what: str, error: type[BlindselfError] = CheckinError) -> None:
     """Refuse free text the log should not hold: too long, control characters, bad bytes."""
     if len(text) > MAX_NOTE:
         raise error(f"{what} is longer than {MAX_NOTE} characters; shorten it")

@@ -482,8 +482,8 @@ def status(ctx: click.Context, trial_dir: Path, as_json: bool) -> None:
 def calendar(
     ctx: click.Context, trial_dir: Path, output: Path | None, remind_at: str | None
 ) -> None:
-    """An .ics calendar of check-in days (no arm information)."""
-    from blindself.services.daily import calendar_ics
+    """Check-in days as .ics (default) or a printable page (-o FILE.html); no arm information."""
+    from blindself.services.daily import calendar_html, calendar_ics
 
     if remind_at is not None:
         parts = remind_at.split(":")
@@ -494,7 +494,10 @@ def calendar(
             or int(parts[1]) > 59
         ):
             raise click.BadParameter("use HH:MM, e.g. 08:30", param_hint="--remind-at")
-    _emit(calendar_ics(trial_dir, _context(ctx), remind_at), output)
+    if output is not None and output.suffix.lower() in (".html", ".htm"):
+        _emit(calendar_html(trial_dir), output)
+    else:
+        _emit(calendar_ics(trial_dir, _context(ctx), remind_at), output)
 
 
 @cli.command()

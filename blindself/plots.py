@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from markupsafe import escape
 
@@ -100,7 +100,7 @@ def _figure(width: float, height: float) -> Iterator[Any]:
     import matplotlib
     from matplotlib.figure import Figure
 
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(cast(Any, _RC)):
         yield Figure(figsize=(width, height))
 
 
@@ -175,7 +175,8 @@ def _series(
     ax.plot([p.day for p in rated], [p.y for p in rated], "-", color="#D0D0D0", lw=0.6)
     groups: dict[tuple[str, str], list[Point]] = {}
     for p in rated:
-        colour = styles[p.arm].colour if p.arm in styles else BASELINE_COLOUR
+        style = styles.get(p.arm or "")
+        colour = style.colour if style else BASELINE_COLOUR
         if p.day_type != "dose" or p.arm is None:
             kind = "other"
         elif p.guess in guess_marker:
@@ -185,7 +186,7 @@ def _series(
         elif p.guess == "unsure":
             kind = "unsure"
         else:
-            kind = "none"
+            kind = "other"
         groups.setdefault((colour, kind), []).append(p)
     for (colour, kind), pts in groups.items():
         xs, ys = [p.day for p in pts], [p.y for p in pts]
@@ -195,8 +196,6 @@ def _series(
             ax.plot(xs, ys, "o", ms=4.5, mfc="white", mec=colour, mew=1.2, ls="none")
         elif kind == "unsure":
             ax.plot(xs, ys, "x", ms=4.5, color=colour, mew=1.2, ls="none")
-        elif kind == "none":
-            ax.plot(xs, ys, "s", ms=3, color=colour, ls="none")
         else:
             ax.plot(xs, ys, ".", ms=4, color=colour, alpha=0.55, ls="none")
     ticks, labels = _ticks(points)
@@ -221,7 +220,9 @@ def series_legend(
     out = [("■", s.colour, s.name) for s in styles.values()]
     if run_in:
         out.append(("■", BASELINE_COLOUR, "run-in"))
-    out += [(_SYMBOL[ACTIVE_GUESS_MARKERS[i % 6]], INK, f"guessed {a}") for i, a in enumerate(actives)]
+    out += [
+        (_SYMBOL[ACTIVE_GUESS_MARKERS[i % 6]], INK, f"guessed {a}") for i, a in enumerate(actives)
+    ]
     if placebo is not None:
         out.append(("○", INK, f"guessed {placebo}"))
     out += [("×", INK, "unsure"), ("•", INK, "no guess that day")]
@@ -257,8 +258,9 @@ def _dots(
         ax.plot(xs, ys, "o", ms=3.2, color=colour, alpha=0.85, mew=0, zorder=2)
         if mean is not None:
             ax.plot([i - 0.36], [mean], "D", ms=6, mfc="white", mec=INK, mew=1.3, zorder=3)
-    ax.set_xticks(range(len(cols)), [_tx(c[0]) for c in cols], fontsize=8,
-                  rotation=30 if len(cols) > 3 else 0)  # fmt: skip
+    ax.set_xticks(
+        range(len(cols)), [_tx(c[0]) for c in cols], fontsize=8, rotation=30 if len(cols) > 3 else 0
+    )
     ax.set_xlim(-0.55, len(cols) - 0.2)
     ax.tick_params(axis="x", length=0)
     ax.spines["left"].set_visible(False)
@@ -284,15 +286,31 @@ def decomposition(steps: Sequence[Step], *, ylabel: str, note: str | None, uid: 
         ax = fig.add_axes((0.11, 0.2, 0.86, 0.66 if note else 0.74))
         ax.axhline(0, color="#999999", lw=0.8)
         for i, s in enumerate(steps):
-            ax.bar([i], [s.estimate], bottom=[s.start], width=0.55, color=s.colour + "99",
-                   edgecolor=s.colour, lw=1.2, hatch=None if s.randomized else "///")  # fmt: skip
+            ax.bar(
+                [i],
+                [s.estimate],
+                bottom=[s.start],
+                width=0.55,
+                color=s.colour + "99",
+                edgecolor=s.colour,
+                lw=1.2,
+                hatch=None if s.randomized else "///",
+            )
             top = s.start + s.estimate
             if s.ci95 is not None:
                 lo, hi = s.start + s.ci95[0], s.start + s.ci95[1]
                 ax.plot([i, i], [lo, hi], "-", color=INK, lw=1.2)
                 ax.plot([i, i], [lo, hi], "_", ms=9, color=INK, mew=1.2)
-            ax.annotate(_tx(s.text), (i + 0.3, top), xytext=(4, 0), textcoords="offset points",
-                        va="center", fontsize=10, fontweight="bold", color=INK)  # fmt: skip
+            ax.annotate(
+                _tx(s.text),
+                (i + 0.3, top),
+                xytext=(4, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=10,
+                fontweight="bold",
+                color=INK,
+            )
             if i + 1 < len(steps) and steps[i + 1].start == top:
                 ax.plot([i + 0.28, i + 0.72], [top, top], ":", color="#777777", lw=1)
         ax.set_xticks(range(len(steps)), [_tx(s.label) for s in steps])
@@ -311,12 +329,18 @@ def guess_rate_by_week(
     with _figure(6.4, 2.2) as fig:
         ax = fig.add_axes((0.13, 0.22, 0.84, 0.7))
         shown = [(w, r) for w, r in weeks if r is not None]
-        ax.plot([w for w, _ in shown], [r for _, r in shown], "o-", color="#0072B2", ms=4,
-                lw=1.2)  # fmt: skip
+        ax.plot([w for w, _ in shown], [r for _, r in shown], "o-", color="#0072B2", ms=4, lw=1.2)
         if chance is not None:
             ax.axhline(chance, color=INK, ls="--", lw=1)
-            ax.annotate("chance", (1, chance), xycoords=("axes fraction", "data"),
-                        xytext=(-2, 3), textcoords="offset points", ha="right", fontsize=8.5)  # fmt: skip
+            ax.annotate(
+                "chance",
+                (1, chance),
+                xycoords=("axes fraction", "data"),
+                xytext=(-2, 3),
+                textcoords="offset points",
+                ha="right",
+                fontsize=8.5,
+            )
         ax.set_ylim(0, 1.05)
         ax.set_yticks([0, 0.25, 0.5, 0.75, 1], ["0", "25 %", "50 %", "75 %", "100 %"])
         ax.set_xlabel("trial week")

@@ -30,7 +30,7 @@ _CORRECTION = {
 
 def render_html(report: dict[str, Any]) -> str:
     """Render a ``blindself-report/1`` document as one self-contained HTML page."""
-    return _environment().get_template("report.html.j2").render(page=page_view(report))
+    return str(_environment().get_template("report.html.j2").render(page=page_view(report)))
 
 
 @functools.cache
@@ -51,8 +51,14 @@ def _pct(x: Any) -> str:
 
 
 def _row(label: str, est: Any, ci: Any, p: Any, note: str = "", *, key: str = "") -> dict[str, str]:
-    return {"label": label, "est": f(est, signed=True), "ci": fci(ci), "p": fp(p), "note": note,
-            "key": key}  # fmt: skip
+    return {
+        "label": label,
+        "est": f(est, signed=True),
+        "ci": fci(ci),
+        "p": fp(p),
+        "note": note,
+        "key": key,
+    }
 
 
 def _seq(x: Any) -> list[Any]:
@@ -85,7 +91,7 @@ def page_view(report: Mapping[str, Any]) -> dict[str, Any]:
                 "colour": styles[a["name"]].colour,
             }
             for a in arms
-        ],  # fmt: skip
+        ],
         "plan": _plan(t, primary),
         "commitment": _commitment(t),
         "flow": _flow(report, primary),
@@ -127,21 +133,46 @@ def _headline(report: Mapping[str, Any], primary: Mapping[str, Any] | None) -> l
     if primary:
         for c in _seq(primary.get("contrasts"))[:2]:
             who = f"{c['active']} vs {c['placebo']}"
-            cards.append({"value": f(c.get("estimate"), signed=True), "key": "estimate",
-                          "caption": f"points on {primary['name']}, {who}"})  # fmt: skip
-            cards.append({"value": fci(c.get("ci95")), "key": "ci95",
-                          "caption": "95 % interval (randomization test)"})  # fmt: skip
+            cards.append(
+                {
+                    "value": f(c.get("estimate"), signed=True),
+                    "key": "estimate",
+                    "caption": f"points on {primary['name']}, {who}",
+                }
+            )
+            cards.append(
+                {
+                    "value": fci(c.get("ci95")),
+                    "key": "ci95",
+                    "caption": "95 % interval (randomization test)",
+                }
+            )
             p = c.get("p_adjusted")
-            cards.append({"value": fp(p if p is not None else c.get("p_randomization")),
-                          "key": "p", "caption": "p-value (pre-registered test)"})  # fmt: skip
+            cards.append(
+                {
+                    "value": fp(p if p is not None else c.get("p_randomization")),
+                    "key": "p",
+                    "caption": "p-value (pre-registered test)",
+                }
+            )
     bl = report.get("blinding") or {}
     if bl.get("p_randomization") is not None:
-        cards.append({"value": fp(bl["p_randomization"]), "key": "blind_p",
-                      "caption": "p that your guesses tracked the arm"})  # fmt: skip
+        cards.append(
+            {
+                "value": fp(bl["p_randomization"]),
+                "key": "blind_p",
+                "caption": "p that your guesses tracked the arm",
+            }
+        )
     adh = report.get("adherence") or {}
     if adh.get("checked_in") is not None and adh.get("scheduled") is not None:
-        cards.append({"value": f"{adh['checked_in']}/{adh['scheduled']}", "key": "adherence",
-                      "caption": "days checked in"})  # fmt: skip
+        cards.append(
+            {
+                "value": f"{adh['checked_in']}/{adh['scheduled']}",
+                "key": "adherence",
+                "caption": "days checked in",
+            }
+        )
     return cards
 
 
@@ -178,9 +209,15 @@ def _plan(t: Mapping[str, Any], primary: Mapping[str, Any] | None) -> list[tuple
     if r.get("assignments") is not None:
         items.append(("Randomization test", _randomization_note(r)))
     if t.get("blinding"):
-        items.append(("Blinding", {"self": "self-blinded (shuffled envelopes)",
-                                   "helper": "a helper prepared the containers"
-                                   }.get(t["blinding"], t["blinding"])))  # fmt: skip
+        items.append(
+            (
+                "Blinding",
+                {
+                    "self": "self-blinded (shuffled envelopes)",
+                    "helper": "a helper prepared the containers",
+                }.get(t["blinding"], t["blinding"]),
+            )
+        )
     if t.get("expectation") is not None:
         items.append(("Your expectation at the start", f"{t['expectation']:g} / 100"))
     if t.get("early"):
@@ -202,22 +239,37 @@ def _randomization_note(r: Mapping[str, Any]) -> str:
 def _commitment(t: Mapping[str, Any]) -> dict[str, str]:
     h = t.get("commitment")
     if not h:
-        note = ("Computed from a data file, not from a sealed trial: there is no commitment "
-                "to check." if t.get("source") == "csv" else "No commitment recorded.")  # fmt: skip
+        note = (
+            "Computed from a data file, not from a sealed trial: there is no commitment to check."
+            if t.get("source") == "csv"
+            else "No commitment recorded."
+        )
         return {"hash": "", "state": "not available", "tone": "neutral", "explain": note}
     checked = t.get("published_commitment_checked")
     if checked is True:
-        return {"hash": h, "state": "verified against the published value", "tone": "good",
-                "explain": "The unsealed allocation hashes to the commitment recorded at init "
-                "and to the value you published before the trial."}  # fmt: skip
+        return {
+            "hash": h,
+            "state": "verified against the published value",
+            "tone": "good",
+            "explain": "The unsealed allocation hashes to the commitment recorded at init "
+            "and to the value you published before the trial.",
+        }
     if checked is False:
-        return {"hash": h, "state": "MISMATCH with the published value", "tone": "bad",
-                "explain": "The allocation does not match the value you published: the "
-                "results cannot be trusted."}  # fmt: skip
-    return {"hash": h, "state": "verified against the value recorded at init", "tone": "good",
-            "explain": "The unsealed allocation hashes to the commitment recorded at init. No "
-            "published value was given; if you posted it before the trial, check it with "
-            "'blindself verify --expect-commitment HEX'."}  # fmt: skip
+        return {
+            "hash": h,
+            "state": "MISMATCH with the published value",
+            "tone": "bad",
+            "explain": "The allocation does not match the value you published: the "
+            "results cannot be trusted.",
+        }
+    return {
+        "hash": h,
+        "state": "verified against the value recorded at init",
+        "tone": "good",
+        "explain": "The unsealed allocation hashes to the commitment recorded at init. No "
+        "published value was given; if you posted it before the trial, check it with "
+        "'blindself verify --expect-commitment HEX'.",
+    }
 
 
 def _flow(report: Mapping[str, Any], primary: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -233,13 +285,19 @@ def _flow(report: Mapping[str, Any], primary: Mapping[str, Any] | None) -> dict[
         n = primary.get("n") or {}
         analysed = [{"arm": k, "n": str(v)} for k, v in n.items() if v is not None]
     return {
-        "scheduled": num("scheduled"), "checked_in": num("checked_in"), "missed": num("missed"),
-        "dose_days": num("dose_days"), "not_taken": num("not_taken"),
-        "deviations": num("deviations"), "codebreaks": num("codebreaks"),
-        "codebroken_days": num("codebroken_days"), "codes": ", ".join(codes),
+        "scheduled": num("scheduled"),
+        "checked_in": num("checked_in"),
+        "missed": num("missed"),
+        "dose_days": num("dose_days"),
+        "not_taken": num("not_taken"),
+        "deviations": num("deviations"),
+        "codebreaks": num("codebreaks"),
+        "codebroken_days": num("codebroken_days"),
+        "codes": ", ".join(codes),
         "dates": f"{t['start']} to {t['end']}" if t.get("start") and t.get("end") else "",
-        "analysed": analysed, "primary": primary["name"] if primary else "",
-    }  # fmt: skip
+        "analysed": analysed,
+        "primary": primary["name"] if primary else "",
+    }
 
 
 def _points(o: Mapping[str, Any]) -> list[plots.Point]:
@@ -251,7 +309,7 @@ def _points(o: Mapping[str, Any]) -> list[plots.Point]:
             s.get("day_type") or "dose",
             s.get("y"),
             s.get("guess"),
-        )  # fmt: skip
+        )
         for s in _seq(o.get("series"))
     ]
 
@@ -266,9 +324,18 @@ def _outcome(
     unit = f"{name} ({scale[0]:g}-{scale[1]:g})" if scale and None not in scale else name
     figure = None
     if any(p.y is not None for p in points):
-        figure = ctx["svg"](plots.outcome_figure(
-            points, styles, o.get("mean") or {}, placebo=ctx["placebo"],
-            actives=ctx["actives"], ylabel=unit, scale=scale, uid=f"outcome{i}"))  # fmt: skip
+        figure = ctx["svg"](
+            plots.outcome_figure(
+                points,
+                styles,
+                o.get("mean") or {},
+                placebo=ctx["placebo"],
+                actives=ctx["actives"],
+                ylabel=unit,
+                scale=scale,
+                uid=f"outcome{i}",
+            )
+        )
     legend = [
         {"symbol": sym, "colour": colour, "label": label}
         for sym, colour, label in plots.series_legend(
@@ -277,10 +344,16 @@ def _outcome(
     ]
     mean, n, sd = o.get("mean") or {}, o.get("n") or {}, o.get("sd") or {}
     means = [
-        {"arm": a, "colour": s.colour, "n": "-" if n.get(a) is None else str(n[a]),
-         "mean": f(mean.get(a)), "sd": f(sd.get(a))}
-        for a, s in styles.items() if a in n or a in mean
-    ]  # fmt: skip
+        {
+            "arm": a,
+            "colour": s.colour,
+            "n": "-" if n.get(a) is None else str(n[a]),
+            "mean": f(mean.get(a)),
+            "sd": f(sd.get(a)),
+        }
+        for a, s in styles.items()
+        if a in n or a in mean
+    ]
     better = o.get("better")
     return {
         "name": name,
@@ -303,77 +376,161 @@ def _contrast(c: Mapping[str, Any], o: Mapping[str, Any], t: Mapping[str, Any]) 
     alt = {"greater": "one-sided, higher", "less": "one-sided, lower", "two-sided": "two-sided"}
     r = c.get("randomization") or {}
     rows = [
-        _row("Randomization test (pre-registered)", c.get("estimate"), c.get("ci95"),
-             c.get("p_randomization"),
-             f"{alt.get(c.get('alternative') or '', 'two-sided')}; "
-             + (_randomization_note(r) if r.get("assignments") is not None else ""),
-             key="primary"),
-    ]  # fmt: skip
+        _row(
+            "Randomization test (pre-registered)",
+            c.get("estimate"),
+            c.get("ci95"),
+            c.get("p_randomization"),
+            f"{alt.get(c.get('alternative') or '', 'two-sided')}; "
+            + (_randomization_note(r) if r.get("assignments") is not None else ""),
+            key="primary",
+        ),
+    ]
     if o.get("primary"):
-        adj_note = ("Holm across the active arms" if len(_seq(o.get("contrasts"))) > 1
-                    else "primary outcome: not adjusted")  # fmt: skip
+        adj_note = (
+            "Holm across the active arms"
+            if len(_seq(o.get("contrasts"))) > 1
+            else "primary outcome: not adjusted"
+        )
     else:
         corr = c.get("correction") or (t.get("plan") or {}).get("correction") or "none"
         adj_note = _CORRECTION.get(corr, corr)
-    rows.append({"label": "Adjusted p", "est": "", "ci": "", "p": fp(c.get("p_adjusted")),
-                 "note": adj_note, "key": "adjusted"})  # fmt: skip
+    rows.append(
+        {
+            "label": "Adjusted p",
+            "est": "",
+            "ci": "",
+            "p": fp(c.get("p_adjusted")),
+            "note": adj_note,
+            "key": "adjusted",
+        }
+    )
     cl = c.get("classical")
     if cl:
         note = f"y ~ arm, independent errors; SE {f(cl.get('se'))}, df {f(cl.get('df'), 0)}"
-        rows.append(_row("Classical regression (OLS)", cl.get("estimate"), cl.get("ci95"),
-                         cl.get("p"), note, key="classical"))  # fmt: skip
+        rows.append(
+            _row(
+                "Classical regression (OLS)",
+                cl.get("estimate"),
+                cl.get("ci95"),
+                cl.get("p"),
+                note,
+                key="classical",
+            )
+        )
     ar = c.get("ar1")
     if ar:
         note = f"AR(1) errors and a linear trend; rho {f(ar.get('rho'))}, SE {f(ar.get('se'))}"
-        rows.append(_row("AR(1) regression (GLS)", ar.get("estimate"), ar.get("ci95"),
-                         ar.get("p"), note, key="ar1"))  # fmt: skip
+        rows.append(
+            _row(
+                "AR(1) regression (GLS)",
+                ar.get("estimate"),
+                ar.get("ci95"),
+                ar.get("p"),
+                note,
+                key="ar1",
+            )
+        )
     b = c.get("bayes")
-    bayes = None
+    priors: list[dict[str, str]] = []
     if b:
-        bayes = {"rows": [], "prior": b.get("prior") or ""}
         for label, x in (("weakly informative prior", b), ("reference prior", b.get("reference"))):
             if not x:
                 continue
             extra = f"P(benefit) {_pct(x.get('p_benefit'))}"
             if x.get("p_above_mcid") is not None:
                 extra += f"; P(benefit > {f(o.get('mcid'), 2)}) {_pct(x.get('p_above_mcid'))}"
-            rows.append({"label": f"Bayesian, {label}", "est": f(x.get("mean"), signed=True),
-                         "ci": fci(x.get("ci95")), "p": "", "note": extra,
-                         "key": "bayes" if x is b else "bayes_ref"})  # fmt: skip
-            bayes["rows"].append({"label": label, "prior": x.get("prior") or ""})
+            rows.append(
+                {
+                    "label": f"Bayesian, {label}",
+                    "est": f(x.get("mean"), signed=True),
+                    "ci": fci(x.get("ci95")),
+                    "p": "",
+                    "note": extra,
+                    "key": "bayes" if x is b else "bayes_ref",
+                }
+            )
+            priors.append({"label": label, "prior": x.get("prior") or ""})
     cd = c.get("cliffs_delta")
     if cd:
-        rows.append({"label": "Cliff's delta", "est": f(cd.get("delta"), signed=True), "ci": "",
-                     "p": fp(cd.get("p_randomization")), "key": "cliff",
-                     "note": "P(active day rated higher) − P(lower), −1 to +1"})  # fmt: skip
-    return {"title": f"{c['active']} vs {c['placebo']}", "rows": rows, "bayes": bayes,
-            "reaches_alpha": r.get("reaches_alpha", True) is not False}  # fmt: skip
+        rows.append(
+            {
+                "label": "Cliff's delta",
+                "est": f(cd.get("delta"), signed=True),
+                "ci": "",
+                "p": fp(cd.get("p_randomization")),
+                "key": "cliff",
+                "note": "P(active day rated higher) − P(lower), −1 to +1",
+            }
+        )
+    return {
+        "title": f"{c['active']} vs {c['placebo']}",
+        "rows": rows,
+        "priors": priors,
+        "reaches_alpha": r.get("reaches_alpha", True) is not False,
+    }
 
 
 def _others(o: Mapping[str, Any]) -> list[dict[str, str]]:
     rows = []
     for d in _seq(o.get("day_after")):
-        rows.append(_row(f"Day after a dose: {d['active']} vs {d['placebo']}", d.get("estimate"),
-                         d.get("ci95"), d.get("p_randomization"),
-                         f"off days; {d.get('n_days', '-')} days; randomization test"))  # fmt: skip
+        rows.append(
+            _row(
+                f"Day after a dose: {d['active']} vs {d['placebo']}",
+                d.get("estimate"),
+                d.get("ci95"),
+                d.get("p_randomization"),
+                f"off days; {d.get('n_days', '-')} days; randomization test",
+            )
+        )
     pr = o.get("placebo_response")
     if pr:
         label = "Placebo response (placebo vs nothing)"
         p = pr.get("p_randomization", pr.get("p"))
-        rows.append(_row(label, pr.get("estimate"), pr.get("ci95"), p,
-                         ("randomized" if pr.get("randomized") else "NOT randomized")
-                         + f": {pr.get('source') or ''}", key="placebo_response"))  # fmt: skip
+        rows.append(
+            _row(
+                label,
+                pr.get("estimate"),
+                pr.get("ci95"),
+                p,
+                ("randomized" if pr.get("randomized") else "NOT randomized")
+                + f": {pr.get('source') or ''}",
+                key="placebo_response",
+            )
+        )
         ta = pr.get("trend_adjusted")
         if ta:
-            rows.append(_row("Placebo response, trend-adjusted", ta.get("estimate"),
-                             ta.get("ci95"), ta.get("p"), "linear day trend in the model"))  # fmt: skip
+            rows.append(
+                _row(
+                    "Placebo response, trend-adjusted",
+                    ta.get("estimate"),
+                    ta.get("ci95"),
+                    ta.get("p"),
+                    "linear day trend in the model",
+                )
+            )
     co = o.get("carryover")
     if co:
-        rows.append(_row("Carry-over from the previous period", co.get("estimate"),
-                         co.get("ci95"), co.get("p"), co.get("formula") or ""))  # fmt: skip
+        rows.append(
+            _row(
+                "Carry-over from the previous period",
+                co.get("estimate"),
+                co.get("ci95"),
+                co.get("p"),
+                co.get("formula") or "",
+            )
+        )
     if o.get("trend_per_week") is not None:
-        rows.append({"label": "Trend over the trial", "est": f(o["trend_per_week"], signed=True),
-                     "ci": "", "p": "", "note": "points per week (y ~ arm + day)", "key": "trend"})  # fmt: skip
+        rows.append(
+            {
+                "label": "Trend over the trial",
+                "est": f(o["trend_per_week"], signed=True),
+                "ci": "",
+                "p": "",
+                "note": "points per week (y ~ arm + day)",
+                "key": "trend",
+            }
+        )
     return rows
 
 
@@ -391,12 +548,23 @@ def _expectancy(e: Any) -> dict[str, Any] | None:
         cells.append({"guess": g, "cells": row})
     model = e.get("model") or {}
     rows = [
-        _row(f"{term} ({model.get('formula', '')})", (model.get(term) or {}).get("estimate"),
-             (model.get(term) or {}).get("ci95"), (model.get(term) or {}).get("p"))
-        for term in ("arm", "belief") if model.get(term)
-    ]  # fmt: skip
-    return {"arms": arms, "cells": cells, "rows": rows, "n_unsure": str(e.get("n_unsure", "-")),
-            "caveat": e.get("caveat") or "", "label": e.get("label") or "exploratory"}  # fmt: skip
+        _row(
+            f"{term} ({model.get('formula', '')})",
+            (model.get(term) or {}).get("estimate"),
+            (model.get(term) or {}).get("ci95"),
+            (model.get(term) or {}).get("p"),
+        )
+        for term in ("arm", "belief")
+        if model.get(term)
+    ]
+    return {
+        "arms": arms,
+        "cells": cells,
+        "rows": rows,
+        "n_unsure": str(e.get("n_unsure", "-")),
+        "caveat": e.get("caveat") or "",
+        "label": e.get("label") or "exploratory",
+    }
 
 
 def _decomposition(o: Mapping[str, Any], ctx: dict[str, Any]) -> dict[str, Any] | None:
@@ -411,25 +579,48 @@ def _decomposition(o: Mapping[str, Any], ctx: dict[str, Any]) -> dict[str, Any] 
     if pr.get("estimate") is not None:
         label = "placebo vs nothing" + ("" if randomized else "\n(run-in, NOT randomized)")
         colour = styles[ctx["placebo"]].colour if ctx["placebo"] in styles else plots.INK
-        steps.append(plots.Step(label, 0.0, pr["estimate"], _ci(pr.get("ci95")),
-                                f(pr["estimate"], signed=True), colour, randomized))  # fmt: skip
+        steps.append(
+            plots.Step(
+                label,
+                0.0,
+                pr["estimate"],
+                _ci(pr.get("ci95")),
+                f(pr["estimate"], signed=True),
+                colour,
+                randomized,
+            )
+        )
         base = pr["estimate"]
     for c in contrasts:
         colour = styles[c["active"]].colour if c["active"] in styles else plots.INK
-        steps.append(plots.Step(f"{c['active']} vs {c['placebo']}\n(randomized)", base,
-                                c["estimate"], _ci(c.get("ci95")),
-                                f(c["estimate"], signed=True), colour, True))  # fmt: skip
+        steps.append(
+            plots.Step(
+                f"{c['active']} vs {c['placebo']}\n(randomized)",
+                base,
+                c["estimate"],
+                _ci(c.get("ci95")),
+                f(c["estimate"], signed=True),
+                colour,
+                True,
+            )
+        )
     note = None
     if pr.get("estimate") is not None and not randomized:
-        note = ("Placebo response measured against the baseline run-in, which came first: "
-                "not randomized (time and novelty are mixed into it).")  # fmt: skip
+        note = (
+            "Placebo response measured against the baseline run-in, which came first: "
+            "not randomized (time and novelty are mixed into it)."
+        )
     elif pr.get("estimate") is None:
         note = "No placebo-response measure in this trial (no 'none' arm and no run-in)."
     better = o.get("better")
     ylabel = f"change in {o['name']}" + (f" ({better} is better)" if better else "")
     svg = plots.decomposition(steps, ylabel=ylabel, note=note, uid="decomp")
-    return {"svg": ctx["svg"](svg), "note": note or "", "outcome": o["name"],
-            "randomized": randomized}  # fmt: skip
+    return {
+        "svg": ctx["svg"](svg),
+        "note": note or "",
+        "outcome": o["name"],
+        "randomized": randomized,
+    }
 
 
 def _ci(ci: Any) -> tuple[float, float] | None:
@@ -446,10 +637,15 @@ def _blinding(bl: Mapping[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
         for g, counts in table.items()
     ]
     bang = [
-        {"arm": a, "bi": f(v.get("bi"), 3), "se": f(v.get("se"), 3),
-         "limit": f(v.get("limit95"), 3)}
-        for a, v in (bl.get("bang") or {}).items() if v
-    ]  # fmt: skip
+        {
+            "arm": a,
+            "bi": f(v.get("bi"), 3),
+            "se": f(v.get("se"), 3),
+            "limit": f(v.get("limit95"), 3),
+        }
+        for a, v in (bl.get("bang") or {}).items()
+        if v
+    ]
     j = bl.get("james") or {}
     weeks = [(int(w["week"]), w.get("rate")) for w in _seq(bl.get("by_week"))]
     figure = None
@@ -459,25 +655,39 @@ def _blinding(bl: Mapping[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
     return {
         "level": bl.get("level") or "",
         "n_periods": "-" if bl.get("n_periods") is None else str(bl["n_periods"]),
-        "arms": arms, "rows": rows, "bang": bang,
+        "arms": arms,
+        "rows": rows,
+        "bang": bang,
         "james": {"bi": f(j.get("bi"), 3), "se": f(j.get("se"), 3), "ci": fci(j.get("ci95"))}
-        if j else None,
-        "p": fp(bl.get("p_randomization")), "brier": f(bl.get("brier"), 3),
+        if j
+        else None,
+        "p": fp(bl.get("p_randomization")),
+        "brier": f(bl.get("brier"), 3),
         "figure": figure,
-        "weeks": [{"week": str(w["week"]), "n": str(w.get("n", "-")),
-                   "rate": _pct(w.get("rate")), "unsure": str(w.get("unsure", "-"))}
-                  for w in _seq(bl.get("by_week"))],
-    }  # fmt: skip
+        "weeks": [
+            {
+                "week": str(w["week"]),
+                "n": str(w.get("n", "-")),
+                "rate": _pct(w.get("rate")),
+                "unsure": str(w.get("unsure", "-")),
+            }
+            for w in _seq(bl.get("by_week"))
+        ],
+    }
 
 
 def _allocation(o: Mapping[str, Any], styles: Mapping[str, plots.ArmStyle]) -> dict[str, Any]:
     series = [s for s in _seq(o.get("series")) if s.get("arm")]
     has_code = any(s.get("code") for s in series)
     rows = [
-        {"date": s.get("date") or f"day {s['day']}", "day_type": s.get("day_type") or "",
-         "code": s.get("code") or "", "arm": s["arm"],
-         "colour": styles[s["arm"]].colour if s["arm"] in styles else plots.INK,
-         "guess": s.get("guess") or ""}
+        {
+            "date": s.get("date") or f"day {s['day']}",
+            "day_type": s.get("day_type") or "",
+            "code": s.get("code") or "",
+            "arm": s["arm"],
+            "colour": styles[s["arm"]].colour if s["arm"] in styles else plots.INK,
+            "guess": s.get("guess") or "",
+        }
         for s in series
-    ]  # fmt: skip
+    ]
     return {"has_code": has_code, "rows": rows, "outcome": o["name"]}

@@ -119,7 +119,9 @@ def open_trial(root: Path, *, readonly: bool = False) -> Trial:
     except OSError as exc:
         # Reliability fix: e.g. a 10 MB --trial; the CLI echoed the whole path back.
         shown = str(root)[:80] + ("..." if len(str(root)) > 80 else "")
-        raise TrialStateError(f"{shown}: not a usable path ({exc.strerror}); check --trial") from exc
+        raise TrialStateError(
+            f"{shown}: not a usable path ({exc.strerror}); check --trial"
+        ) from exc
     if not is_dir:
         raise TrialStateError(
             f"{root}: no trial here; give --trial DIR (or set BLINDSELF_TRIAL), "

@@ -93,13 +93,17 @@ def test_numbers_on_the_page_are_the_reports(html: str) -> None:
     assert k["classical-ci"][1] == fci(c2["classical"]["ci95"])
     assert k["bayes-est"][0] == f(c["bayes"]["mean"], signed=True)
     assert k["bayes_ref-ci"][0] == fci(c["bayes"]["reference"]["ci95"])
-    assert k["cliff-est"] == [f(c["cliffs_delta"]["delta"], signed=True),
-                              f(c2["cliffs_delta"]["delta"], signed=True)]  # fmt: skip
+    assert k["cliff-est"] == [
+        f(c["cliffs_delta"]["delta"], signed=True),
+        f(c2["cliffs_delta"]["delta"], signed=True),
+    ]
     assert k["mean-active"] == [f(mood["mean"]["active"]), f(anxiety["mean"]["active"])]
     assert k["mean-placebo"] == ["4.47", "4.74"]
     assert k["n-placebo"] == [str(mood["n"]["placebo"]), str(anxiety["n"]["placebo"])]
-    assert k["placebo_response-est"] == [f(mood["placebo_response"]["estimate"], signed=True),
-                                         f(anxiety["placebo_response"]["estimate"], signed=True)]  # fmt: skip
+    assert k["placebo_response-est"] == [
+        f(mood["placebo_response"]["estimate"], signed=True),
+        f(anxiety["placebo_response"]["estimate"], signed=True),
+    ]
     bl = r["blinding"]
     assert k["james-bi"] == [f(bl["james"]["bi"], 3)] == ["0.727"]
     assert k["james-ci"] == [fci(bl["james"]["ci95"])]
@@ -136,9 +140,18 @@ def test_text_and_html_carry_the_same_numbers(html: str) -> None:
 
 
 def test_sections_come_in_reading_order(html: str) -> None:
-    marks = ['id="verdict"', 'id="plan"', 'class="commitment', 'id="flow"', 'id="outcome-0"',
-             'id="outcome-1"', 'id="decomposition"', 'id="blinding"', 'id="howto"',
-             'id="allocation"']  # fmt: skip
+    marks = [
+        'id="verdict"',
+        'id="plan"',
+        'class="commitment',
+        'id="flow"',
+        'id="outcome-0"',
+        'id="outcome-1"',
+        'id="decomposition"',
+        'id="blinding"',
+        'id="howto"',
+        'id="allocation"',
+    ]
     at = [html.index(m) for m in marks]
     assert at == sorted(at)
     r = sample()
@@ -150,8 +163,15 @@ def test_sections_come_in_reading_order(html: str) -> None:
 
 def test_plan_and_commitment_are_stated(html: str) -> None:
     plan = html[html.index('id="plan"') : html.index('id="flow"')]
-    for text in ("Primary outcome", "mood", "one-sided", "0.05", "Holm",
-                 "exact: all 64 allocations", "verified against the published value"):  # fmt: skip
+    for text in (
+        "Primary outcome",
+        "mood",
+        "one-sided",
+        "0.05",
+        "Holm",
+        "exact: all 64 allocations",
+        "verified against the published value",
+    ):
         assert text in plan
     assert "0.1 g chaga powder in the same capsule" in plan
 
@@ -186,7 +206,10 @@ def test_allocation_table_lists_days_with_codes_and_guesses(html: str) -> None:
     with_arm = [s for s in r["outcomes"][0]["series"] if s["arm"]]
     assert alloc.count("<tr>") == len(with_arm) + 1  # + header
     first = with_arm[0]
-    assert f"<td>{first['date']}</td><td>{first['day_type']}</td><td class=\"code\">{first['code']}</td>" in alloc
+    assert (
+        f'<td>{first["date"]}</td><td>{first["day_type"]}</td><td class="code">{first["code"]}</td>'
+        in alloc
+    )
 
 
 def test_allocation_omits_the_code_column_when_series_has_no_codes() -> None:
@@ -194,13 +217,16 @@ def test_allocation_omits_the_code_column_when_series_has_no_codes() -> None:
     for s in r["outcomes"][0]["series"]:
         s.pop("code", None)
     alloc = render_html(r).split('id="allocation"')[1]
-    assert "<th scope=\"col\">code</th>" not in alloc
+    assert '<th scope="col">code</th>' not in alloc
 
 
 def test_run_in_placebo_response_is_labelled_not_randomized_on_the_chart(html: str) -> None:
     part = html[html.index('id="decomposition"') : html.index('id="blinding"')]
     assert "NOT randomized" in part  # x label inside the SVG
-    assert ">Placebo response measured against the baseline run-in, which came first: not randomized<" in part  # fmt: skip
+    assert (
+        ">Placebo response measured against the baseline run-in, which came first: not randomized<"
+        in part
+    )
     assert "<svg" in part
 
 
@@ -211,8 +237,16 @@ def three_arm() -> dict[str, Any]:
     """none / placebo / active, with a randomized placebo response."""
     r = sample()
     t = r["trial"]
-    t["arms"].insert(0, {"name": "none", "kind": "none", "dose": None, "unit": None,
-                         "label": "no capsule (a card in the envelope)"})  # fmt: skip
+    t["arms"].insert(
+        0,
+        {
+            "name": "none",
+            "kind": "none",
+            "dose": None,
+            "unit": None,
+            "label": "no capsule (a card in the envelope)",
+        },
+    )
     t["scheme"]["arms"] = ["none", "placebo", "active"]
     t["scheme_note"] = "randomized blocks of none, placebo, active (4 blocks)"
     t["randomization"] = {"exact": False, "assignments": 1679616, "draws": 9999}
@@ -223,9 +257,14 @@ def three_arm() -> dict[str, Any]:
         o["n"]["none"] = 12
         o["mean"]["none"] = 4.08
         o["sd"]["none"] = 0.9
-        o["placebo_response"] = {"source": "randomized none arm", "randomized": True,
-                                 "estimate": 0.37, "ci95": [-0.21, 0.95],
-                                 "p_randomization": 0.2143, "trend_adjusted": None}  # fmt: skip
+        o["placebo_response"] = {
+            "source": "randomized none arm",
+            "randomized": True,
+            "estimate": 0.37,
+            "ci95": [-0.21, 0.95],
+            "p_randomization": 0.2143,
+            "trend_adjusted": None,
+        }
         for c in o["contrasts"]:
             c["randomization"].update(exact=False, assignments=1679616, draws=9999, p_min=0.0001)
     return r
@@ -249,8 +288,16 @@ def nulled(r: dict[str, Any]) -> dict[str, Any]:
     """Every optional value None (as analysis.py writes when a figure cannot be computed)."""
     r = copy.deepcopy(r)
     t = r["trial"]
-    for key in ("commitment", "published_commitment_checked", "start", "end", "expectation",
-                "early_reason", "scheme_note", "trial_id"):  # fmt: skip
+    for key in (
+        "commitment",
+        "published_commitment_checked",
+        "start",
+        "end",
+        "expectation",
+        "early_reason",
+        "scheme_note",
+        "trial_id",
+    ):
         t[key] = None
     t["codebreaks"] = []
     for o in r["outcomes"]:
@@ -298,24 +345,47 @@ def test_minimal_skeleton_renders() -> None:
     # Only the keys SPEC 9 guarantees, plus what verdict() always writes.
     r = {
         "schema": "blindself-report/1",
-        "trial": {"title": "T", "question": "Q?", "primary": "y",
-                  "arms": [{"name": "a", "kind": "active"}, {"name": "p", "kind": "placebo"}],
-                  "plan": {"alpha": 0.05, "alternative": "two-sided", "correction": "none"}},
+        "trial": {
+            "title": "T",
+            "question": "Q?",
+            "primary": "y",
+            "arms": [{"name": "a", "kind": "active"}, {"name": "p", "kind": "placebo"}],
+            "plan": {"alpha": 0.05, "alternative": "two-sided", "correction": "none"},
+        },
         "adherence": {"scheduled": 10, "checked_in": 9, "missed": 1, "codebreaks": 0},
-        "outcomes": [{"name": "y", "primary": True, "better": "higher", "n": {"a": 4, "p": 4},
-                      "mean": {"a": 3.0, "p": 2.5},
-                      "contrasts": [{"active": "a", "placebo": "p", "estimate": 0.5,
-                                     "ci95": [-0.5, 1.5], "p_randomization": 0.3,
-                                     "randomization": {"exact": True, "assignments": 70,
-                                                       "draws": 0},
-                                     "classical": None, "ar1": None, "bayes": None,
-                                     "cliffs_delta": None, "p_adjusted": 0.3}],
-                      "placebo_response": None, "expectancy": None, "carryover": None,
-                      "trend_per_week": None}],
-        "blinding": {"table": {"a": {"a": 1, "p": 0}, "p": {"a": 0, "p": 1},
-                               "unsure": {"a": 1, "p": 1}}},
+        "outcomes": [
+            {
+                "name": "y",
+                "primary": True,
+                "better": "higher",
+                "n": {"a": 4, "p": 4},
+                "mean": {"a": 3.0, "p": 2.5},
+                "contrasts": [
+                    {
+                        "active": "a",
+                        "placebo": "p",
+                        "estimate": 0.5,
+                        "ci95": [-0.5, 1.5],
+                        "p_randomization": 0.3,
+                        "randomization": {"exact": True, "assignments": 70, "draws": 0},
+                        "classical": None,
+                        "ar1": None,
+                        "bayes": None,
+                        "cliffs_delta": None,
+                        "p_adjusted": 0.3,
+                    }
+                ],
+                "placebo_response": None,
+                "expectancy": None,
+                "carryover": None,
+                "trend_per_week": None,
+            }
+        ],
+        "blinding": {
+            "table": {"a": {"a": 1, "p": 0}, "p": {"a": 0, "p": 1}, "unsure": {"a": 1, "p": 1}}
+        },
         "verdict": {"text": "No clear difference."},
-    }  # fmt: skip
+    }
     page = render_html(r)
     assert "No clear difference." in page
     assert keys(page).found["primary-est"] == ["+0.50"]
@@ -366,10 +436,18 @@ def test_rendering_is_reproducible(html: str) -> None:
 
 
 def test_report_module_does_not_import_matplotlib_or_jinja2() -> None:
-    code = ("import sys, blindself.report, blindself.rendering; "
-            "print(sorted(m for m in ('matplotlib', 'jinja2', 'numpy') if m in sys.modules))")  # fmt: skip
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    code = (
+        "import sys, blindself.report, blindself.rendering; "
+        "print(sorted(m for m in ('matplotlib', 'jinja2', 'numpy') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert out.stdout.strip() == "[]"
 
 
@@ -402,17 +480,32 @@ class DevTools:
     def __init__(self, exe: str, profile: Path) -> None:
         cmd_r, self._cmd_w = os.pipe()
         self._evt_r, evt_w = os.pipe()
-        args = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--disable-extensions",
-                "--disable-default-apps", "--no-default-browser-check", "--mute-audio",
-                "--hide-scrollbars", f"--user-data-dir={profile}", "--remote-debugging-pipe",
-                "about:blank"]  # fmt: skip
+        args = [
+            exe,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+            "--disable-default-apps",
+            "--no-default-browser-check",
+            "--mute-audio",
+            "--hide-scrollbars",
+            f"--user-data-dir={profile}",
+            "--remote-debugging-pipe",
+            "about:blank",
+        ]
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _TRAMPOLINE, str(cmd_r), str(evt_w), *args],
-            pass_fds=(cmd_r, evt_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            pass_fds=(cmd_r, evt_w),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        )
         os.close(cmd_r)
         os.close(evt_w)
         self._buf = b""
@@ -431,8 +524,9 @@ class DevTools:
         msg, self._buf = self._buf.split(b"\0", 1)
         return json.loads(msg)  # type: ignore[no-any-return]
 
-    def call(self, method: str, session: str | None = None, timeout: float = 30,
-             **params: Any) -> dict[str, Any]:  # fmt: skip
+    def call(
+        self, method: str, session: str | None = None, timeout: float = 30, **params: Any
+    ) -> dict[str, Any]:
         self._id += 1
         msg: dict[str, Any] = {"id": self._id, "method": method, "params": params}
         if session:
@@ -493,22 +587,29 @@ def test_in_a_real_browser(browser: DevTools, html: str, tmp_path: Path) -> None
     s = browser.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
     for domain in ("Page", "Runtime", "Log", "Network"):
         browser.call(f"{domain}.enable", s)
-    browser.call("Emulation.setDeviceMetricsOverride", s, width=1280, height=2000,
-                 deviceScaleFactor=1, mobile=False)  # fmt: skip
+    browser.call(
+        "Emulation.setDeviceMetricsOverride",
+        s,
+        width=1280,
+        height=2000,
+        deviceScaleFactor=1,
+        mobile=False,
+    )
     browser.call("Page.navigate", s, url=url)
     browser.wait("Page.loadEventFired")
 
     def js(expr: str) -> Any:
-        return browser.call("Runtime.evaluate", s, expression=expr, returnByValue=True)[
-            "result"
-        ]["value"]
+        return browser.call("Runtime.evaluate", s, expression=expr, returnByValue=True)["result"][
+            "value"
+        ]
 
     # Above the fold on a laptop: the question and the whole verdict box.
     assert js("document.querySelector('.question').getBoundingClientRect().bottom") < 300
     assert js("document.getElementById('verdict').getBoundingClientRect().bottom") < 900
     assert js("document.querySelectorAll('svg').length") == 4
-    assert js("[...document.querySelectorAll('svg')].every(e => e.getBoundingClientRect()"
-              ".height > 100)")  # fmt: skip
+    assert js(
+        "[...document.querySelectorAll('svg')].every(e => e.getBoundingClientRect().height > 100)"
+    )
 
     shot = base64.b64decode(browser.call("Page.captureScreenshot", s, format="png")["data"])
     assert shot.startswith(b"\x89PNG") and len(shot) > 20_000
@@ -517,8 +618,14 @@ def test_in_a_real_browser(browser: DevTools, html: str, tmp_path: Path) -> None
     (out / "report-screenshot.png").write_bytes(shot)
 
     # A phone: nothing wider than the screen, so no sideways scrolling.
-    browser.call("Emulation.setDeviceMetricsOverride", s, width=390, height=844,
-                 deviceScaleFactor=2, mobile=True)  # fmt: skip
+    browser.call(
+        "Emulation.setDeviceMetricsOverride",
+        s,
+        width=390,
+        height=844,
+        deviceScaleFactor=2,
+        mobile=True,
+    )
     assert js("document.documentElement.scrollWidth") <= 390
     phone = base64.b64decode(browser.call("Page.captureScreenshot", s, format="png")["data"])
     (out / "report-screenshot-phone.png").write_bytes(phone)
@@ -526,20 +633,37 @@ def test_in_a_real_browser(browser: DevTools, html: str, tmp_path: Path) -> None
 
     for name, (w, h) in {"a4": (8.27, 11.69), "letter": (8.5, 11.0)}.items():
         pdf = base64.b64decode(
-            browser.call("Page.printToPDF", s, timeout=60, paperWidth=w, paperHeight=h,
-                         printBackground=True, preferCSSPageSize=False)["data"]  # fmt: skip
+            browser.call(
+                "Page.printToPDF",
+                s,
+                timeout=60,
+                paperWidth=w,
+                paperHeight=h,
+                printBackground=True,
+                preferCSSPageSize=False,
+            )["data"]
         )
         assert pdf.startswith(b"%PDF-") and len(pdf) > 20_000
         (out / f"report-{name}.pdf").write_bytes(pdf)
 
     mine = [e for e in browser.events if e.get("sessionId") == s]
-    requests = {e["params"]["request"]["url"] for e in mine
-                if e.get("method") == "Network.requestWillBeSent"}  # fmt: skip
+    requests = {
+        e["params"]["request"]["url"]
+        for e in mine
+        if e.get("method") == "Network.requestWillBeSent"
+    }
     assert requests == {url}
-    errors = [e["params"] for e in mine
-              if e.get("method") == "Runtime.exceptionThrown"
-              or (e.get("method") == "Runtime.consoleAPICalled"
-                  and e["params"]["type"] in ("error", "warning", "assert"))
-              or (e.get("method") == "Log.entryAdded"
-                  and e["params"]["entry"]["level"] in ("error", "warning"))]  # fmt: skip
+    errors = [
+        e["params"]
+        for e in mine
+        if e.get("method") == "Runtime.exceptionThrown"
+        or (
+            e.get("method") == "Runtime.consoleAPICalled"
+            and e["params"]["type"] in ("error", "warning", "assert")
+        )
+        or (
+            e.get("method") == "Log.entryAdded"
+            and e["params"]["entry"]["level"] in ("error", "warning")
+        )
+    ]
     assert errors == []

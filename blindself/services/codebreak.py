@@ -168,4 +168,3 @@ def _opened_codes(entries: list[Entry]) -> set[str]:
             out.add(str(e.payload.get("code")))
             out.update(str(c) for c in e.payload.get("implied", []))
     return out
-

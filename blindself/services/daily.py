@@ -305,16 +305,7 @@ def calendar_ics(trial_dir: Path, ctx: Context, remind_at: str | None = None) ->
         for d in trial.calendar.days:
             if not _scheduled(trial, d.day_type):
                 continue
-            what = {
-                "baseline": "baseline day: rate, no capsule",
-                "dose": "dose day: take today's container, rate, guess",
-                "off": "off day: rate, no capsule",
-                "washout": "washout day: rate, no capsule",
-            }[d.day_type]
-            if d.is_dose and d.period is not None and trial.schedule.period_code:
-                what += f" (container {format_code(trial.schedule.period_code[d.period])})"
-            elif d.is_dose and d.block is not None:
-                what += f" (bag {d.block + 1})"
+            what = _instruction(trial, d)
             nxt = d.date + timedelta(days=1)
             lines += [
                 "BEGIN:VEVENT",
@@ -336,6 +327,45 @@ def calendar_ics(trial_dir: Path, ctx: Context, remind_at: str | None = None) ->
             lines.append("END:VEVENT")
         lines.append("END:VCALENDAR")
     return "\r\n".join(lines) + "\r\n"
+
+
+def _instruction(trial: Trial, d: Any) -> str:
+    """What the participant does on a day: public facts only (container or bag, never an arm)."""
+    what = {
+        "baseline": "baseline day: rate, no capsule",
+        "dose": "dose day: take today's container, rate, guess",
+        "off": "off day: rate, no capsule",
+        "washout": "washout day: rate, no capsule",
+    }[d.day_type]
+    if d.is_dose and d.period is not None and trial.schedule.period_code:
+        what += f" (container {format_code(trial.schedule.period_code[d.period])})"
+    elif d.is_dose and d.block is not None:
+        what += f" (bag {d.block + 1})"
+    return what
+
+
+def calendar_html(trial_dir: Path) -> str:
+    """The participant's printable calendar: what to do each day, no arm information."""
+    import jinja2
+
+    with _opened(trial_dir, readonly=True) as trial:
+        days = [
+            {"date": d.date, "weekday": d.date.strftime("%a"), "what": _instruction(trial, d)}
+            for d in trial.calendar.days
+            if _scheduled(trial, d.day_type)
+        ]
+        env = jinja2.Environment(
+            loader=jinja2.PackageLoader("blindself", "templates"),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+        )
+        return env.get_template("participant.html.j2").render(
+            title=trial.protocol.title,
+            question=trial.protocol.question,
+            trial_id=trial.trial_id,
+            outcomes=trial.protocol.outcomes,
+            days=days,
+        )
 
 
 def _ics_text(s: str) -> str:

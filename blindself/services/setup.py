@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date
 from importlib import resources
@@ -151,6 +152,9 @@ def init_trial(
     parent = directory.parent
     parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=parent))
+    # Reliability fix: sheets and the key file written before a later failure were left
+    # behind, holding an allocation that was never sealed and blocking a re-run of init.
+    outside: list[Path] = []
     try:
         os.chmod(tmp, 0o700)
         paths = TrialPaths(tmp)
@@ -158,14 +162,23 @@ def init_trial(
         _write_private(paths.seal, sealed.data, 0o400)
         with Store.create(paths.db, trial_id=trial_id, genesis=genesis) as store:
             head = store.head()
-        written = tuple(write_sheet(p, protocol, calendar, doc, schedule) for p in sheets)
+        for sheet in sheets:
+            if not sheet.exists():  # never remove a file someone else made meanwhile
+                outside.append(sheet)
+            write_sheet(sheet, protocol, calendar, doc, schedule)
+        written = tuple(sheets)
         if recovery_key_file is not None:
+            if not recovery_key_file.exists():
+                outside.append(recovery_key_file)
             _write_private(recovery_key_file, (sealed.recovery_key + "\n").encode(), 0o600)
         if directory.exists():
             directory.rmdir()
         os.rename(tmp, directory)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        for path in outside:
+            with suppress(OSError):
+                path.unlink()
         raise
     return InitResult(
         trial_id=trial_id,

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -94,7 +95,16 @@ def unblind_trial(
             if any(e.kind == "unblind" for e in tx.entries("unblind")):
                 raise TrialStateError("the trial was unblinded meanwhile; run blindself report")
             tx.append("unblind", None, payload)
-        report = _write_outputs(trial, payload)
+        try:
+            report = _write_outputs(trial, payload)
+        except OSError as exc:
+            # Reliability fix: the CLI's generic message said "nothing was recorded", but the
+            # unblind entry is committed; a re-run (idempotent) writes the report.
+            raise TrialStateError(
+                f"the trial is unblinded (logged), but writing {trial.paths.report} failed "
+                f"({exc.strerror or exc}); free space or fix permissions, then run "
+                "blindself unblind again"
+            ) from exc
         return UnblindResult(report, _summary(report), _report_files(trial), False, published_ok)
 
 
@@ -221,11 +231,21 @@ def _summary(report: dict[str, Any]) -> str:
 
 def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    # Reliability fix: private like the rest of the trial (was 0644 under the usual umask),
+    # and no temp file is left behind when a write fails.
+    with suppress(FileNotFoundError):
+        tmp.unlink()
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with open(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def csv_text(rows: list[dict[str, Any]], columns: list[str]) -> str:

@@ -31,3 +31,11 @@ g <- gls(MP ~ LSD + day, data = mp, correlation = corAR1(form = ~ day), method =
 tt <- summary(g)$tTable
 cat(sprintf("lsd ar1 MP: estimate %.10f se %.10f p %.10g rho %.10f\n", tt["LSD", 1], tt["LSD", 2],
             tt["LSD", 4], coef(g$modelStruct$corStruct, unconstrained = FALSE)))
+
+# Szigeti et al. 2021 (tests/data/szigeti2021-acutes.csv): one measure at one time point
+# across participants (each row its own unit), MD vs PL, and the guess table.
+sz <- read.csv("../data/szigeti2021-acutes.csv")
+w4 <- subset(sz, test_name == "mood" & tp == "w4s1")
+w4$md <- as.numeric(w4$condition == "MD")
+show("szigeti mood w4s1", lm(value ~ md, data = w4))
+print(table(guess = w4$guess, condition = w4$condition))

@@ -173,4 +173,6 @@ def integrity(trial: Path) -> str:
 
 def tree(trial: Path) -> dict[str, bytes]:
     """Every file under ``trial`` with its bytes (for "nothing changed" checks)."""
-    return {str(p.relative_to(trial)): p.read_bytes() for p in sorted(trial.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(trial)): p.read_bytes() for p in sorted(trial.rglob("*")) if p.is_file()
+    }

@@ -38,7 +38,9 @@ needs_cli = pytest.mark.skipif(
 def partner(sheet: dict[str, Any], code: str) -> list[str]:
     """Codes sharing the block of ``code``, from the preparation sheet (the truth)."""
     block = next(c["block"] for c in sheet["containers"] if c["code"] == code)
-    return sorted(c["code"] for c in sheet["containers"] if c["block"] == block and c["code"] != code)
+    return sorted(
+        c["code"] for c in sheet["containers"] if c["block"] == block and c["code"] != code
+    )
 
 
 def plain(code: str) -> str:
@@ -58,7 +60,7 @@ def test_break_reveals_one_code_and_logs_its_partner_first(tmp_path: Path) -> No
     assert not result.opened_before
     rows = entries(trial)
     assert [r[1] for r in rows] == ["init", "codebreak"]
-    seq, kind, dday, payload, supersedes, _, _ = rows[-1]
+    seq, _, dday, payload, supersedes, _, _ = rows[-1]
     assert (seq, dday, supersedes) == (result.entry.seq, None, None)
     assert json.loads(payload) == {
         "code": plain(code),
@@ -223,7 +225,9 @@ def test_resealed_allocation_is_a_commitment_mismatch(tmp_path: Path) -> None:
     path.chmod(0o600)
     path.write_bytes(sealed.data)
     code = sorted(sheet["codes"])[0]
-    message = _refused(trial, CommitmentMismatch, code, "why", make_context(), passphrase=PASSPHRASE)
+    message = _refused(
+        trial, CommitmentMismatch, code, "why", make_context(), passphrase=PASSPHRASE
+    )
     assert "DOES NOT MATCH THE COMMITMENT" in message and "nothing was logged" in message
     assert CommitmentMismatch.exit_code == 3
 

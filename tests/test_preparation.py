@@ -1,0 +1,178 @@
+"""Preparing a trial (issue 5): sheets, the participant's calendar, plan, templates, stop rules."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from helpers import PASSPHRASE, SMALL_PROTOCOL, START, Invoke, at, day, make_context, with_clock
+
+ENV = {"BLINDSELF_PASSPHRASE": PASSPHRASE}
+TEMPLATES = sorted(
+    p.stem for p in (Path(__file__).resolve().parents[1] / "protocols").glob("*.toml")
+)
+
+
+def init(
+    invoke: Invoke,
+    tmp: Path,
+    blinding: str,
+    alloc_seed: int = 1,
+    sheets: tuple[str, ...] = ("s.json",),
+    text: str | None = None,
+) -> Path:
+    protocol = tmp / "p.toml"
+    protocol.write_text(text or SMALL_PROTOCOL.format(blinding=blinding))
+    args = ["init", str(protocol), str(tmp / "trial"), "--start", START.isoformat()]
+    for s in sheets:
+        args += ["--sheet", str(tmp / s)]
+    r = invoke(args, make_context(alloc_seed=alloc_seed), env=ENV)
+    assert r.exit_code == 0, r.output
+    return tmp / "trial"
+
+
+def test_helper_sheet_json_follows_spec(tmp_path: Path, invoke: Invoke) -> None:
+    init(invoke, tmp_path, "helper")
+    sheet = json.loads((tmp_path / "s.json").read_text())
+    assert set(sheet) >= {"trial", "codes", "containers"}
+    assert len(sheet["containers"]) == 8
+    for c in sheet["containers"]:
+        assert set(c) >= {"code", "arm", "block", "period", "dates"}
+        assert sheet["codes"][c["code"]] == c["arm"]
+        assert c["block"] == (c["period"] - 1) // 2 + 1
+        # one dose day per period, on the period's calendar day (2 baseline days first)
+        assert c["dates"] == [day(c["period"] + 1).isoformat()]
+    periods = sorted(c["period"] for c in sheet["containers"])
+    assert periods == list(range(1, 9))
+
+
+def test_self_sheet_leaves_period_to_the_shuffle(tmp_path: Path, invoke: Invoke) -> None:
+    init(invoke, tmp_path, "self", sheets=("s.json", "s.html"))
+    sheet = json.loads((tmp_path / "s.json").read_text())
+    for c in sheet["containers"]:
+        assert c["period"] is None and c["dates"] == []
+    per_block: dict[int, list[str]] = {}
+    for c in sheet["containers"]:
+        per_block.setdefault(c["block"], []).append(c["arm"])
+    assert all(sorted(arms) == ["active", "placebo"] for arms in per_block.values())
+    html = (tmp_path / "s.html").read_text()
+    assert html.count("<svg") == 8  # a QR code per slip
+    assert "shuffle them well" in html and "Check the count" in html
+    for c in sheet["containers"]:
+        assert html.count(c["code"]) == 1
+
+
+def test_codes_on_sheets_do_not_depend_on_the_allocation(tmp_path: Path, invoke: Invoke) -> None:
+    """Same non-allocation stream, different allocations: identical codes in identical order."""
+    seen = []
+    for seed in range(1, 7):
+        base = tmp_path / str(seed)
+        base.mkdir()
+        init(invoke, base, "self", alloc_seed=seed)
+        sheet = json.loads((base / "s.json").read_text())
+        seen.append(
+            ([c["code"] for c in sheet["containers"]], [c["arm"] for c in sheet["containers"]])
+        )
+    codes = {tuple(c) for c, _ in seen}
+    arms = {tuple(a) for _, a in seen}
+    assert len(codes) == 1 and list(seen[0][0]) == sorted(seen[0][0])
+    assert len(arms) > 1
+
+
+@pytest.mark.parametrize("blinding", ["helper", "self"])
+def test_participant_calendar_has_no_arm(tmp_path: Path, invoke: Invoke, blinding: str) -> None:
+    outputs = []
+    for seed in (1, 2):
+        base = tmp_path / str(seed)
+        base.mkdir()
+        trial = init(invoke, base, blinding, alloc_seed=seed)
+        ctx = make_context(alloc_seed=seed)
+        ics = invoke(["calendar", "--trial", str(trial), "--remind-at", "07:45"], ctx)
+        assert ics.exit_code == 0
+        invoke(["calendar", "--trial", str(trial), "-o", str(base / "cal.html")], ctx)
+        page = (base / "cal.html").read_text()
+        for text in (ics.stdout, page):
+            assert "placebo" not in text  # arm names appear nowhere; the pages are equal below
+        assert (
+            ics.stdout.count("BEGIN:VEVENT") == 10 and "TRIGGER;RELATED=START:PT7H45M" in ics.stdout
+        )
+        invoke(["calendar", "--trial", str(trial), "-o", str(base / "cal.ics")], ctx)
+        raw = (base / "cal.ics").read_bytes()
+        assert raw.startswith(b"BEGIN:VCALENDAR\r\n") and raw.count(b"\n") == raw.count(b"\r\n")
+        assert [line for line in raw.split(b"\r\n") if len(line) > 75] == []
+        outputs.append((ics.stdout, page))
+    assert outputs[0] == outputs[1]
+
+
+def test_plan_prints_allocations_and_warns_when_alpha_is_out_of_reach(
+    tmp_path: Path, invoke: Invoke
+) -> None:
+    protocol = tmp_path / "p.toml"
+    protocol.write_text(
+        SMALL_PROTOCOL.format(blinding="helper").replace("blocks = 4", "blocks = 3")
+    )
+    r = invoke(["plan", str(protocol), "--start", START.isoformat()])
+    assert r.exit_code == 0
+    # 3 blocks of [active, placebo]: 2^3 = 8 allocations; two-sided p_min = 2/8 (exact enumeration).
+    assert "Possible allocations: 8" in r.stdout
+    assert "Smallest attainable p: 0.25 two-sided, 0.125 one-sided" in r.stdout
+    assert "Warning: this design cannot reach p <= 0.05 (smallest p 0.25); add blocks" in r.stdout
+    data = json.loads(
+        invoke(["plan", str(protocol), "--json", "--start", START.isoformat()]).stdout
+    )
+    assert data["allocations"] == 8 and data["p_min"]["two-sided"] == 0.25
+    assert data["containers"][0] == {
+        "arm": "active",
+        "kind": "active",
+        "containers": 3,
+        "capsules": 3,
+        "dose_total": None,
+        "unit": None,
+    }
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_every_template_passes_plan_and_init(tmp_path: Path, invoke: Invoke, name: str) -> None:
+    target = tmp_path / f"{name}.toml"
+    assert invoke(["new", name, str(target)]).exit_code == 0
+    r = invoke(["plan", str(target)])
+    assert r.exit_code == 0 and "protocol is valid" in r.stdout
+    assert "Warning" not in r.stdout  # every shipped design can reach its alpha
+    r = invoke(
+        ["init", str(target), str(tmp_path / "t"), "--sheet", str(tmp_path / "s.html")],
+        make_context(),
+        env=ENV,
+    )
+    assert r.exit_code == 0, r.output
+
+
+def test_stop_rule_is_announced(tmp_path: Path, invoke: Invoke) -> None:
+    text = SMALL_PROTOCOL.format(blinding="helper") + (
+        '\n[[stop_rules]]\noutcome = "anxiety"\nthreshold = 9\ndays = 2\n'
+        'message = "Severe anxiety twice: stop and talk to a doctor."\n'
+    )
+    trial = init(invoke, tmp_path, "helper", text=text)
+    for n in (0, 1):
+        r = invoke(
+            [
+                "checkin",
+                "--trial",
+                str(trial),
+                "--date",
+                day(n).isoformat(),
+                "--rate",
+                "mood=3",
+                "--rate",
+                "anxiety=9",
+            ],
+            with_clock(make_context(), at(day(n))),
+        )
+        assert r.exit_code == 0
+    assert "STOP RULE MET" not in invoke(["status", "--trial", str(trial)]).stderr
+    assert (
+        "STOP RULE MET: anxiety reached 9 on 2 day(s). Severe anxiety twice: stop and talk to a doctor."
+        in r.stderr
+    )
+    assert "blindself codebreak CODE --reason TEXT" in r.stderr
