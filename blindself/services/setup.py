@@ -14,7 +14,7 @@ from pathlib import Path
 from blindself import __version__
 from blindself.allocation import NONCE_BYTES, AllocationDoc, Container, padded_length
 from blindself.codes import ALPHABET, generate_codes
-from blindself.errors import BlindselfError, ProtocolError, TrialStateError
+from blindself.errors import ProtocolError, TrialStateError
 from blindself.protocol import Protocol, load_protocol, parse_protocol
 from blindself.randomness import shuffle
 from blindself.schedule import Calendar, build_calendar, scheme_of
@@ -266,13 +266,3 @@ def _write_private(path: Path, data: bytes, mode: int) -> None:
     finally:
         os.close(fd)
     os.chmod(path, mode)
-
-
-__all__ = [
-    "BlindselfError",
-    "InitResult",
-    "Template",
-    "copy_template",
-    "init_trial",
-    "list_templates",
-]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 from contextlib import suppress
@@ -246,12 +244,3 @@ def _atomic_write(path: Path, text: str) -> None:
         with suppress(OSError):
             tmp.unlink()
         raise
-
-
-def csv_text(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow(r)
-    return buf.getvalue()

@@ -16,7 +16,7 @@ from scipy.stats import permutation_test
 import blindself.stats.power as power_module
 from blindself.protocol import Protocol, parse_protocol
 from blindself.schedule import build_calendar
-from blindself.stats.assignments import AssignmentSet, assignment_set
+from blindself.stats.assignments import AssignmentSet, assignment_set, sample_assignments
 from blindself.stats.power import PowerEstimate, power_of_design
 from blindself.stats.randomization import randomization_test
 
@@ -196,7 +196,7 @@ def test_vectorized_p_values_equal_the_analysis_randomization_test(statistic: st
     rng = np.random.default_rng(3)
     setup = power_module._setup(p, cal, rng)
     scheme = setup.scheme
-    obs = power_module.sample_assignments(scheme, rng, 8)
+    obs = sample_assignments(scheme, rng, 8)
     y = (
         rng.normal(size=(8, scheme.n_periods, 3))
         + 0.8 * (obs == scheme.arms.index("high"))[:, :, None]
@@ -231,7 +231,7 @@ def test_monte_carlo_rows_equal_the_analysis_test_with_the_same_rows(
     setup = power_module._setup(p, build_calendar(p, START), rng)
     (c,) = setup.contrasts
     assert not c.exact and c.rows is not None and c.size == power_module.MC_DRAWS + 1
-    obs = power_module.sample_assignments(setup.scheme, rng, 5)
+    obs = sample_assignments(setup.scheme, rng, 5)
     y = rng.normal(size=(5, 16, 1))
     ours = power_module._p_values(setup, c, obs, y, rng)
     for i in range(5):
