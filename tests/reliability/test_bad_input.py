@@ -206,7 +206,10 @@ def _run_case(
     before = entries(trial)
     args = dose_args(trial, 2, code, *extra)
     for option, value in over.items():
-        args[args.index(option) + 1] = value
+        if option in args:
+            args[args.index(option) + 1] = value
+        else:
+            args += [option, value]
     started = time.perf_counter()
     r = invoke(args, ctx)
     elapsed = time.perf_counter() - started
