@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/bench_power.py [--sims N] [--seed S]``.  Prints, per protocol,
 the simulated power (effect 1, SD 1.5, rho 0.3 unless given) with its Monte Carlo SE,
-the reference set, and the time of the simulation alone and with the 80 % suggestion.
+the reference set, and the time of the simulation alone and in total with the 80 % suggestion.
 A measurement, not a test: nothing here asserts a time.
 """
 
@@ -32,7 +32,7 @@ def main() -> None:
         f"effect {args.effect:g}, sd {args.sd:g}, rho {args.rho:g}, {args.sims} sims, "
         f"seed {args.seed}"
     )
-    print(f"{'protocol':<28} {'power':>6} {'se':>6} {'reference':>18} {'sim s':>7} {'+sugg s':>8}")
+    print(f"{'protocol':<28} {'power':>6} {'se':>6} {'reference':>18} {'sim s':>7} {'total s':>8}")
     for path in sorted(folder.glob("*.toml")):
         protocol = load_protocol(path)
         calendar = build_calendar(protocol, date(2000, 1, 3))

@@ -77,7 +77,8 @@ def analyze(data: TrialData) -> dict[str, Any]:
     sets = ReferenceSets(data)
     assignments = sets.full()
     placebo = next(a.name for a in data.arms if a.kind == "placebo")
-    actives = [a.name for a in data.arms if a.kind == "active" and a.name in data.observed]
+    # every declared active arm gets its contrast (in protocol order), empty ones with a note
+    actives = [a.name for a in data.arms if a.kind == "active"]
     none_arm = next(
         (a.name for a in data.arms if a.kind == "none" and a.name in data.observed), None
     )
@@ -122,12 +123,19 @@ T = TypeVar("T")
 
 
 def _try(notes: list[str], label: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
-    """Run a companion model; data it cannot fit (no variation, too few days) gives a note."""
+    """Run a companion model; data it cannot fit (no variation, too few days) gives a note.
+
+    A numerical failure of a companion (an optimiser that cannot bracket its root, a singular
+    matrix) also leaves a note instead of losing the whole report: the randomization test,
+    which is not run through here, is the pre-registered analysis.
+    """
     try:
         return fn(*args, **kwargs)
     except DataError as exc:
         notes.append(f"{label}: {exc}")
-        return None
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+        notes.append(f"{label}: could not be computed ({type(exc).__name__}: {exc})")
+    return None
 
 
 def _seed(material: str) -> int:
@@ -720,7 +728,7 @@ def _blinding(
     placebo: str,
     actives: list[str],
 ) -> dict[str, Any]:
-    blinded = [a.name for a in data.arms if a.kind != "none" and a.name in data.observed]
+    blinded = [a.name for a in data.arms if a.kind != "none"]
     answers = {*blinded, blinding.UNSURE}
     notes: list[str] = []
     last: dict[int, DayRow] = {}
@@ -776,6 +784,7 @@ def _blinding(
         "assignments": ref.total,
         "draws": ref.draws,
         "alternative": "greater (more correct guesses than chance)",
+        "p_min": minimum_p(ref, "greater"),
     }
     sure = [
         i

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -152,7 +153,9 @@ def power(protocol: Path, effect: float, sd: float, rho: float, sims: int, as_js
     """Simulated power of the design's own randomization test."""
     from blindself.services.planning import simulate_power
 
-    if sd <= 0:
+    if not math.isfinite(effect):
+        raise click.BadParameter("must be a finite number of rating points", param_hint="--effect")
+    if not (math.isfinite(sd) and sd > 0):
         raise click.BadParameter("must be positive", param_hint="--sd")
     if not -0.99 < rho < 0.99:
         raise click.BadParameter("must lie in (-0.99, 0.99)", param_hint="--rho")

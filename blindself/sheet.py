@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -75,8 +76,32 @@ def write_sheet(
     return path
 
 
-def _render_html(protocol: Protocol, calendar: Calendar, data: dict[str, Any]) -> str:
+def participant_calendar(protocol: Protocol, trial_id: str, days: list[tuple[date, str]]) -> str:
+    """The participant's printable page: date and what to do; built from public facts only."""
+    return (
+        _environment()
+        .get_template("participant.html.j2")
+        .render(
+            title=protocol.title,
+            question=protocol.question,
+            trial_id=trial_id,
+            outcomes=protocol.outcomes,
+            days=[{"date": d, "weekday": d.strftime("%a"), "what": what} for d, what in days],
+        )
+    )
+
+
+def _environment() -> Any:
     import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("blindself", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def _render_html(protocol: Protocol, calendar: Calendar, data: dict[str, Any]) -> str:
     import segno
 
     per_arm: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -92,17 +117,16 @@ def _render_html(protocol: Protocol, calendar: Calendar, data: dict[str, Any]) -
     for c in data["containers"]:
         qr = segno.make(c["code"], error="m").svg_inline(scale=3, border=1)
         blocks[c["block"]][c["arm"]].append({**c, "qr": qr})
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("blindself", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    return env.get_template("sheet.html.j2").render(
-        protocol=protocol,
-        calendar=calendar,
-        data=data,
-        totals=totals,
-        blocks={b: dict(arms) for b, arms in sorted(blocks.items())},
-        breakers=BLIND_BREAKERS,
-        period_days=protocol.design.period_days,
+    return (
+        _environment()
+        .get_template("sheet.html.j2")
+        .render(
+            protocol=protocol,
+            calendar=calendar,
+            data=data,
+            totals=totals,
+            blocks={b: dict(arms) for b, arms in sorted(blocks.items())},
+            breakers=BLIND_BREAKERS,
+            period_days=protocol.design.period_days,
+        )
     )

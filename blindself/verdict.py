@@ -22,6 +22,9 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
     planned = "" if from_csv else "pre-registered "
     for c in primary["contrasts"]:
         _drug_sentence(primary, c, alpha, planned, sentences, findings, caveats)
+    if not primary["contrasts"]:
+        sentences.append("No active arm was compared with placebo.")
+        findings.append("insufficient")
     trend = primary.get("dose_trend")
     if trend and trend.get("estimate") is not None:
         sentences.append(
@@ -119,6 +122,13 @@ def _blinding_sentence(bl: dict[str, Any], sentences: list[str], caveats: list[s
     p_b = bl.get("p_randomization")
     if p_b is None:
         sentences.append("Blinding was not assessed: no guesses were recorded.")
+        return
+    p_min = (bl.get("randomization") or {}).get("p_min")
+    if p_min is not None and p_min > 0.05:
+        sentences.append(
+            f"Whether the blind held cannot be tested on {bl.get('n_periods', 0)} guessed "
+            f"periods (the smallest possible p is {p_min:.3g})."
+        )
         return
     if p_b <= 0.05:
         sentences.append(

@@ -138,7 +138,7 @@ def test_szigeti_one_participant(invoke: Invoke) -> None:
         [str(NOOPEPT), "--arm-column", "Noopept", "--active", "1", "--placebo", "0"],
         [str(LSD), *LSD_ARGS],
         [str(SZIGETI), "--where", "test_name=PANAS", *SZ_ARGS, "--guess-column", "guess"],
-        [str(SZIGETI), "--where", "trial_id=2", "--where", "test_name=QIDS", *SZ_ARGS],
+        [str(SZIGETI), "--where", "trial_id=3", "--where", "test_name=QIDS", *SZ_ARGS],
     ],
     ids=["noopept", "lsd", "szigeti-panas", "szigeti-participant"],
 )

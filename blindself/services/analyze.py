@@ -92,6 +92,8 @@ def build_data(raw: bytes, name: str, opts: AnalyzeOptions) -> tuple[TrialData, 
         if not sep or col not in header:
             raise DataError(f"--where {cond!r}: use COL=VALUE with a column of {name}")
         records = [r for r in records if (r.get(col) or "").strip() == value]
+    if opts.where and not records:
+        raise DataError(f"{name}: no rows match {' and '.join(opts.where)}; check the values")
     # Arms: names are fixed words, labels carry the CSV values.
     mapping: dict[str, str] = {}
     arms: list[Arm] = []

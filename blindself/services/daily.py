@@ -346,26 +346,15 @@ def _instruction(trial: Trial, d: Any) -> str:
 
 def calendar_html(trial_dir: Path) -> str:
     """The participant's printable calendar: what to do each day, no arm information."""
-    import jinja2
+    from blindself.sheet import participant_calendar
 
     with _opened(trial_dir, readonly=True) as trial:
         days = [
-            {"date": d.date, "weekday": d.date.strftime("%a"), "what": _instruction(trial, d)}
+            (d.date, _instruction(trial, d))
             for d in trial.calendar.days
             if _scheduled(trial, d.day_type)
         ]
-        env = jinja2.Environment(
-            loader=jinja2.PackageLoader("blindself", "templates"),
-            autoescape=True,
-            undefined=jinja2.StrictUndefined,
-        )
-        return env.get_template("participant.html.j2").render(
-            title=trial.protocol.title,
-            question=trial.protocol.question,
-            trial_id=trial.trial_id,
-            outcomes=trial.protocol.outcomes,
-            days=days,
-        )
+        return participant_calendar(trial.protocol, trial.trial_id, days)
 
 
 def _ics_text(s: str) -> str:

@@ -106,9 +106,7 @@ class MixedFit:
         return Effect.wald(float(L @ self.coef), math.sqrt(max(float(L @ self.cov @ L), 0.0)))
 
 
-def fit_random_intercept(
-    y: Float, X: Float, groups: Int, names: Sequence[str]
-) -> MixedFit:
+def fit_random_intercept(y: Float, X: Float, groups: Int, names: Sequence[str]) -> MixedFit:
     """REML fit of the random-intercept model ``y = X b + u[group] + e``.
 
     ``groups`` holds 0-based person indices; ``X`` includes the intercept column.  The
@@ -246,9 +244,7 @@ class NOf1:
     n_excluded: int  # of those, left out: fewer than 3 ratings or no within-arm variation
 
 
-def n_of_1_estimates(
-    y: Float, arm: Float, groups: Int, labels: Sequence[str]
-) -> NOf1:
+def n_of_1_estimates(y: Float, arm: Float, groups: Int, labels: Sequence[str]) -> NOf1:
     """Per-person N-of-1 contrasts (OLS ``y ~ arm`` within each person), vectorised.
 
     ``se^2 = s^2 (1/n_a + 1/n_p)`` with ``s^2`` the pooled within-arm variance on
@@ -349,8 +345,10 @@ def group_blinding(arm: Float, guess: Float) -> dict[str, Any]:
         "table": table,
         "n_definite": n,
         "n_unsure": int((~definite).sum()),
-        "bang": {a: {"bi": _num(b.bi), "se": _num(b.se), "limit95": _num(b.limit95)}
-                 for a, b in bang.items()},  # fmt: skip
+        "bang": {
+            a: {"bi": _num(b.bi), "se": _num(b.se), "limit95": _num(b.limit95)}
+            for a, b in bang.items()
+        },  # fmt: skip
         "correct_rate": None,
         "chance_rate": None,
         "p": None,
@@ -431,6 +429,8 @@ def pool_measure(
     first.  The guess-adjusted model and the strata use the rows with a definite guess.
     """
     cov_cols, cov_names, ok = covariate_matrix(covariates or {})
+    if not covariates:
+        cov_cols, ok = np.zeros((len(y), 0)), np.ones(len(y), dtype=bool)
     ok &= np.isfinite(y)
     if guess is None:
         guess = np.full(len(y), np.nan)

@@ -165,9 +165,9 @@ def power_of_design(
     ... primary = true
     ... ''')
     >>> cal = build_calendar(p, date(2000, 1, 3))
-    >>> r = power_of_design(p, cal, effect=3.0, sd=1.0, sims=100, seed=1)
-    >>> r.power, r.design["p_min"]  # 4 allocations: two-sided p is never below 0.5
-    (0.0, 0.5)
+    >>> r = power_of_design(p, cal, effect=3.0, sd=1.0, sims=100, seed=1, suggest=False)
+    >>> r.power, r.design["p_min"], r.design["reaches_alpha"]  # 4 allocations
+    (0.0, 0.5, False)
     """
     for name, value in (("effect", effect), ("sd", sd), ("rho", rho)):
         if not math.isfinite(value):
@@ -447,6 +447,7 @@ def _describe(
         )
     size = first.size if first.rows is not None else None
     p_min = _p_floor(alternative, size) if size else None
+    reaches = None if p_min is None else p_min * len(setup.contrasts) <= setup.alpha
     design: dict[str, Any] = {
         "protocol": protocol.title,
         "outcome": outcome.name,
@@ -477,6 +478,7 @@ def _describe(
         "reference_size": size,
         "reference_note": reference,
         "p_min": p_min,
+        "reaches_alpha": reaches,
     }
     return design
 
@@ -505,11 +507,18 @@ def _with_size(protocol: Protocol, size: int) -> Protocol | None:
     return replace(protocol, design=replace(d, counts=counts))
 
 
+def _max_complete(protocol: Protocol) -> int:
+    """The largest size ``_with_size`` accepts for a complete design."""
+    size = _size(protocol)
+    biggest = max(n for _, n in protocol.design.counts)
+    return max(size, _MAX_COUNT * size // biggest)
+
+
 def _size_text(protocol: Protocol) -> str:
     d = protocol.design
     if d.kind == "blocks":
         return f"{d.blocks} blocks"
-    return "counts " + ", ".join(f"{a} = {n}" for a, n in d.counts)
+    return ", ".join(f"{n} {a}" for a, n in d.counts) + " periods"
 
 
 def _suggest(
@@ -538,32 +547,41 @@ def _suggest(
         )
     first = setup.contrasts[0]
     k = len(setup.contrasts)
-    reachable = first.rows is None or _p_floor(setup.alternative, first.size) * k <= setup.alpha
+    floor = _p_floor(setup.alternative, first.size) if first.rows is not None else 0.0
+    reachable = floor * k <= setup.alpha
+    why = ""
+    if not reachable:
+        need = (
+            f"the {setup.alpha / k:g} that Holm's correction over {k} contrasts needs first"
+            if k > 1
+            else f"alpha = {setup.alpha:g}"
+        )
+        why = f"At {current} the smallest p is {floor:.3g}, above {need}. "
     size = _size(protocol)
+    top = _MAX_BLOCKS if protocol.design.kind == "blocks" else _max_complete(protocol)
     guess = 2 * size
     if reachable:
         one_sided = setup.alpha / k if setup.alternative == "greater" else setup.alpha / (2 * k)
         z_alpha = _NORMAL.inv_cdf(1 - one_sided)
         lam = z_alpha + _NORMAL.inv_cdf(max(power, 0.5 / sims))
-        factor = ((z_alpha + _NORMAL.inv_cdf(TARGET_POWER)) / max(lam, 0.1)) ** 2
-        guess = max(size + 1, math.ceil(size * min(factor, 1e4)))
+        if lam > 0.5:  # power clearly above alpha: the extrapolation means something
+            factor = ((z_alpha + _NORMAL.inv_cdf(TARGET_POWER)) / lam) ** 2
+            guess = max(size + 1, math.ceil(size * min(factor, 1e4)))
     check_sims = min(sims, CHECK_SIMS)
 
-    def power_at(n: int) -> float | None:
-        bigger = _with_size(protocol, n)
-        if bigger is None:
-            return None
+    def power_at(n: int) -> float:
+        bigger = _with_size(protocol, n) or protocol
         check = _setup(bigger, build_calendar(bigger, calendar.start), rng)
         hit, _ = _simulate(check, effect, sd, rho, check_sims, rng, None)
         return float(hit.mean())
 
-    lo, hi = size, guess
-    got = power_at(hi)
-    while got is not None and got < TARGET_POWER:
-        lo, hi = hi, 2 * hi
+    lo, hi = size, min(guess, top)
+    got = power_at(hi) if hi > size else 0.0
+    while got < TARGET_POWER and hi < top:
+        lo, hi = hi, min(2 * hi, top)
         got = power_at(hi)
-    if got is None:
-        return (
+    if got < TARGET_POWER:
+        return why + (
             f"More than the protocol's limit ({_MAX_BLOCKS} blocks or {_MAX_COUNT} periods "
             f"per arm) would be needed for 80 % power (now {current}): expect a larger "
             "effect or less noise."
@@ -571,14 +589,14 @@ def _suggest(
     while hi - lo > 1:
         mid = (lo + hi) // 2
         at_mid = power_at(mid)
-        if at_mid is not None and at_mid >= TARGET_POWER:
+        if at_mid >= TARGET_POWER:
             hi, got = mid, at_mid
         else:
             lo = mid
     # hi was simulated, so it is within the protocol's limits.
     target = _with_size(protocol, hi) or protocol
     key = "blocks" if protocol.design.kind == "blocks" else "counts"
-    return (
+    return why + (
         f"About {_size_text(target)} (now {current}) reach 80 % power: approximate, from "
         f"a search with {check_sims} simulated trials per size (power there {got:.2f}). "
         f"Change design.{key} and run power again."

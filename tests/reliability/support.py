@@ -176,3 +176,30 @@ def tree(trial: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(trial)): p.read_bytes() for p in sorted(trial.rglob("*")) if p.is_file()
     }
+
+
+def reseal_flipped(trial: Path) -> None:
+    """T-7: open the seal with the passphrase, flip every arm, seal again the same way."""
+    from dataclasses import replace
+
+    from blindself.allocation import parse_allocation
+    from blindself.seal import TEST_KDF, open_seal, seal
+
+    genesis = json.loads(entries(trial)[0][3])
+    path = trial / "allocation.seal"
+    binding = {"trial_id": genesis["trial_id"], "protocol_hash": genesis["protocol_sha256"]}
+    data = open_seal(path.read_bytes(), passphrase=PASSPHRASE, **binding)
+    doc = parse_allocation(data)
+    flip = {"active": "placebo", "placebo": "active"}
+    forged = replace(doc, containers=tuple(replace(c, arm=flip[c.arm]) for c in doc.containers))
+    sealed = seal(
+        forged.canonical(),
+        passphrase=PASSPHRASE,
+        padded_length=len(data),
+        source=make_context(other_seed=99).other,
+        kdf=TEST_KDF,
+        **binding,
+    )
+    path.chmod(0o600)
+    path.write_bytes(sealed.data)
+    path.chmod(0o400)

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from helpers import PASSPHRASE, SMALL_PROTOCOL, START, Invoke, at, day, make_context, with_clock
-from reliability.support import assert_one_error_line, entries, make_small_trial
+from reliability.support import assert_one_error_line, entries, make_small_trial, reseal_flipped
 
 import blindself.services.codebreak as codebreak_mod
 import blindself.store as store_mod
-from blindself.allocation import parse_allocation
-from blindself.cli import cli
 from blindself.codes import format_code
 from blindself.errors import (
     CodeError,
@@ -23,16 +20,11 @@ from blindself.errors import (
     StoreError,
     TrialStateError,
 )
-from blindself.seal import OPAQUE, open_seal, seal
+from blindself.seal import OPAQUE
 from blindself.services.codebreak import codebreak_code, prepare_codebreak
 from blindself.services.daily import record_checkin
 from blindself.services.setup import init_trial
 from blindself.services.unblinding import unblind_trial
-
-needs_cli = pytest.mark.skipif(
-    "codebreak" not in cli.commands,
-    reason="paste /tmp/cli_snippets/codebreak.py into blindself/cli.py",
-)
 
 
 def partner(sheet: dict[str, Any], code: str) -> list[str]:
@@ -200,30 +192,7 @@ def test_nothing_is_revealed_unless_the_entry_commits(
 def test_resealed_allocation_is_a_commitment_mismatch(tmp_path: Path) -> None:
     """T-7: a participant re-seals another allocation with their own passphrase."""
     trial, sheet = make_small_trial(tmp_path)
-    genesis = json.loads(entries(trial)[0][3])
-    data = open_seal(
-        (trial / "allocation.seal").read_bytes(),
-        trial_id=genesis["trial_id"],
-        protocol_hash=genesis["protocol_sha256"],
-        passphrase=PASSPHRASE,
-    )
-    doc = parse_allocation(data)
-    flipped = tuple(
-        replace(c, arm="placebo" if c.arm == "active" else "active") for c in doc.containers
-    )
-    forged = replace(doc, containers=flipped).canonical()
-    sealed = seal(
-        forged,
-        passphrase=PASSPHRASE,
-        trial_id=genesis["trial_id"],
-        protocol_hash=genesis["protocol_sha256"],
-        padded_length=len(data),
-        source=make_context(other_seed=99).other,
-        kdf=make_context().kdf,
-    )
-    path = trial / "allocation.seal"
-    path.chmod(0o600)
-    path.write_bytes(sealed.data)
+    reseal_flipped(trial)
     code = sorted(sheet["codes"])[0]
     message = _refused(
         trial, CommitmentMismatch, code, "why", make_context(), passphrase=PASSPHRASE
@@ -282,7 +251,6 @@ def test_second_break_of_a_code_is_logged_again(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ the command
 
 
-@needs_cli
 def test_codebreak_command(tmp_path: Path, invoke: Invoke) -> None:
     trial, sheet = make_small_trial(tmp_path)
     code = sorted(sheet["codes"])[1]

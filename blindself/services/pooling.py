@@ -1,0 +1,409 @@
+"""``blindself share`` and ``blindself pool``: pooling unblinded trials across people.
+
+``share`` turns an unblinded trial into an anonymized bundle (schema ``blindself-share/1``):
+the dose-day data with day numbers counted from the start (no dates, notes or codes), the
+protocol's public parts, the commitment and the revealed allocation document (which holds
+no dates, SPEC 12), so that anyone can re-check the commitment.  ``pool`` reads such
+bundles, or one long CSV, and runs :func:`blindself.stats.pooling.pool_measure` per measure.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from blindself import __version__
+from blindself.errors import DataError, TrialStateError
+from blindself.services.daily import _opened
+
+SHARE_SCHEMA = "blindself-share/1"
+POOL_SCHEMA = "blindself-pool/1"
+MAX_INPUT_BYTES = 500_000_000
+_MISSING = {"", "na", "nan", "null", "none", "."}
+_UNSURE = "unsure"
+#: Fields of a bundle row usable as covariates besides the participant-level ones.
+_ROW_FIELDS = ("day", "period", "block", "confidence")
+
+
+def share_trial(trial_dir: Path) -> dict[str, Any]:
+    """The anonymized ``blindself-share/1`` bundle of an unblinded trial."""
+    from blindself.services.unblinding import trial_data
+
+    with _opened(trial_dir, readonly=True) as trial:
+        unblind = trial.unblinding()
+        if unblind is None:
+            raise TrialStateError(
+                "the trial is still blinded: run blindself unblind first, then share"
+            )
+        data = trial_data(trial, unblind.payload)
+        p = trial.protocol
+        d = p.design
+        rows = [
+            {
+                "day": r.day,
+                "day_type": r.day_type,
+                "period": None if r.period is None else r.period + 1,
+                "block": None if r.block is None else r.block + 1,
+                "arm": r.arm,
+                "guess": r.guess,
+                "confidence": r.confidence,
+                "ratings": dict(r.ratings),
+                "taken": r.taken,
+                "deviation": list(r.deviation),
+                "codebroken": r.codebroken,
+            }
+            for r in data.rows
+            if r.ratings or r.guess is not None
+        ]
+        expectation = trial.genesis.get("expectation")
+        return {
+            "schema": SHARE_SCHEMA,
+            "made_by": f"blindself {__version__}",
+            "trial": {"title": p.title, "question": p.question},
+            "protocol": {
+                "arms": [
+                    {"name": a.name, "kind": a.kind, "label": a.label, "dose": a.dose,
+                     "unit": a.unit}
+                    for a in p.arms
+                ],
+                "outcomes": [
+                    {"name": o.name, "question": o.question, "scale": list(o.scale),
+                     "better": o.better, "primary": o.primary, "mcid": o.mcid}
+                    for o in p.outcomes
+                ],
+                "design": {
+                    "kind": d.kind, "block": list(d.block), "blocks": d.blocks,
+                    "counts": {a: n for a, n in d.counts}, "period_days": d.period_days,
+                    "dosing": d.dosing, "baseline_days": d.baseline_days,
+                    "washout_days": d.washout_days, "blinding": d.blinding,
+                    "max_run": d.max_run,
+                },
+                "analysis": {
+                    "alpha": p.analysis.alpha, "alternative": p.analysis.alternative,
+                    "correction": p.analysis.correction, "missing": p.analysis.missing,
+                    "statistic": p.analysis.statistic,
+                },
+            },
+            "early": bool(unblind.payload.get("early", False)),
+            "commitment": unblind.payload["commitment"],
+            "allocation": unblind.payload["allocation"],
+            "covariates": {"expectation": expectation},
+            "rows": rows,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PoolOptions:
+    """What to pool.  The column options apply to a long CSV; with bundles, ``active`` and
+    ``placebo`` name arms (default: the protocol's one active and one placebo arm)."""
+
+    participant_column: str | None = None
+    arm_column: str | None = None
+    active: str | None = None
+    placebo: str | None = None
+    outcome_column: str | None = None
+    measure_column: str | None = None
+    measures: tuple[str, ...] | None = None
+    guess_column: str | None = None
+    covariates: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PoolResult:
+    report: dict[str, Any]
+    notes: tuple[str, ...]
+
+
+@dataclass
+class _Long:
+    """The long table being built: one entry per observation."""
+
+    participant: list[int] = field(default_factory=list)
+    measure: list[str] = field(default_factory=list)
+    y: list[float] = field(default_factory=list)
+    arm: list[float] = field(default_factory=list)
+    guess: list[float] = field(default_factory=list)
+    covariates: dict[str, list[str]] = field(default_factory=dict)
+    labels: list[str] = field(default_factory=list)
+
+
+def pool_inputs(inputs: Sequence[Path], opts: PoolOptions) -> PoolResult:
+    """Pool bundles (``*.json``) or one long CSV; returns the ``blindself-pool/1`` report."""
+    import numpy as np
+
+    from blindself.stats.pooling import pool_measure
+
+    if not inputs:
+        raise DataError("give the bundles (*.json) or one long CSV to pool")
+    notes: list[str] = []
+    bundles = [p for p in inputs if p.suffix.lower() == ".json"]
+    if bundles and len(bundles) != len(inputs):
+        raise DataError("pool either bundles (*.json) or one CSV, not both")
+    if bundles:
+        long, measures, arms = _from_bundles(bundles, opts, notes)
+        kind = "bundles"
+    else:
+        if len(inputs) != 1:
+            raise DataError("pool reads one long CSV at a time (or several *.json bundles)")
+        long, measures, arms = _from_csv(inputs[0], opts, notes)
+        kind = "csv"
+    y = np.asarray(long.y, dtype=float)
+    arm = np.asarray(long.arm, dtype=float)
+    guess = np.asarray(long.guess, dtype=float)
+    participant = np.asarray(long.participant, dtype=np.intp)
+    measure = np.asarray(long.measure, dtype=object)
+    results = []
+    for m in measures:
+        sel = measure == m
+        if not sel.any():
+            notes.append(f"measure {m!r} has no observation; left out")
+            continue
+        covs = {c: [v for v, s in zip(vals, sel, strict=True) if s]
+                for c, vals in long.covariates.items()}  # fmt: skip
+        has_guess = not np.isnan(guess[sel]).all()
+        r = pool_measure(m, y[sel], arm[sel], participant[sel], long.labels, covs,
+                         guess[sel] if has_guess else None)  # fmt: skip
+        results.append(r.to_json())
+    if not results:
+        raise DataError("no measure has data to pool: check --measures and the columns")
+    report = {
+        "schema": POOL_SCHEMA,
+        "made_by": f"blindself {__version__}",
+        "inputs": {"kind": kind, "files": [p.name for p in inputs],
+                   "n_participants": len(set(long.participant))},
+        "arms": arms,
+        "covariates": list(opts.covariates),
+        "measures": results,
+        "notes": notes,
+        "caveats": [
+            "Drug effects are active - placebo in rating points; positive means higher "
+            "ratings on the active arm.",
+            "Mixed models: y ~ arm [+ covariates] + (1 | participant) by REML, Wald 95 % "
+            "intervals; the guess-adjusted model and the strata use observations with a "
+            "definite guess only.",
+            "The guess is measured after taking the dose, so adjusting for it can remove part "
+            "of a real drug effect (a mediator); read it as 'how much is explained by what "
+            "people believed they took', not as the true drug effect.",
+            "Guess counts treat each rating day as one observation; days of one person are "
+            "not independent, so the blinding test is descriptive.",
+        ],
+    }  # fmt: skip
+    return PoolResult(report, tuple(notes))
+
+
+# ----------------------------------------------------------------------------- bundles
+def _from_bundles(
+    paths: Sequence[Path], opts: PoolOptions, notes: list[str]
+) -> tuple[_Long, list[str], dict[str, str]]:
+    long = _Long(covariates={c: [] for c in opts.covariates})
+    measures: list[str] = list(opts.measures or ())
+    seen: dict[str, str] = {}
+    for path in paths:
+        b = _load_bundle(path)
+        if b["commitment"] in seen:
+            raise DataError(
+                f"{path.name} and {seen[b['commitment']]} are the same trial: give each once"
+            )
+        seen[b["commitment"]] = path.name
+        active, placebo = _bundle_arms(b, path.name, opts)
+        if opts.measures is None:
+            measures += [o["name"] for o in b["protocol"]["outcomes"] if o["name"] not in measures]
+        person = len(long.labels)
+        long.labels.append(f"{path.stem} ({b['commitment'][:8]})")
+        pcov = b.get("covariates") or {}
+        for c in opts.covariates:
+            known = c in pcov or c in _ROW_FIELDS
+            if not known:
+                raise DataError(
+                    f"--covariates: {c!r} is not in {path.name} (bundles carry: "
+                    f"{', '.join([*sorted(pcov), *_ROW_FIELDS])})"
+                )
+        for row in b["rows"]:
+            if row.get("day_type") != "dose" or row.get("arm") not in (active, placebo):
+                continue
+            g = row.get("guess")
+            gv = 1.0 if g == active else 0.0 if g == placebo else math.nan
+            for m, value in (row.get("ratings") or {}).items():
+                if m not in measures or value is None:
+                    continue
+                long.participant.append(person)
+                long.measure.append(m)
+                long.y.append(float(value))
+                long.arm.append(1.0 if row["arm"] == active else 0.0)
+                long.guess.append(gv)
+                for c in opts.covariates:
+                    v = pcov[c] if c in pcov else row.get(c)
+                    long.covariates[c].append("" if v is None else str(v))
+    notes.append(f"{len(paths)} bundles; dose days of the active and placebo arms are pooled")
+    return long, measures, {"active": opts.active or "active", "placebo": opts.placebo or "placebo"}
+
+
+def _load_bundle(path: Path) -> dict[str, Any]:
+    from blindself.allocation import parse_allocation
+    from blindself.errors import SealError
+    from blindself.seal import commitment
+
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_INPUT_BYTES + 1)
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        b = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise DataError(f"{path.name} is not JSON; give bundles made by blindself share") from exc
+    if not isinstance(b, dict) or b.get("schema") != SHARE_SCHEMA:
+        raise DataError(f"{path.name} is not a {SHARE_SCHEMA} bundle (made by blindself share)")
+    try:
+        doc = parse_allocation(json.dumps(b["allocation"]).encode())
+        ok = commitment(doc.canonical()) == b["commitment"]
+        rows, arms = b["rows"], b["protocol"]["arms"]
+        names = {a["name"] for a in arms}
+        by_period = {c.period: c.arm for c in doc.containers if c.period is not None}
+        for r in rows:
+            if r.get("arm") is not None and (
+                r["arm"] not in names
+                or (r.get("period") in by_period and by_period[r["period"]] != r["arm"])
+            ):
+                ok = False
+    except (SealError, KeyError, TypeError, AttributeError) as exc:
+        raise DataError(f"{path.name} is damaged or incomplete; share the trial again") from exc
+    if not ok:
+        raise DataError(
+            f"{path.name}: its data or allocation do not match its commitment; it was edited "
+            "after unblinding and cannot be pooled"
+        )
+    return b
+
+
+def _bundle_arms(b: dict[str, Any], name: str, opts: PoolOptions) -> tuple[str, str]:
+    arms = b["protocol"]["arms"]
+    names = [a["name"] for a in arms]
+
+    def pick(kind: str, wanted: str | None) -> str:
+        if wanted is not None:
+            if wanted not in names:
+                raise DataError(f"{name} has no arm {wanted!r} (arms: {', '.join(names)})")
+            return wanted
+        of_kind = [a["name"] for a in arms if a["kind"] == kind]
+        if len(of_kind) != 1:
+            raise DataError(f"{name} has {len(of_kind)} {kind} arms; choose one with --{kind} NAME")
+        return of_kind[0]
+
+    return pick("active", opts.active), pick("placebo", opts.placebo)
+
+
+# ----------------------------------------------------------------------------- long CSV
+def _from_csv(
+    path: Path, opts: PoolOptions, notes: list[str]
+) -> tuple[_Long, list[str], dict[str, str]]:
+    needed = {"--participant-column": opts.participant_column, "--arm-column": opts.arm_column,
+              "--active": opts.active, "--placebo": opts.placebo,
+              "--outcome-column": opts.outcome_column}  # fmt: skip
+    missing = [k for k, v in needed.items() if not v]
+    if missing:
+        raise DataError(f"pooling a CSV needs {', '.join(missing)}")
+    active, placebo = str(opts.active), str(opts.placebo)
+    text = _read_text(path)
+    reader = csv.reader(io.StringIO(text))
+    header = [h.strip() for h in next(reader, [])]
+    if not header:
+        raise DataError(f"{path.name} has no header row")
+
+    def col(option: str, name: str | None) -> int:
+        if name is None:
+            return -1
+        if name not in header:
+            raise DataError(
+                f"{option}: {path.name} has no column {name!r} (columns: {', '.join(header)})"
+            )
+        return header.index(name)
+
+    i_part = col("--participant-column", opts.participant_column)
+    i_arm = col("--arm-column", opts.arm_column)
+    i_y = col("--outcome-column", opts.outcome_column)
+    i_meas = col("--measure-column", opts.measure_column)
+    i_guess = col("--guess-column", opts.guess_column)
+    i_cov = [col("--covariates", c) for c in opts.covariates]
+    if opts.measures and i_meas < 0:
+        raise DataError("--measures needs --measure-column (the column naming the measure)")
+    long = _Long(covariates={c: [] for c in opts.covariates})
+    wanted = set(opts.measures) if opts.measures else None
+    measures: list[str] = list(opts.measures or ())
+    person: dict[str, int] = {}
+    skipped: dict[str, int] = {}
+    guess_codes = {active: 1.0, placebo: 0.0}
+    width = len(header)
+    for line, rec in enumerate(reader, start=2):
+        if not rec:
+            continue
+        if len(rec) != width:
+            raise DataError(f"{path.name} line {line}: {len(rec)} fields, the header has {width}")
+        a = rec[i_arm].strip()
+        if a not in guess_codes:
+            skipped[a] = skipped.get(a, 0) + 1
+            continue
+        m = rec[i_meas].strip() if i_meas >= 0 else str(opts.outcome_column)
+        if wanted is not None and m not in wanted:
+            continue
+        if i_meas >= 0 and wanted is None and m not in measures:
+            measures.append(m)
+        raw_y = rec[i_y].strip()
+        if raw_y.lower() in _MISSING:
+            y = math.nan
+        else:
+            try:
+                y = float(raw_y)
+            except ValueError:
+                raise DataError(
+                    f"{path.name} line {line}: {opts.outcome_column} {raw_y[:20]!r} is not a number"
+                ) from None
+        if i_guess >= 0:
+            g = rec[i_guess].strip()
+            if g in guess_codes:
+                gv = guess_codes[g]
+            elif g.lower() in _MISSING or g.lower() == _UNSURE:
+                gv = math.nan
+            else:
+                raise DataError(
+                    f"{path.name} line {line}: guess {g[:20]!r} is neither {active!r}, "
+                    f"{placebo!r} nor 'unsure'"
+                )
+        else:
+            gv = math.nan
+        pid = rec[i_part].strip()
+        if pid not in person:
+            person[pid] = len(long.labels)
+            long.labels.append(pid)
+        long.participant.append(person[pid])
+        long.measure.append(m)
+        long.y.append(y)
+        long.arm.append(guess_codes[a])
+        long.guess.append(gv)
+        for c, i in zip(opts.covariates, i_cov, strict=True):
+            long.covariates[c].append(rec[i])
+    if i_meas < 0:
+        measures = [str(opts.outcome_column)]
+    for value, n in skipped.items():
+        notes.append(f"{n} rows with {opts.arm_column} = {value!r} skipped (not an arm given)")
+    return long, measures, {"active": active, "placebo": placebo}
+
+
+def _read_text(path: Path) -> str:
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_INPUT_BYTES + 1)
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror}") from exc
+    if len(raw) > MAX_INPUT_BYTES:
+        raise DataError(f"{path} is larger than 500 MB; filter it first")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path.name} is not UTF-8 text; save it as UTF-8 CSV") from exc
