@@ -46,7 +46,7 @@ def _trial(tmp_path: Path, invoke: Invoke, protocol: Path, seed: int, *, unblind
             other = "placebo" if arm == "active" else "active"
             guess = other if n % 4 == 0 else arm
             args += ["--code", code[n - 1], "--guess", guess, "--confidence", "70"]
-        args += ["--rate", f"mood={mood}", "--rate", "anxiety=3"]
+        args += ["--rate", f"mood={mood}", "--rate", f"anxiety={2 + n % 3}"]
         r = invoke(args, with_clock(ctx, at(day(n))))
         assert r.exit_code == 0, r.output
     if unblind:
@@ -108,9 +108,22 @@ def test_pool_bundles(bundles: list[Path]) -> None:
     assert mood["blinding"]["n_definite"] == 24
     assert len(mood["strata"]["cells"]) == 4
     html = render_pool_html(r)
-    assert html.count("<svg") == 2 * len(r["measures"]) - 1  # anxiety: constant, no forest
+    assert html.count("<svg") == 4  # forest and strata per measure
     assert "http://" not in html.replace("http://www.w3.org", "")
     assert "mood" in render_pool_text(r)
+
+
+def test_constant_measure_is_left_out_with_a_note(bundles: list[Path], tmp_path: Path) -> None:
+    paths = []
+    for p in bundles:
+        b = json.loads(p.read_text())
+        for r in b["rows"]:
+            r["ratings"]["anxiety"] = 3
+        paths.append(tmp_path / f"const-{p.name}")
+        paths[-1].write_text(json.dumps(b))
+    res = pool_inputs(paths, PoolOptions())
+    assert [m["measure"] for m in res.report["measures"]] == ["mood"]
+    assert any(n.startswith("measure 'anxiety' left out: the ratings do not vary") for n in res.notes)
 
 
 def test_pool_refuses_edited_and_duplicate_bundles(bundles: list[Path], tmp_path: Path) -> None:
@@ -153,8 +166,9 @@ def test_pool_long_csv_reproduces_lme4() -> None:
         ({"outcome_column": None}, "needs --outcome-column"),
         ({"arm_column": "arm"}, "--arm-column: szigeti2021-acutes.csv has no column 'arm'"),
         ({"guess_column": "sex"}, "guess 'male' is neither 'MD', 'PL' nor 'unsure'"),
-        ({"covariates": ("drug",), "measures": ("nothing",)}, "no measure has data"),
-        ({"placebo": "MD"}, "only one arm"),
+        ({"measures": ("nothing",)}, "no measure could be pooled: check --measures"),
+        ({"placebo": "MD"}, "--active and --placebo name the same value"),
+        ({"covariates": ("drug", "dose", "drug")}, "no measure could be pooled (the model's columns are collinear"),
     ],
 )
 def test_pool_csv_errors(change: dict[str, Any], message: str) -> None:

@@ -105,22 +105,40 @@ class PlanResult:
 
 def plan_protocol(path: Path, start: date | None, ctx: Context) -> PlanResult:
     """Validate a protocol and describe what it will take and what it can show."""
-    from blindself.stats.assignments import count_assignments
+    import numpy as np
+
+    from blindself.randomness import GeneratorSource
+    from blindself.scheme import draw_allocation
+    from blindself.stats.assignments import assignment_set, count_assignments
 
     protocol = load_protocol(path)
     start = start or ctx.now().date()
     calendar = build_calendar(protocol, start)
     scheme = scheme_of(protocol)
     total = count_assignments(scheme)
-    # The observed allocation is one of `total`; the two-sided rule doubles the one-sided p.
-    one = 1.0 / total
-    two = min(1.0, 2.0 / total)
+    # Each contrast is tested on its own reference set: with more than two arms only the two
+    # compared arms are re-shuffled (the conditional test of the analysis), so its size, not
+    # the whole scheme's, bounds the p-value.  The size does not depend on the draw.
+    rng = np.random.default_rng(0)
+    example = draw_allocation(scheme, GeneratorSource(rng))
+    placebo = next(a.name for a in protocol.arms if a.kind == "placebo")
+    actives = [a.name for a in protocol.arms if a.kind == "active" and a.name in example]
+    per_contrast = total
+    if len(set(scheme.arms) & set(example)) > 2:
+        per_contrast = min(
+            assignment_set(scheme, example, rng, max_exact=1, draws=1, compare=(a, placebo)).total
+            for a in actives
+        )
+    one = 1.0 / per_contrast
+    two = min(1.0, 2.0 / per_contrast)
     warnings = []
     alpha = protocol.analysis.alpha
-    p_min = one if protocol.analysis.alternative == "greater" else two
+    # Holm across the primary outcome's contrasts multiplies the smallest p by their number.
+    p_min = min(1.0, len(actives) * (one if protocol.analysis.alternative == "greater" else two))
     if p_min > alpha:
+        holm = f" after Holm over {len(actives)} contrasts" if len(actives) > 1 else ""
         warnings.append(
-            f"this design cannot reach p <= {alpha:g} (smallest p {p_min:.3g}); add blocks"
+            f"this design cannot reach p <= {alpha:g} (smallest p {p_min:.3g}{holm}); add blocks"
         )
     if protocol.design.blinding == "self" and len(set(protocol.design.block)) < len(
         protocol.design.block

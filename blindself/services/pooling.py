@@ -159,6 +159,7 @@ def pool_inputs(inputs: Sequence[Path], opts: PoolOptions) -> PoolResult:
     participant = np.asarray(long.participant, dtype=np.intp)
     measure = np.asarray(long.measure, dtype=object)
     results = []
+    failed: list[str] = []
     for m in measures:
         sel = measure == m
         if not sel.any():
@@ -167,11 +168,17 @@ def pool_inputs(inputs: Sequence[Path], opts: PoolOptions) -> PoolResult:
         covs = {c: [v for v, s in zip(vals, sel, strict=True) if s]
                 for c, vals in long.covariates.items()}  # fmt: skip
         has_guess = not np.isnan(guess[sel]).all()
-        r = pool_measure(m, y[sel], arm[sel], participant[sel], long.labels, covs,
-                         guess[sel] if has_guess else None)  # fmt: skip
+        try:
+            r = pool_measure(m, y[sel], arm[sel], participant[sel], long.labels, covs,
+                             guess[sel] if has_guess else None)  # fmt: skip
+        except DataError as exc:
+            failed.append(str(exc))
+            notes.append(f"measure {m!r} left out: {exc}")
+            continue
         results.append(r.to_json())
     if not results:
-        raise DataError("no measure has data to pool: check --measures and the columns")
+        reason = f" ({failed[0]})" if failed else ": check --measures and the columns"
+        raise DataError(f"no measure could be pooled{reason}")
     report = {
         "schema": POOL_SCHEMA,
         "made_by": f"blindself {__version__}",
@@ -310,6 +317,8 @@ def _from_csv(
     if missing:
         raise DataError(f"pooling a CSV needs {', '.join(missing)}")
     active, placebo = str(opts.active), str(opts.placebo)
+    if active == placebo:
+        raise DataError("--active and --placebo name the same value; give the two arms")
     text = _read_text(path)
     reader = csv.reader(io.StringIO(text))
     header = [h.strip() for h in next(reader, [])]

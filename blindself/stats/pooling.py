@@ -154,6 +154,12 @@ def fit_random_intercept(y: Float, X: Float, groups: Int, names: Sequence[str]) 
         rss, A, _, logdet_v = parts(math.exp(log_theta))
         return _reml(rss, A, logdet_v, n, p)
 
+    rss0, A0, _, _ = parts(0.0)
+    if not rss0 > 1e-12 * max(yty, 1.0):
+        raise DataError(
+            "the ratings do not vary beyond what the model explains (a constant measure?): "
+            "nothing to estimate"
+        )
     grid = np.linspace(-8.0, 6.0, 29)
     values = [criterion(t) for t in grid]
     k = int(np.argmin(values))
@@ -161,7 +167,6 @@ def fit_random_intercept(y: Float, X: Float, groups: Int, names: Sequence[str]) 
     best = optimize.minimize_scalar(criterion, bounds=(lo, hi), method="bounded",
                                     options={"xatol": 1e-9})  # fmt: skip
     theta = math.exp(float(best.x))
-    rss0, A0, _, _ = parts(0.0)
     if _reml(rss0, A0, 0.0, n, p) <= float(best.fun):
         theta = 0.0
     rss, A, beta, _ = parts(theta)

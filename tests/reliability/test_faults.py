@@ -99,8 +99,10 @@ def test_output_on_a_full_disk_does_not_lie(small: tuple[Path, dict[str, Any]]) 
     trial, _ = small
     with open("/dev/full", "w") as full:
         proc = subprocess.run(
-            [sys.executable, "-m", "blindself", "checkin", "--trial", str(trial)]
-            + ["--date", day(0).isoformat(), *BASELINE],
+            [
+                *(sys.executable, "-m", "blindself", "checkin", "--trial", str(trial)),
+                *("--date", day(0).isoformat(), *BASELINE),
+            ],
             env=cli_env(),
             stdin=subprocess.DEVNULL,
             stdout=full,
@@ -317,8 +319,10 @@ def test_read_only_trial_refuses_checkins_as_an_unprivileged_user() -> None:
         for folder_mode in (0o755, 0o777):  # folder read-only for nobody; then writable
             trial.chmod(folder_mode)
             proc = subprocess.run(
-                [*NOBODY, python, "-m", "blindself", "checkin", "--trial", str(trial)]
-                + ["--date", day(0).isoformat(), *BASELINE],
+                [
+                    *(*NOBODY, python, "-m", "blindself", "checkin", "--trial", str(trial)),
+                    *("--date", day(0).isoformat(), *BASELINE),
+                ],
                 env=env,
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
