@@ -176,3 +176,14 @@ def test_stop_rule_is_announced(tmp_path: Path, invoke: Invoke) -> None:
         in r.stderr
     )
     assert "blindself codebreak CODE --reason TEXT" in r.stderr
+
+
+def test_plan_counts_the_contrast_reference_set_and_holm(tmp_path: Path, invoke: Invoke) -> None:
+    """Three arms: each contrast re-shuffles only its two arms within each block (2^6 = 64
+    allocations for 6 blocks), and Holm over two contrasts doubles the smallest p: 2 x 2/64."""
+    target = tmp_path / "dr.toml"
+    assert invoke(["new", "dose-response", str(target)]).exit_code == 0
+    target.write_text(target.read_text().replace("blocks = 12", "blocks = 6"))
+    r = invoke(["plan", str(target)])
+    assert "Smallest attainable p: 0.0312 two-sided" in r.stdout  # 2/64
+    assert "cannot reach p <= 0.05 (smallest p 0.0625 after Holm over 2 contrasts)" in r.stdout
