@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import numpy as np
 
 from blindself import __version__
+from blindself.codes import format_code
 from blindself.dataset import DayRow, TrialData
 from blindself.errors import DataError
 from blindself.protocol import Outcome
@@ -59,15 +60,13 @@ class ReferenceSets:
         if key not in self._cache:
             material = data.seed_material if key is None else f"{data.seed_material}|{key}"
             rng = np.random.default_rng(_seed(material))
-            # assignment_set is typed for pairs; its conditional layout accepts any subset.
-            compare = cast("tuple[str, str] | None", key)
             self._cache[key] = assignment_set(
                 data.scheme,
                 data.observed,
                 rng,
                 max_exact=MAX_EXACT,
                 draws=MC_DRAWS,
-                compare=compare,
+                compare=key,
             )
         return self._cache[key]
 
@@ -271,6 +270,7 @@ def _outcome(
                 "day_type": r.day_type,
                 "y": _num(v),
                 "guess": r.guess,
+                "code": format_code(r.code) if r.code else None,
             }
             for r, d, v in zip(rows, day, y_all, strict=True)
         ],

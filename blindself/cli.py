@@ -748,7 +748,7 @@ def analyze(
     for note in result.notes:
         click.echo(f"Note: {note}", err=True)
     if as_json:
-        click.echo(json.dumps(result.report, indent=2))
+        click.echo(json.dumps(result.report, indent=2, allow_nan=False))
     else:
         click.echo(render(result.report, "text"))
     if output is not None:
@@ -759,6 +759,90 @@ def analyze(
             else render(result.report, fmt)
         )
         _emit(text, output)
+        click.echo(f"Wrote {output}", err=True)
+
+
+@cli.command()
+@trial_option
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the bundle here (default stdout).",
+)
+def share(trial_dir: Path, output: Path | None) -> None:
+    """After unblinding: an anonymized bundle of the trial (no dates, notes or codes) to pool."""
+    from blindself.services.pooling import share_trial
+
+    bundle = share_trial(trial_dir)
+    _emit(json.dumps(bundle, indent=2, allow_nan=False) + "\n", output)
+    if output is not None:
+        click.echo(f"Wrote {output} ({len(bundle['rows'])} days)", err=True)
+
+
+@cli.command()
+@click.argument(
+    "inputs", metavar="INPUT...", nargs=-1, required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+)  # fmt: skip
+@click.option("--participant-column", help="CSV: the column naming the participant.")
+@click.option("--arm-column", help="CSV: the column holding the arm.")
+@click.option("--active", "active_value", help="The active arm's value (bundles: its name).")
+@click.option("--placebo", "placebo_value", help="The placebo arm's value (bundles: its name).")
+@click.option("--outcome-column", help="CSV: the column holding the rating.")
+@click.option("--measure-column", help="CSV: the column naming the measure (long format).")
+@click.option("--measures", help="Comma-separated measures to pool (default: all).")
+@click.option("--guess-column", help="CSV: the guess (arm values, 'unsure' or empty).")
+@click.option(
+    "--covariates", help="Comma-separated covariate columns (text columns are categorical)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the pooled report as JSON.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write FILE.html (report with plots) or FILE.json.",
+)
+def pool(
+    inputs: tuple[Path, ...],
+    participant_column: str | None,
+    arm_column: str | None,
+    active_value: str | None,
+    placebo_value: str | None,
+    outcome_column: str | None,
+    measure_column: str | None,
+    measures: str | None,
+    guess_column: str | None,
+    covariates: str | None,
+    as_json: bool,
+    output: Path | None,
+) -> None:
+    """Pooled analysis across participants: bundles from `share` (*.json) or one long CSV."""
+    from blindself.pool_report import render_pool_html, render_pool_text
+    from blindself.services.pooling import PoolOptions, pool_inputs
+
+    def names(text: str | None) -> tuple[str, ...] | None:
+        return tuple(n.strip() for n in text.split(",") if n.strip()) if text else None
+
+    opts = PoolOptions(
+        participant_column=participant_column,
+        arm_column=arm_column,
+        active=active_value,
+        placebo=placebo_value,
+        outcome_column=outcome_column,
+        measure_column=measure_column,
+        measures=names(measures),
+        guess_column=guess_column,
+        covariates=names(covariates) or (),
+    )
+    result = pool_inputs(inputs, opts)
+    for note in result.notes:
+        click.echo(f"Note: {note}", err=True)
+    text = json.dumps(result.report, indent=2, allow_nan=False) + "\n"
+    click.echo(text if as_json else render_pool_text(result.report), nl=False)
+    if output is not None:
+        is_json = output.suffix.lower() == ".json"
+        _emit(text if is_json else render_pool_html(result.report), output)
         click.echo(f"Wrote {output}", err=True)
 
 

@@ -120,7 +120,7 @@ def render_pool_html(report: Mapping[str, Any]) -> str:
         "notes": [*report["caveats"], *report["notes"]],
         "made_by": report.get("made_by", ""),
     }
-    return _environment().from_string(_TEMPLATE).render(page=page)
+    return str(_environment().from_string(_TEMPLATE).render(page=page))
 
 
 @functools.cache

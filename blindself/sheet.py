@@ -11,7 +11,10 @@ import os
 from collections import defaultdict
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import jinja2
 
 from blindself.allocation import AllocationDoc
 from blindself.codes import format_code
@@ -91,7 +94,7 @@ def participant_calendar(protocol: Protocol, trial_id: str, days: list[tuple[dat
     )
 
 
-def _environment() -> Any:
+def _environment() -> jinja2.Environment:
     import jinja2
 
     return jinja2.Environment(

@@ -93,11 +93,15 @@ def _drug_sentence(
             f"points): {100 * b['p_above_mcid']:.0f} %."
         )
     r = c.get("randomization") or {}
-    if r and not r.get("reaches_alpha", True):
-        caveats.append(
-            f"This design cannot reach p <= {alpha:g} (the smallest possible p is "
-            f"{r['p_min']:.3g}): no result could count as significant; it needs more blocks."
-        )
+    if r.get("p_min") is not None:
+        # Holm over k active arms multiplies the smallest p by k
+        k = c.get("family_size", 1) if c.get("correction") == "holm" else 1
+        floor = min(1.0, r["p_min"] * max(k, 1))
+        if floor > alpha:
+            caveats.append(
+                f"This design cannot reach p <= {alpha:g} (the smallest possible p is "
+                f"{floor:.3g}): no result could count as significant; it needs more blocks."
+            )
 
 
 def _placebo_sentence(primary: dict[str, Any], sentences: list[str], caveats: list[str]) -> None:

@@ -250,6 +250,17 @@ def test_holm_across_active_arms_and_bh_over_secondaries() -> None:
         assert got == [pytest.approx(bh[0]), pytest.approx(bh[1])]
 
 
+def test_smallest_p_after_holm_is_checked() -> None:
+    # placebo/low/high in 6 blocks: each pairwise contrast has 2^6 conditional orders, two-sided
+    # p >= 2/64 = 0.031 < 0.05, but Holm over the two active arms doubles it to 0.0625
+    data = trial(("placebo", "low", "high"), 6, effects={"low": 9.0, "high": 9.0})
+    r = analysis.analyze(data)
+    prim = r["outcomes"][0]["contrasts"]
+    assert [c["randomization"]["p_min"] for c in prim] == [2 / 64, 2 / 64]
+    assert all(c["randomization"]["reaches_alpha"] for c in prim)
+    assert any("smallest possible p is 0.0625" in x for x in r["verdict"]["caveats"])
+
+
 def test_dose_trend_only_with_several_active_arms() -> None:
     data = trial(("placebo", "low", "high"), 4, effects={"low": 1.0, "high": 2.0},
                  doses={"low": 0.05, "high": 0.1}, seed=6)  # fmt: skip

@@ -13,7 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import PASSPHRASE, START, Invoke, at, day, init_trial_cli, make_context, with_clock
+from helpers import (
+    PASSPHRASE,
+    SMALL_PROTOCOL,
+    START,
+    Invoke,
+    at,
+    day,
+    init_trial_cli,
+    make_context,
+    with_clock,
+)
 
 from blindself.cli import cli
 from blindself.errors import DataError, TrialStateError
@@ -23,10 +33,6 @@ from blindself.services.pooling import PoolOptions, pool_inputs, share_trial
 ENV = {"BLINDSELF_PASSPHRASE": PASSPHRASE}
 SZIGETI = Path(__file__).parent / "data" / "szigeti2021-acutes.csv"
 NOTE = "met-my-neighbour-anna"
-needs_commands = pytest.mark.skipif(
-    not {"share", "pool"} <= set(cli.commands),
-    reason="share/pool commands not yet pasted into blindself/cli.py",
-)
 
 
 def _trial(tmp_path: Path, invoke: Invoke, protocol: Path, seed: int, *, unblind: bool) -> Path:
@@ -55,12 +61,28 @@ def _trial(tmp_path: Path, invoke: Invoke, protocol: Path, seed: int, *, unblind
     return t
 
 
-@pytest.fixture
-def bundles(tmp_path: Path, invoke: Invoke, protocol_file: Path) -> list[Path]:
+@pytest.fixture(scope="module")
+def trials(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Two shared, unblinded trials (built once: each costs a dozen CLI calls)."""
+    from click.testing import CliRunner
+
+    tmp_path = tmp_path_factory.mktemp("bundles")
+    protocol = tmp_path / "protocol.toml"
+    protocol.write_text(SMALL_PROTOCOL.format(blinding="helper"))
+    unset = {"BLINDSELF_TRIAL": None, "BLINDSELF_PASSPHRASE": None, "BLINDSELF_TEST_KDF": None}
+
+    def invoke(args: list[str], ctx: Any = None, env: dict[str, str] | None = None) -> Any:
+        return CliRunner().invoke(cli, args, obj=ctx or make_context(),
+                                  env={**unset, **(env or {})}, catch_exceptions=False)  # fmt: skip
+
+    return [_trial(tmp_path, invoke, protocol, seed, unblind=True) for seed in (1, 2)]
+
+
+@pytest.fixture(scope="module")
+def bundles(trials: list[Path]) -> list[Path]:
     out = []
-    for seed in (1, 2, 3):
-        t = _trial(tmp_path, invoke, protocol_file, seed, unblind=True)
-        p = tmp_path / f"p{seed}.json"
+    for t in trials:
+        p = t.parent / f"{t.name}.json"
         p.write_text(json.dumps(share_trial(t)))
         out.append(p)
     return out
@@ -98,14 +120,14 @@ def test_bundle_is_anonymized_and_verifiable(bundles: list[Path]) -> None:
 def test_pool_bundles(bundles: list[Path]) -> None:
     r = pool_inputs(bundles, PoolOptions()).report
     assert r["schema"] == "blindself-pool/1"
-    assert r["inputs"]["n_participants"] == 3
+    assert r["inputs"]["n_participants"] == 2
     assert [m["measure"] for m in r["measures"]] == ["mood", "anxiety"]
     mood = r["measures"][0]
     # the simulated drug adds exactly 3 on active days; mood otherwise varies by day and seed
     assert 2 < mood["drug_effect"]["estimate"] < 4
-    assert mood["n_observations"] == 24 and mood["n_participants"] == 3
-    assert mood["meta_analysis"]["n_both_arms"] == 3
-    assert mood["blinding"]["n_definite"] == 24
+    assert mood["n_observations"] == 16 and mood["n_participants"] == 2
+    assert mood["meta_analysis"]["n_both_arms"] == 2
+    assert mood["blinding"]["n_definite"] == 16
     assert len(mood["strata"]["cells"]) == 4
     html = render_pool_html(r)
     assert html.count("<svg") == 4  # forest and strata per measure
@@ -123,7 +145,9 @@ def test_constant_measure_is_left_out_with_a_note(bundles: list[Path], tmp_path:
         paths[-1].write_text(json.dumps(b))
     res = pool_inputs(paths, PoolOptions())
     assert [m["measure"] for m in res.report["measures"]] == ["mood"]
-    assert any(n.startswith("measure 'anxiety' left out: the ratings do not vary") for n in res.notes)
+    assert any(
+        n.startswith("measure 'anxiety' left out: the ratings do not vary") for n in res.notes
+    )
 
 
 def test_pool_refuses_edited_and_duplicate_bundles(bundles: list[Path], tmp_path: Path) -> None:
@@ -168,7 +192,7 @@ def test_pool_long_csv_reproduces_lme4() -> None:
         ({"guess_column": "sex"}, "guess 'male' is neither 'MD', 'PL' nor 'unsure'"),
         ({"measures": ("nothing",)}, "no measure could be pooled: check --measures"),
         ({"placebo": "MD"}, "--active and --placebo name the same value"),
-        ({"covariates": ("drug", "dose", "drug")}, "no measure could be pooled (the model's columns are collinear"),
+        ({"covariates": ("drug", "dose", "drug")}, "--covariates names 'drug' twice"),
     ],
 )
 def test_pool_csv_errors(change: dict[str, Any], message: str) -> None:
@@ -179,13 +203,9 @@ def test_pool_csv_errors(change: dict[str, Any], message: str) -> None:
 
 
 # ----------------------------------------------------------------------------- CLI
-@needs_commands
-def test_cli_share_then_pool(
-    tmp_path: Path, invoke: Invoke, protocol_file: Path
-) -> None:
+def test_cli_share_then_pool(trials: list[Path], tmp_path: Path, invoke: Invoke) -> None:
     paths = []
-    for seed in (1, 2):
-        t = _trial(tmp_path, invoke, protocol_file, seed, unblind=True)
+    for seed, t in enumerate(trials):
         out = tmp_path / f"share{seed}.json"
         r = invoke(["share", "--trial", str(t), "-o", str(out)])
         assert r.exit_code == 0, r.output
@@ -198,17 +218,17 @@ def test_cli_share_then_pool(
     assert html.read_text().startswith("<!DOCTYPE html>")
 
 
-@needs_commands
 def test_cli_share_before_unblinding_is_one_error_line(
     tmp_path: Path, invoke: Invoke, protocol_file: Path
 ) -> None:
     t = _trial(tmp_path, invoke, protocol_file, 1, unblind=False)
     r = invoke(["share", "--trial", str(t)])
     assert r.exit_code == 1
-    assert r.stderr == "Error: the trial is still blinded: run blindself unblind first, then share\n"
+    assert (
+        r.stderr == "Error: the trial is still blinded: run blindself unblind first, then share\n"
+    )
 
 
-@needs_commands
 def test_cli_pool_long_csv(invoke: Invoke, tmp_path: Path) -> None:
     args = ["pool", str(SZIGETI), "--participant-column", "trial_id", "--arm-column",
             "condition", "--active", "MD", "--placebo", "PL", "--outcome-column", "value",

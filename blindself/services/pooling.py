@@ -142,6 +142,9 @@ def pool_inputs(inputs: Sequence[Path], opts: PoolOptions) -> PoolResult:
     if not inputs:
         raise DataError("give the bundles (*.json) or one long CSV to pool")
     notes: list[str] = []
+    twice = sorted({c for c in opts.covariates if opts.covariates.count(c) > 1})
+    if twice:
+        raise DataError(f"--covariates names {twice[0]!r} twice; give each once")
     bundles = [p for p in inputs if p.suffix.lower() == ".json"]
     if bundles and len(bundles) != len(inputs):
         raise DataError("pool either bundles (*.json) or one CSV, not both")
@@ -301,7 +304,7 @@ def _bundle_arms(b: dict[str, Any], name: str, opts: PoolOptions) -> tuple[str, 
         of_kind = [a["name"] for a in arms if a["kind"] == kind]
         if len(of_kind) != 1:
             raise DataError(f"{name} has {len(of_kind)} {kind} arms; choose one with --{kind} NAME")
-        return of_kind[0]
+        return str(of_kind[0])
 
     return pick("active", opts.active), pick("placebo", opts.placebo)
 

@@ -73,7 +73,7 @@ class AssignmentSet:
     exact: bool
     total: int
     draws: int | None
-    compare: tuple[str, str] | None = None
+    compare: tuple[str, ...] | None = None
 
 
 def _arm_index(scheme: Scheme) -> dict[str, int]:
@@ -387,7 +387,7 @@ def assignment_set(
     *,
     max_exact: int = 2**20,
     draws: int = 9999,
-    compare: tuple[str, str] | None = None,
+    compare: tuple[str, ...] | None = None,
 ) -> AssignmentSet:
     """The reference set for a randomization test of the observed allocation.
 

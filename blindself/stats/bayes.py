@@ -121,9 +121,17 @@ def _mixture_quantile(
     hi = float(np.max(loc + scale * tq))
     if hi - lo < 1e-14 * max(1.0, abs(hi)):
         return lo
-    root: float = optimize.brentq(
-        lambda x: _mixture_cdf(x, w, loc, scale, nu) - q, lo, hi, xtol=1e-13, rtol=1e-14
-    )
+
+    def gap(x: float) -> float:
+        return _mixture_cdf(x, w, loc, scale, nu) - q
+
+    # Rounding in the CDF can leave the bracket's ends on the same side of q when one
+    # component dominates; the quantile is then that end.
+    if gap(lo) >= 0.0:
+        return lo
+    if gap(hi) <= 0.0:
+        return hi
+    root: float = optimize.brentq(gap, lo, hi, xtol=1e-13, rtol=1e-14)
     return root
 
 

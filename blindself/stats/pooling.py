@@ -146,7 +146,7 @@ def fit_random_intercept(y: Float, X: Float, groups: Int, names: Sequence[str]) 
         w = gamma / (1.0 + ni * gamma)
         A = XtX - (Sx * w[:, None]).T @ Sx
         b = Xty - Sx.T @ (w * Sy)
-        beta = np.linalg.solve(A, b)
+        beta = np.asarray(np.linalg.solve(A, b), dtype=np.float64)
         rss = yty - float((w * Sy) @ Sy) - float(b @ beta)
         return rss, A, beta, float(np.log1p(ni * gamma).sum())
 
@@ -272,7 +272,7 @@ def n_of_1_estimates(y: Float, arm: Float, groups: Int, labels: Sequence[str]) -
     usable = both & (df > 0) & (se > 1e-12 * (1 + np.abs(est)))
     idx = np.flatnonzero(usable)
     return NOf1(
-        participants=tuple(labels[i] for i in idx),
+        participants=tuple(labels[int(i)] for i in idx),
         estimate=est[idx],
         se=se[idx],
         n_active=cnt[idx, 1].astype(np.intp),
@@ -353,7 +353,7 @@ def group_blinding(arm: Float, guess: Float) -> dict[str, Any]:
         "bang": {
             a: {"bi": _num(b.bi), "se": _num(b.se), "limit95": _num(b.limit95)}
             for a, b in bang.items()
-        },  # fmt: skip
+        },
         "correct_rate": None,
         "chance_rate": None,
         "p": None,
@@ -457,7 +457,7 @@ def pool_measure(
     n_guess = int(has.sum())
     if n_guess and 0 < guess[has].mean() < 1 and 0 < arm[has].mean() < 1:
         yg, ag, gg, cg = y[has], arm[has], guess[has], cov_cols[has]
-        sub, grp = np.unique(groups[has], return_inverse=True)
+        _, grp = np.unique(groups[has], return_inverse=True)
         grp = grp.astype(np.intp)
         Xg = np.column_stack([np.ones(len(yg)), ag, cg, gg])
         fit_g = fit_random_intercept(yg, Xg, grp, [*base_names, "guess"])

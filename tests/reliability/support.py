@@ -40,7 +40,7 @@ block = ["active", "placebo"]
 blocks = {blocks}
 period_days = 1
 dosing = "daily"
-baseline_days = 2
+baseline_days = {baseline}
 blinding = "helper"
 
 [[outcomes]]
@@ -93,10 +93,12 @@ def assert_one_error_line(proc: Any, exit_code: int = 1) -> str:
     return stderr
 
 
-def make_long_trial(tmp_path: Path, blocks: int = 300, name: str = "trial") -> InitResult:
-    """A helper-mode trial of ``2 * blocks`` one-day periods after 2 baseline days."""
+def make_long_trial(
+    tmp_path: Path, blocks: int = 300, baseline: int = 2, name: str = "trial"
+) -> InitResult:
+    """A helper-mode trial of ``2 * blocks`` one-day periods after ``baseline`` days."""
     protocol = tmp_path / f"{name}-protocol.toml"
-    protocol.write_text(LONG_PROTOCOL.format(blocks=blocks))
+    protocol.write_text(LONG_PROTOCOL.format(blocks=blocks, baseline=baseline))
     return init_trial(
         protocol,
         tmp_path / name,
@@ -111,24 +113,13 @@ def long_day(n: int) -> str:
     return (LONG_START + timedelta(days=n)).isoformat()
 
 
-def long_checkin_args(trial: Path, n: int, mood: int = 5) -> list[str]:
-    """CLI arguments recording dose day ``n`` (n >= 2) of a long trial with its code."""
-    code = public_schedule(trial)["periods"][n - 2]["code"]
-    return [
-        "checkin",
-        "--trial",
-        str(trial),
-        "--date",
-        long_day(n),
-        "--code",
-        code,
-        "--rate",
-        f"mood={mood}",
-        "--guess",
-        "active",
-        "--confidence",
-        "70",
-    ]
+def long_checkin_args(trial: Path, n: int, baseline: int = 2, mood: int = 5) -> list[str]:
+    """CLI arguments recording day ``n`` of a long trial (with its code on dose days)."""
+    args = ["checkin", "--trial", str(trial), "--date", long_day(n), "--rate", f"mood={mood}"]
+    if n >= baseline:
+        code = public_schedule(trial)["periods"][n - baseline]["code"]
+        args += ["--code", code, "--guess", "active", "--confidence", "70"]
+    return args
 
 
 def make_small_trial(

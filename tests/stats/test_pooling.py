@@ -167,7 +167,9 @@ def test_dersimonian_laird_small_examples() -> None:
     # pool_lmer.Rout, rma(yi = c(-1, 2, 5, 0.5), sei = c(1, 0.8, 1.5, 0.6), method = "DL"):
     # estimate 1.3681, se 0.9558, tau^2 2.7128, I^2 77.56 %, Q(3) 13.3676, p 0.0039
     r = random_effects_meta(np.array([-1, 2, 5, 0.5]), np.array([1, 0.8, 1.5, 0.6]))
-    assert (r.effect.estimate, r.effect.se, r.tau2) == pytest.approx((1.3681, 0.9558, 2.7128), abs=5e-5)
+    assert (r.effect.estimate, r.effect.se, r.tau2) == pytest.approx(
+        (1.3681, 0.9558, 2.7128), abs=5e-5
+    )
     assert 100 * r.i2 == pytest.approx(77.56, abs=5e-3)
     assert (r.q, r.q_p) == pytest.approx((13.3676, 0.0039), abs=5e-5)
     # rma(yi = c(1, 2, 4), sei = c(1, 1, 2)): tau^2 0 (truncated), estimate 1.7778, se 0.6667
