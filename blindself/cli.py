@@ -37,11 +37,32 @@ class BlindselfGroup(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except OSError as exc:
-            click.echo(
-                f"Error: {exc.strerror or exc} ({exc.filename or 'file'}); nothing was recorded",
-                err=True,
-            )
+            # Not "nothing was recorded": output can fail after a commit (stdout on a full
+            # disk); the store's own errors say when nothing was recorded.
+            where = f" ({exc.filename})" if exc.filename else ""
+            click.echo(f"Error: {exc.strerror or exc}{where}", err=True)
             ctx.exit(1)
+
+
+class BoundedInt(click.ParamType[int]):
+    """A whole number in [lo, hi]; refuses long input without echoing it back."""
+
+    name = "integer"
+
+    def __init__(self, lo: int, hi: int) -> None:
+        self.lo, self.hi = lo, hi
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            number = value
+        else:
+            text = str(value).strip()
+            if len(text) > 12 or not text.lstrip("+-").isdigit():
+                self.fail(f"is not a whole number {self.lo}-{self.hi}", param, ctx)
+            number = int(text)
+        if not self.lo <= number <= self.hi:
+            self.fail(f"{number} is not in {self.lo}-{self.hi}", param, ctx)
+        return number
 
 
 def _one_line(text: str) -> str:
@@ -147,7 +168,7 @@ def plan(ctx: click.Context, protocol: Path, start: str | None, as_json: bool) -
 @click.option(
     "--rho", type=float, default=0.3, show_default=True, help="Day-to-day AR(1) correlation."
 )
-@click.option("--sims", type=click.IntRange(10, 100_000), default=1000, show_default=True)
+@click.option("--sims", type=BoundedInt(10, 100_000), default=1000, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def power(protocol: Path, effect: float, sd: float, rho: float, sims: int, as_json: bool) -> None:
     """Simulated power of the design's own randomization test."""
@@ -236,7 +257,7 @@ def _passphrase(passphrase_file: Path | None, *, confirm: bool) -> str:
 )
 @click.option(
     "--expectation",
-    type=click.IntRange(0, 100),
+    type=BoundedInt(0, 100),
     help="How much you expect it to help, 0-100 (a covariate, asked before day one).",
 )
 @click.pass_context
@@ -324,7 +345,9 @@ def _parse_rating(text: str) -> tuple[str, float]:
 @click.option("--code", help="The container's code, e.g. K7M2-X.")
 @click.option("--rate", "rates", multiple=True, help="A rating NAME=VALUE; repeatable.")
 @click.option("--guess", help="Which arm you think you took, or 'unsure'.")
-@click.option("--confidence", type=int, help="How sure you are of the guess, 50-100 (%).")
+@click.option(
+    "--confidence", type=BoundedInt(50, 100), help="How sure you are of the guess, 50-100 (%)."
+)
 @click.option("--note", default="", help="A free-text note.")
 @click.option("--no-capsule", is_flag=True, help="You checked in but did not take the container.")
 @click.option(
@@ -376,12 +399,19 @@ def checkin(
     )
     result = record_checkin(trial_dir, req, c)
     e = result.entry
-    if result.status == "already recorded":
-        click.echo(f"{e.day}: already recorded (entry {e.seq}); nothing changed")
-    else:
-        click.echo(f"{e.day}: {result.status} (entry {e.seq}, head {e.seq}:{e.hash[:16]})")
-    for d in result.deviations:
-        click.echo(f"Note: recorded with a deviation flag ({d}); the analysis reports it.")
+    try:
+        if result.status == "already recorded":
+            click.echo(f"{e.day}: already recorded (entry {e.seq}); nothing changed")
+        else:
+            click.echo(f"{e.day}: {result.status} (entry {e.seq}, head {e.seq}:{e.hash[:16]})")
+        for d in result.deviations:
+            click.echo(f"Note: recorded with a deviation flag ({d}); the analysis reports it.")
+    except OSError as exc:
+        # The entry is committed; say so rather than let the generic handler guess.
+        raise BlindselfError(
+            f"{e.day} was recorded (entry {e.seq}) but the confirmation could not be printed "
+            f"({exc.strerror or exc})"
+        ) from exc
     for rule in result.stop_rules:
         click.echo(
             f"STOP RULE MET: {rule.outcome} reached {rule.threshold:g} on {rule.days} day(s). "
@@ -406,9 +436,7 @@ def _prompt_missing(
         if form.asks_guess and g is None and not no_capsule:
             g = click.prompt("Which did you take?", type=click.Choice(form.guess_options), err=True)
         if g not in (None, "unsure") and conf is None:
-            conf = click.prompt(
-                "How sure are you (50-100 %)?", type=click.IntRange(50, 100), err=True
-            )
+            conf = click.prompt("How sure are you (50-100 %)?", type=BoundedInt(50, 100), err=True)
         return g, conf
 
     if form.needs_code and code is None and not no_capsule:

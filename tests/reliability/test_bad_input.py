@@ -238,11 +238,6 @@ def test_huge_and_malformed_values_are_refused_in_one_short_line(
     _run_case(invoke, trial, sheet, over, extra, exit_code)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.py: click echoes a 10 MB --confidence back in its usage error (lead: a "
-    "bounded int type); remove this marker once fixed",
-)
 def test_huge_confidence_is_refused_in_one_short_line(
     small: tuple[Path, dict[str, Any]], invoke: Invoke
 ) -> None:

@@ -89,12 +89,6 @@ def test_full_disk_refuses_one_checkin_and_loses_nothing(
     assert len(entries(trial)) == n + 2 and integrity(trial) == "ok"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.py: when printing the acknowledgement fails (stdout on a full disk) the "
-    "generic OSError handler says 'nothing was recorded' although the check-in was committed; "
-    "remove this marker once the message is truthful",
-)
 def test_output_on_a_full_disk_does_not_lie(small: tuple[Path, dict[str, Any]]) -> None:
     trial, _ = small
     with open("/dev/full", "w") as full:
