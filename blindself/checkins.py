@@ -20,7 +20,7 @@ from blindself.trial import Trial
 
 CHECKIN_KINDS = ("checkin", "correction")
 MAX_NOTE = 2000
-_IDENTITY_IGNORES = ("recorded_at", "reason")
+_IDENTITY_IGNORES = ("recorded_at", "reason", "anomaly")
 
 
 @dataclass(frozen=True)

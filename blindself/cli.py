@@ -895,10 +895,12 @@ def _emit(text: str, output: Path | None) -> None:
         click.echo(text, nl=False)
         return
     try:
-        with open(output, "x", encoding="utf-8") as fh:
-            fh.write(text)
+        # Exports and reports hold personal data: private to the user, never overwritten.
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         raise BlindselfError(f"{output} exists; choose a new file name") from None
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
 
 
 def main() -> None:

@@ -98,7 +98,10 @@ def build_calendar(protocol: Protocol, start: date) -> Calendar:
     for period in range(n_periods):
         block = scheme.block_of(period)
         restart = period == 0 or design.washout_days > 0
-        doses = _dose_dates(design.dosing, cursor, design.period_days + 1, restart, days)
+        # Without washouts a cyclic pattern runs on from the first period's start, so its phase
+        # is the number of days laid out since then (counted, not re-scanned: O(days)).
+        elapsed = len(days) - design.baseline_days
+        doses = _dose_dates(design.dosing, cursor, design.period_days + 1, restart, elapsed)
         period_doses = set(doses[: design.period_days])
         next_start = doses[design.period_days]
         d = cursor
@@ -129,7 +132,7 @@ def build_calendar(protocol: Protocol, start: date) -> Calendar:
     )
 
 
-def _dose_dates(dosing: str, cursor: date, n: int, restart: bool, so_far: list[Day]) -> list[date]:
+def _dose_dates(dosing: str, cursor: date, n: int, restart: bool, elapsed: int) -> list[date]:
     """The next ``n`` dose dates on or after ``cursor``."""
     out: list[date] = []
     if dosing.startswith("weekdays:"):
@@ -141,7 +144,7 @@ def _dose_dates(dosing: str, cursor: date, n: int, restart: bool, so_far: list[D
             d += timedelta(days=1)
         return out
     cycle = _CYCLES[dosing]
-    phase = 0 if restart else _phase_after(so_far, cycle)
+    phase = 0 if restart else elapsed % len(cycle)
     d = cursor
     for on in _cycle_from(cycle, phase):
         if on:
@@ -150,16 +153,6 @@ def _dose_dates(dosing: str, cursor: date, n: int, restart: bool, so_far: list[D
                 break
         d += timedelta(days=1)
     return out
-
-
-def _phase_after(so_far: list[Day], cycle: tuple[bool, ...]) -> int:
-    """Position in the cycle just after the days laid out since the last restart."""
-    count = 0
-    for day in reversed(so_far):
-        if day.day_type in ("baseline", "washout"):
-            break
-        count += 1
-    return count % len(cycle)
 
 
 def _cycle_from(cycle: tuple[bool, ...], phase: int) -> Iterator[bool]:

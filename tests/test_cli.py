@@ -543,3 +543,44 @@ def test_analyze_on_the_export_reproduces_unblind(
         assert cb["p_randomization"] == pytest.approx(ca["p_randomization"])
         assert cb["classical"]["p"] == pytest.approx(ca["classical"]["p"])
         assert cb["ar1"]["estimate"] == pytest.approx(ca["ar1"]["estimate"], rel=1e-6)
+
+
+def test_clock_going_backwards_is_accepted_and_flagged(trial: Path, invoke: Invoke) -> None:
+    """T-30: a check-in made when the clock reads earlier than a previous one is kept, in seq
+    order, with a clock-regression anomaly flag."""
+    sheet = sheet_of(trial)
+    assert (
+        checkin(
+            invoke,
+            trial,
+            3,
+            "--code",
+            code_for(sheet, 2),
+            "--rate",
+            "mood=5",
+            "--rate",
+            "anxiety=3",
+            "--guess",
+            "unsure",
+            now_day=5,
+        ).exit_code
+        == 0
+    )
+    r = checkin(
+        invoke,
+        trial,
+        2,
+        "--code",
+        code_for(sheet, 1),
+        "--rate",
+        "mood=5",
+        "--rate",
+        "anxiety=3",
+        "--guess",
+        "unsure",
+        now_day=4,
+    )
+    assert r.exit_code == 0
+    rows = db_dump(trial / "trial.db")
+    assert json.loads(rows[-1][3])["anomaly"] == ["clock-regression"]
+    assert "anomaly" not in json.loads(rows[-2][3])

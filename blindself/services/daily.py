@@ -49,6 +49,9 @@ def record_checkin(trial_dir: Path, req: CheckinRequest, ctx: Context) -> Checki
             if any(e.kind == "unblind" for e in entries):
                 raise CheckinError("the trial is unblinded; check-ins for trial days are closed")
             payload, deviations = build_payload(trial, form, req, entries, ctx.now().isoformat())
+            if _clock_went_back(entries, ctx.now()):
+                # T-30: accepted (entries are ordered by seq), but flagged for the report.
+                payload["anomaly"] = ["clock-regression"]
             existing = current_checkins(entries).get(payload["date"])
             if existing is not None and same_checkin(existing.payload, payload):
                 return CheckinOutcome("already recorded", existing, tuple(deviations), ())
@@ -69,6 +72,14 @@ def record_checkin(trial_dir: Path, req: CheckinRequest, ctx: Context) -> Checki
         status = "replaced" if existing is not None else "recorded"
         hits = stop_rules_met(trial.protocol.stop_rules, trial.protocol.outcomes, current)
         return CheckinOutcome(status, entry, tuple(deviations), hits)
+
+
+def _clock_went_back(entries: list[Any], now: Any) -> bool:
+    from datetime import datetime
+
+    stamps = [e.payload.get("recorded_at") for e in entries if e.kind in ("checkin", "correction")]
+    latest = max((datetime.fromisoformat(s) for s in stamps if s), default=None)
+    return latest is not None and now < latest
 
 
 @dataclass(frozen=True)
@@ -253,8 +264,8 @@ def verify_trial(trial_dir: Path, expect_head: str | None) -> VerifyOutcome:
             lines.append(f"log: {report.entries} entries, hash chain intact")
             if not report.anchored:
                 lines.append(
-                    "log: not anchored; pass --expect-head SEQ:HEX (a head you noted earlier) "
-                    "to detect a rewritten log"
+                    "log: unverifiable against a rewritten or shortened log without an anchor; "
+                    "pass --expect-head SEQ:HEX (a head you noted earlier)"
                 )
             else:
                 lines.append("log: matches the expected head")
