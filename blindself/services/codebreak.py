@@ -22,14 +22,13 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from blindself.allocation import parse_allocation
 from blindself.checkins import check_free_text
 from blindself.codes import format_code, match_code
-from blindself.errors import CommitmentMismatch, TrialStateError
+from blindself.errors import TrialStateError
 from blindself.schedule import scheme_of
-from blindself.seal import commitment, open_seal
 from blindself.services.context import Context
 from blindself.services.daily import _opened
+from blindself.services.unblinding import open_allocation
 from blindself.store import Entry
 from blindself.trial import Trial
 
@@ -76,19 +75,12 @@ def codebreak_code(
     """Open one code in an emergency: log the break, then reveal only that code's arm."""
     with _opened(trial_dir) as trial:
         plan = _plan(trial, code, reason)
-        data = open_seal(
-            trial.paths.seal.read_bytes(),
-            trial_id=trial.trial_id,
-            protocol_hash=trial.protocol.sha256,
+        doc, _ = open_allocation(
+            trial,
             passphrase=passphrase,
             recovery_key=recovery_key,
+            consequence="what it says cannot be trusted, and nothing was logged",
         )
-        doc = parse_allocation(data)
-        if commitment(data) != trial.genesis["commitment"] or doc.trial_id != trial.trial_id:
-            raise CommitmentMismatch(
-                "ALLOCATION DOES NOT MATCH THE COMMITMENT recorded at init: the seal was replaced; "
-                "what it says cannot be trusted, and nothing was logged"
-            )
         arm = doc.arm_of(plan.code)
         payload = {
             "code": plan.code,

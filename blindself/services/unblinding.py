@@ -59,20 +59,12 @@ def unblind_trial(
         if reason is not None:
             # Reliability fix: the reason was logged and printed unchecked (10 MB, bad bytes).
             check_free_text(reason, "the reason", TrialStateError)
-        data = open_seal(
-            trial.paths.seal.read_bytes(),
-            trial_id=trial.trial_id,
-            protocol_hash=trial.protocol.sha256,
+        doc, recomputed = open_allocation(
+            trial,
             passphrase=passphrase,
             recovery_key=recovery_key,
+            consequence="the results cannot be trusted",
         )
-        doc = parse_allocation(data)
-        recomputed = commitment(data)
-        if recomputed != trial.genesis["commitment"] or doc.trial_id != trial.trial_id:
-            raise CommitmentMismatch(
-                "ALLOCATION DOES NOT MATCH THE COMMITMENT recorded at init: the seal was replaced; "
-                "the results cannot be trusted"
-            )
         published_ok: bool | None = None
         if expect_commitment is not None:
             published_ok = expect_commitment.strip().lower() == recomputed
@@ -104,6 +96,35 @@ def unblind_trial(
                 "blindself unblind again"
             ) from exc
         return UnblindResult(report, _summary(report), _report_files(trial), False, published_ok)
+
+
+def open_allocation(
+    trial: Trial, *, passphrase: str | None, recovery_key: str | None, consequence: str
+) -> tuple[AllocationDoc, str]:
+    """Open the seal and check it against the commitment recorded at init.
+
+    Returns the allocation and its commitment; a seal that opens but does not match (a
+    re-sealed, different allocation: RELIABILITY T-7) raises CommitmentMismatch (exit 3).
+    """
+    data = open_seal(
+        trial.paths.seal.read_bytes(),
+        trial_id=trial.trial_id,
+        protocol_hash=trial.protocol.sha256,
+        passphrase=passphrase,
+        recovery_key=recovery_key,
+    )
+    doc = parse_allocation(data)
+    recomputed = commitment(data)
+    if (
+        recomputed != trial.genesis["commitment"]
+        or doc.trial_id != trial.trial_id
+        or doc.protocol_sha256 != trial.protocol.sha256
+    ):
+        raise CommitmentMismatch(
+            "ALLOCATION DOES NOT MATCH THE COMMITMENT recorded at init: the seal was replaced; "
+            + consequence
+        )
+    return doc, recomputed
 
 
 def trial_data(trial: Trial, unblind_payload: dict[str, Any]) -> TrialData:

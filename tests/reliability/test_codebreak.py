@@ -143,7 +143,9 @@ def test_refusals_change_nothing_and_need_no_key(
     def boom(*args: object, **kwargs: object) -> bytes:
         raise AssertionError("the seal was opened")
 
-    monkeypatch.setattr(codebreak_mod, "open_seal", boom)
+    import blindself.services.unblinding as unblinding_mod
+
+    monkeypatch.setattr(unblinding_mod, "open_seal", boom)
     for reason in (None, "", "   \n"):
         message = _refused(trial, TrialStateError, code, reason, ctx, passphrase=PASSPHRASE)
         assert message == "a code-break needs --reason TEXT (why you open the code; it is logged)"
