@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from helpers import PASSPHRASE, START, Invoke, at, day, db_dump, make_context, with_clock
+from helpers import PASSPHRASE, START, Invoke, at, day, db_dump, make_context
 
 HEX = re.compile(r"[0-9a-f]{64}")
 SHORT_HEAD = re.compile(r"head (\d+):[0-9a-f]{16}\)")

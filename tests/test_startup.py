@@ -24,9 +24,9 @@ except SystemExit as exc:
     code = exc.code
 else:
     code = 0
-heavy = sorted({m.split(".")[0] for m in sys.modules} & set(%r))
+heavy = sorted({m.split(".")[0] for m in sys.modules} & set(HEAVY))
 print("HEAVY=" + ",".join(heavy), file=sys.stderr)
-""" % (HEAVY,)
+""".replace("HEAVY)", repr(HEAVY) + ")")
 
 
 def run_probe(args: list[str], cwd: Path) -> tuple[str, str]:

@@ -10,7 +10,6 @@ import pytest
 from helpers import PASSPHRASE, SMALL_PROTOCOL, START, Invoke, at, day, make_context, with_clock
 from reliability.support import assert_one_error_line, entries, make_small_trial, reseal_flipped
 
-import blindself.services.codebreak as codebreak_mod
 import blindself.store as store_mod
 from blindself.codes import format_code
 from blindself.errors import (
