@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from blindself.randomness import RandomSource, SystemRandomSource
-from blindself.seal import DEFAULT_KDF, KdfParams
+
+if TYPE_CHECKING:
+    # Imported for the type only: daily commands never load cryptography.
+    from blindself.seal import KdfParams
 
 
 def _utcnow() -> datetime:
@@ -16,7 +20,7 @@ def _utcnow() -> datetime:
 
 @dataclass(frozen=True)
 class Context:
-    """Clock, random streams and KDF cost.
+    """Clock, random streams and KDF cost (None = production parameters).
 
     Two random streams (SPEC 12): ``allocation`` draws only the allocation; ``other`` draws
     codes, ids, salts, nonces and keys, so a test can vary the allocation alone.
@@ -25,7 +29,7 @@ class Context:
     clock: Callable[[], datetime] = _utcnow
     allocation: RandomSource = field(default_factory=SystemRandomSource)
     other: RandomSource = field(default_factory=SystemRandomSource)
-    kdf: KdfParams = DEFAULT_KDF
+    kdf: KdfParams | None = None  # None: the production Argon2id parameters
 
     def now(self) -> datetime:
         return self.clock()

@@ -19,7 +19,7 @@ from blindself.protocol import Protocol, load_protocol, parse_protocol
 from blindself.randomness import shuffle
 from blindself.schedule import Calendar, build_calendar, scheme_of
 from blindself.scheme import Scheme, draw_allocation
-from blindself.seal import commitment, seal
+from blindself.seal import DEFAULT_KDF, commitment, seal
 from blindself.services.context import Context
 from blindself.sheet import write_sheet
 from blindself.store import Store
@@ -132,7 +132,7 @@ def init_trial(
         protocol_hash=protocol.sha256,
         padded_length=padded_length(scheme, trial_id, protocol.sha256, protocol.design.blinding),
         source=ctx.other,
-        kdf=ctx.kdf,
+        kdf=ctx.kdf if ctx.kdf is not None else DEFAULT_KDF,
         with_helper_key=with_helper_key,
     )
     genesis = {
