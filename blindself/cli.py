@@ -621,7 +621,7 @@ def unblind(
             "value recorded at init only.",
             err=True,
         )
-    click.echo(result.summary)
+    click.echo(result.summary, nl=False)
     for f in result.files:
         click.echo(f"Wrote {f}")
 
@@ -778,7 +778,7 @@ def analyze(
     if as_json:
         click.echo(json.dumps(result.report, indent=2, allow_nan=False))
     else:
-        click.echo(render(result.report, "text"))
+        click.echo(render(result.report, "text"), nl=False)
     if output is not None:
         fmt = {".html": "html", ".md": "md", ".json": "json"}.get(output.suffix.lower(), "text")
         text = (
@@ -886,7 +886,7 @@ def demo(ctx: click.Context, directory: Path | None, effect: float) -> None:
 
     c = _context(ctx)
     result = run_demo(directory or Path("demo-trial"), c, effect=effect, echo=click.echo)
-    click.echo(result.summary)
+    click.echo(result.summary, nl=False)
     click.echo(f"Report: {result.report_html}")
 
 

@@ -140,7 +140,10 @@ def build_data(raw: bytes, name: str, opts: AnalyzeOptions) -> tuple[TrialData, 
         scheme_note=note,
         seed_material=seed,
         title=f"Analysis of {name}",
-        question=f"Does {' / '.join(opts.active)} differ from {opts.placebo} in {opts.arm_column}?",
+        question=(
+            f"Does {opts.arm_column} = {' / '.join(opts.active)} differ from "
+            f"{opts.arm_column} = {opts.placebo}?"
+        ),
         meta={"source": "csv", "file": name, "notes": notes},
     )
     return data, notes
