@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from blindself import __version__
-from blindself.errors import BlindselfError
+from blindself.errors import BlindselfError, CommitmentMismatch
 from blindself.services.context import Context
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -553,12 +553,14 @@ def verify(trial_dir: Path, expect_head: str | None, expect_commitment: str | No
     """Check the log's hash chain, the protocol and the seal (and the commitment after unblinding)."""
     from blindself.services.daily import verify_trial
 
-    result = verify_trial(trial_dir, expect_head)
+    result = verify_trial(trial_dir, expect_head, expect_commitment)
     for line in result.lines:
         click.echo(line)
-    if expect_commitment:
-        click.echo("commitment: checked at unblinding (blindself unblind --expect-commitment HEX)")
     click.echo(f"head: {result.head}")
+    if not result.commitment_ok:
+        raise CommitmentMismatch(
+            "the commitment does not match (see above): do not trust this trial's result"
+        )
     if not result.ok:
         raise BlindselfError("verification failed; restore the trial from a backup and report it")
 

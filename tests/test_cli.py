@@ -584,3 +584,18 @@ def test_clock_going_backwards_is_accepted_and_flagged(trial: Path, invoke: Invo
     rows = db_dump(trial / "trial.db")
     assert json.loads(rows[-1][3])["anomaly"] == ["clock-regression"]
     assert "anomaly" not in json.loads(rows[-2][3])
+
+
+def test_verify_checks_the_published_commitment(trial: Path, invoke: Invoke) -> None:
+    genesis = json.loads(db_dump(trial / "trial.db")[0][3])
+    ok = invoke(["verify", "--trial", str(trial), "--expect-commitment", genesis["commitment"]])
+    assert ok.exit_code == 0 and "commitment: matches the published value" in ok.stdout
+    bad = invoke(["verify", "--trial", str(trial), "--expect-commitment", "ab" * 32])
+    assert bad.exit_code == 3
+    assert bad.stderr.startswith("Error: the commitment does not match")
+    run_whole_trial(invoke, trial)
+    after = with_clock(make_context(), at(day(10)))
+    assert invoke(["unblind", "--trial", str(trial)], after, env=ENV).exit_code == 0
+    r = invoke(["verify", "--trial", str(trial)], after)
+    assert r.exit_code == 0
+    assert "commitment: the revealed allocation matches the value recorded at init" in r.stdout

@@ -250,11 +250,18 @@ class VerifyOutcome:
     ok: bool
     lines: tuple[str, ...]
     head: str
+    commitment_ok: bool = True
 
 
-def verify_trial(trial_dir: Path, expect_head: str | None) -> VerifyOutcome:
-    """Check the hash chain, the protocol hash and the seal's structure."""
-    from blindself.seal import check_seal_structure
+def verify_trial(
+    trial_dir: Path, expect_head: str | None, expect_commitment: str | None = None
+) -> VerifyOutcome:
+    """Check the hash chain, the protocol hash, the seal's structure and the commitment.
+
+    Before unblinding the commitment can only be compared with the value recorded at init;
+    after unblinding the revealed allocation in the log is hashed again and compared too.
+    """
+    from blindself.seal import check_seal_structure, commitment
 
     anchor = parse_head(expect_head) if expect_head else None
     with _opened(trial_dir, readonly=True) as trial:
@@ -283,8 +290,35 @@ def verify_trial(trial_dir: Path, expect_head: str | None) -> VerifyOutcome:
         except BlindselfError as exc:
             seal_ok = False
             lines.append(f"seal: {exc}")
+        commit_ok = True
+        recorded = str(trial.genesis["commitment"])
+        unblind = trial.unblinding()
+        if unblind is not None:
+            from blindself.allocation import parse_allocation
+
+            doc = parse_allocation(json.dumps(unblind.payload["allocation"]).encode())
+            if commitment(doc.canonical()) != recorded:
+                commit_ok = False
+                lines.append(
+                    "commitment: MISMATCH: the revealed allocation does not hash to the init value"
+                )
+            else:
+                lines.append(
+                    "commitment: the revealed allocation matches the value recorded at init"
+                )
+        if expect_commitment is not None:
+            if expect_commitment.strip().lower() == recorded:
+                lines.append("commitment: matches the published value")
+            else:
+                commit_ok = False
+                lines.append(
+                    f"commitment: MISMATCH with the published value (the trial's is {recorded})"
+                )
         return VerifyOutcome(
-            report.ok and seal_ok, tuple(lines), f"{report.head_seq}:{report.head_hash}"
+            report.ok and seal_ok and commit_ok,
+            tuple(lines),
+            f"{report.head_seq}:{report.head_hash}",
+            commit_ok,
         )
 
 
