@@ -320,6 +320,9 @@ def init(
         click.echo(
             f"Preparation sheet: {sheet} (it shows the allocation: keep it from the participant)"
         )
+    click.echo(f"Pre-registration text to post publicly: {result.preregistration}")
+    for warning in result.warnings:
+        click.echo(f"Warning: {warning}", err=True)
     click.echo(
         f"Next: prepare the containers, then every day: blindself checkin --trial {result.directory}"
     )

@@ -122,13 +122,31 @@ def test_every_command_has_help(invoke: Invoke) -> None:
 
 def test_init_creates_private_trial_and_prints_commitment(trial: Path, invoke: Invoke) -> None:
     files = sorted(p.name for p in trial.iterdir())
-    assert files == ["allocation.seal", "protocol.toml", "trial.db"]
+    assert files == ["allocation.seal", "preregistration.md", "protocol.toml", "trial.db"]
     assert stat.S_IMODE(os.stat(trial).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(trial / "trial.db").st_mode) == 0o600
     assert stat.S_IMODE(os.stat(trial / "allocation.seal").st_mode) == 0o400
     genesis = json.loads(db_dump(trial / "trial.db")[0][3])
     assert len(genesis["commitment"]) == 64
     assert PASSPHRASE not in (trial / "trial.db").read_bytes().decode("latin-1")
+
+
+def test_preregistration_holds_protocol_and_commitment_but_no_arm(trial: Path) -> None:
+    text = (trial / "preregistration.md").read_text()
+    genesis = json.loads(db_dump(trial / "trial.db")[0][3])
+    assert genesis["commitment"] in text
+    assert (trial / "protocol.toml").read_text().rstrip() in text
+    assert "Registered: 2026-03-02" in text and "Primary outcome: mood" in text
+    assert stat.S_IMODE(os.stat(trial / "preregistration.md").st_mode) == 0o600
+
+
+def test_cloud_synced_folder_is_warned_about(
+    tmp_path: Path, protocol_file: Path, invoke: Invoke
+) -> None:
+    (tmp_path / "Dropbox").mkdir()
+    r = init_trial_cli(invoke, protocol_file, tmp_path / "Dropbox" / "mood", make_context())
+    assert r.exit_code == 0
+    assert "looks like a cloud-synced folder" in r.stderr
 
 
 def test_init_output_shows_commitment_once(

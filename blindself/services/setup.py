@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from blindself import __version__
 from blindself.allocation import NONCE_BYTES, AllocationDoc, Container, padded_length
@@ -79,6 +80,70 @@ class InitResult:
     calendar: Calendar
     protocol: Protocol
     head: str
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def preregistration(self) -> Path:
+        return self.directory / PREREGISTRATION_FILE
+
+
+PREREGISTRATION_FILE = "preregistration.md"
+CLOUD_MARKERS = (
+    "dropbox",
+    "onedrive",
+    "icloud",
+    "mobile documents",
+    "google drive",
+    "googledrive",
+    "nextcloud",
+    "owncloud",
+    "syncthing",
+    "pcloud",
+    "box sync",
+)
+
+
+def preregistration(protocol: Protocol, protocol_text: str, genesis: dict[str, Any]) -> str:
+    """A ready pre-registration text to post publicly: protocol, commitment, date (no arm)."""
+    p = protocol
+    primary = p.primary
+    alternative = (
+        "two-sided"
+        if p.analysis.alternative == "two-sided"
+        else f"one-sided: active better than placebo ({primary.better} is better)"
+    )
+    lines = [
+        f"# Pre-registration: {p.title}",
+        "",
+        f"- Question: {p.question}",
+        f"- Trial id: {genesis['trial_id']}",
+        f"- Registered: {str(genesis['created_at'])[:10]} (blindself {genesis['tool_version']})",
+        f"- Trial days: {genesis['start']} to {genesis['end']} ({genesis['timezone']})",
+        f"- Primary outcome: {primary.name} ({primary.question}), {alternative}, "
+        f"alpha {p.analysis.alpha:g}; secondary outcomes corrected by {p.analysis.correction}",
+        f"- Design: {p.design.kind}, dosing {p.design.dosing}, {p.design.period_days} dose day(s) "
+        f"per container, blinding by {'a helper' if p.design.blinding == 'helper' else 'self-shuffled envelopes'}",
+        f"- Protocol SHA-256: {p.sha256}",
+        f"- Allocation commitment (SHA-256 over the sealed allocation and a secret 256-bit nonce): "
+        f"{genesis['commitment']}",
+        "",
+        "At unblinding the allocation is opened and must hash to this commitment; "
+        "`blindself verify --expect-commitment HEX` checks it.",
+        "",
+        "## Protocol",
+        "",
+        "```toml",
+        protocol_text.rstrip(),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def cloud_synced(directory: Path) -> bool:
+    """Whether a path looks like it sits in a cloud-synced folder."""
+    parts = [part.lower() for part in directory.parts]
+    return any(marker in part for part in parts for marker in CLOUD_MARKERS)
 
 
 def init_trial(
@@ -160,6 +225,11 @@ def init_trial(
         paths = TrialPaths(tmp)
         _write_private(paths.protocol, protocol_path.read_bytes(), 0o400)
         _write_private(paths.seal, sealed.data, 0o400)
+        _write_private(
+            paths.root / PREREGISTRATION_FILE,
+            preregistration(protocol, protocol_path.read_text(encoding="utf-8"), genesis).encode(),
+            0o600,
+        )
         with Store.create(paths.db, trial_id=trial_id, genesis=genesis) as store:
             head = store.head()
         for sheet in sheets:
@@ -191,6 +261,15 @@ def init_trial(
         calendar=calendar,
         protocol=protocol,
         head=f"{head.seq}:{head.hash}",
+        warnings=(
+            (
+                f"{directory} looks like a cloud-synced folder: sync services can copy the "
+                "database without its write-ahead log or bring back an old copy; keep trials in "
+                "a local folder and use blindself backup",
+            )
+            if cloud_synced(directory)
+            else ()
+        ),
     )
 
 

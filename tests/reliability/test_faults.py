@@ -196,9 +196,10 @@ def test_init_under_write_faults_is_all_or_nothing(
             break
     else:
         pytest.fail("init never got through")
-    # protocol, seal and key file: write + fsync each; two sheets: fsync; the final rename.
-    # Only the directory fsync of the new database is best effort (swallowed, init goes on).
-    assert failures == (9 if not persistent else k - 1)
+    # protocol, seal, pre-registration and key file: write + fsync each; two sheets: fsync;
+    # the final rename.  Only the directory fsync of the new database is best effort
+    # (swallowed, init goes on).
+    assert failures == (11 if not persistent else k - 1)
 
 
 def test_report_write_fault_after_unblinding_says_so_and_heals(
