@@ -128,7 +128,10 @@ def _render_html(protocol: Protocol, calendar: Calendar, data: dict[str, Any]) -
             calendar=calendar,
             data=data,
             totals=totals,
-            blocks={b: dict(arms) for b, arms in sorted(blocks.items())},
+            blocks={
+                b: {a.name: arms[a.name] for a in protocol.arms if a.name in arms}
+                for b, arms in sorted(blocks.items())
+            },
             breakers=BLIND_BREAKERS,
             period_days=protocol.design.period_days,
         )
