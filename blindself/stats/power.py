@@ -20,6 +20,9 @@ test, ``p = (c + 1) / (B + 1)``; Phipson and Smyth 2010).  With several arms and
 ``max_run`` the conditional set is not a product of blocks; then each trial gets its
 own set (slow path).
 
+Below 80 % power, :mod:`blindself.stats.power_search` suggests a larger design, using
+this module's simulation.
+
 References
 ----------
 Edgington E.S., Onghena P. (2007). *Randomization Tests*, 4th ed., ch. 11.
@@ -31,8 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from statistics import NormalDist
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -47,21 +49,19 @@ from blindself.stats.assignments import (
     sample_assignments,
 )
 
+# Re-exported: the suggestion search (power_search) owns these.
+from blindself.stats.power_search import CHECK_SIMS as CHECK_SIMS
+from blindself.stats.power_search import TARGET_POWER as TARGET_POWER
+from blindself.stats.power_search import suggest_size
+
 # Enumerate the reference set when rows x slots stays below this; else Monte Carlo.
 EXACT_CELLS = 2**22
 # Monte Carlo reference draws per contrast (the observed allocation makes B + 1 rows).
 MC_DRAWS = 1999
-TARGET_POWER = 0.8
-# Simulated trials per candidate size when searching for 80 % power.
-CHECK_SIMS = 400
-_NORMAL = NormalDist()
 # Reference rows x simulated trials per chunk (the float64 statistic matrix).
 _CHUNK_CELLS = 2**22
 _MAX_CHUNK = 100
 _TIE = 1e-9
-# Protocol limits (protocol.py): design.blocks <= 500, design.counts <= 1000 per arm.
-_MAX_BLOCKS = 500
-_MAX_COUNT = 1000
 
 
 @dataclass(frozen=True)
@@ -483,44 +483,6 @@ def _describe(
     return design
 
 
-def _size(protocol: Protocol) -> int:
-    """Blocks, or the first active arm's periods for a complete design."""
-    d = protocol.design
-    if d.kind == "blocks":
-        return d.blocks
-    counts = dict(d.counts)
-    return next(counts[a.name] for a in protocol.arms if a.kind == "active" and counts[a.name])
-
-
-def _with_size(protocol: Protocol, size: int) -> Protocol | None:
-    """The protocol with ``size`` blocks (complete: every count scaled alike), or None
-    beyond the protocol's limits."""
-    d = protocol.design
-    if d.kind == "blocks":
-        if size > _MAX_BLOCKS:
-            return None
-        return replace(protocol, design=replace(d, blocks=size))
-    factor = size / _size(protocol)
-    counts = tuple((a, math.ceil(n * factor - 1e-9)) for a, n in d.counts)
-    if max(n for _, n in counts) > _MAX_COUNT:
-        return None
-    return replace(protocol, design=replace(d, counts=counts))
-
-
-def _max_complete(protocol: Protocol) -> int:
-    """The largest size ``_with_size`` accepts for a complete design."""
-    size = _size(protocol)
-    biggest = max(n for _, n in protocol.design.counts)
-    return max(size, _MAX_COUNT * size // biggest)
-
-
-def _size_text(protocol: Protocol) -> str:
-    d = protocol.design
-    if d.kind == "blocks":
-        return f"{d.blocks} blocks"
-    return ", ".join(f"{n} {a}" for a, n in d.counts) + " periods"
-
-
 def _suggest(
     protocol: Protocol,
     calendar: Calendar,
@@ -532,72 +494,22 @@ def _suggest(
     sims: int,
     rng: np.random.Generator,
 ) -> str:
-    """The smallest size with 80 % power: a normal extrapolation, then a search.
+    """The size with 80 % power (``power_search.suggest_size``), simulated on ``rng``."""
 
-    Power of a shift test is about ``Phi(lambda - z_alpha)`` with ``lambda`` growing as
-    the square root of the number of periods, which gives a first guess; cheap
-    simulations (``CHECK_SIMS`` trials per size) double it until 80 % is reached and
-    bisect back.  The answer carries their Monte Carlo error, so it is approximate.
-    """
-    current = _size_text(protocol)
-    if effect <= 0:
-        return (
-            f"With {'no' if effect == 0 else 'a harmful'} effect, power stays at or below "
-            "alpha whatever the size of the design."
-        )
-    first = setup.contrasts[0]
-    k = len(setup.contrasts)
-    floor = _p_floor(setup.alternative, first.size) if first.rows is not None else 0.0
-    reachable = floor * k <= setup.alpha
-    why = ""
-    if not reachable:
-        need = (
-            f"the {setup.alpha / k:g} that Holm's correction over {k} contrasts needs first"
-            if k > 1
-            else f"alpha = {setup.alpha:g}"
-        )
-        why = f"At {current} the smallest p is {floor:.3g}, above {need}. "
-    size = _size(protocol)
-    top = _MAX_BLOCKS if protocol.design.kind == "blocks" else _max_complete(protocol)
-    guess = 2 * size
-    if reachable:
-        one_sided = setup.alpha / k if setup.alternative == "greater" else setup.alpha / (2 * k)
-        z_alpha = _NORMAL.inv_cdf(1 - one_sided)
-        lam = z_alpha + _NORMAL.inv_cdf(max(power, 0.5 / sims))
-        if lam > 0.5:  # power clearly above alpha: the extrapolation means something
-            factor = ((z_alpha + _NORMAL.inv_cdf(TARGET_POWER)) / lam) ** 2
-            guess = max(size + 1, math.ceil(size * min(factor, 1e4)))
-    check_sims = min(sims, CHECK_SIMS)
-
-    def power_at(n: int) -> float:
-        bigger = _with_size(protocol, n) or protocol
+    def power_at(bigger: Protocol, check_sims: int) -> float:
         check = _setup(bigger, build_calendar(bigger, calendar.start), rng)
         hit, _ = _simulate(check, effect, sd, rho, check_sims, rng, None)
         return float(hit.mean())
 
-    lo, hi = size, min(guess, top)
-    got = power_at(hi) if hi > size else 0.0
-    while got < TARGET_POWER and hi < top:
-        lo, hi = hi, min(2 * hi, top)
-        got = power_at(hi)
-    if got < TARGET_POWER:
-        return why + (
-            f"More than the protocol's limit ({_MAX_BLOCKS} blocks or {_MAX_COUNT} periods "
-            f"per arm) would be needed for 80 % power (now {current}): expect a larger "
-            "effect or less noise."
-        )
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        at_mid = power_at(mid)
-        if at_mid >= TARGET_POWER:
-            hi, got = mid, at_mid
-        else:
-            lo = mid
-    # hi was simulated, so it is within the protocol's limits.
-    target = _with_size(protocol, hi) or protocol
-    key = "blocks" if protocol.design.kind == "blocks" else "counts"
-    return why + (
-        f"About {_size_text(target)} (now {current}) reach 80 % power: approximate, from "
-        f"a search with {check_sims} simulated trials per size (power there {got:.2f}). "
-        f"Change design.{key} and run power again."
+    first = setup.contrasts[0]
+    return suggest_size(
+        protocol,
+        power_at,
+        power=power,
+        effect=effect,
+        sims=sims,
+        alpha=setup.alpha,
+        alternative=setup.alternative,
+        contrasts=len(setup.contrasts),
+        p_floor=_p_floor(setup.alternative, first.size) if first.rows is not None else 0.0,
     )
