@@ -376,29 +376,20 @@ def _contrast(
             "df": as_float(ar.df),
         }
     width = o.scale[1] - o.scale[0]
-    weak = attempt(
-        notes,
-        "Bayes",
-        bayes.bayes_effect,
-        yk,
-        is_active,
-        dk,
-        better=o.better,
-        mcid=o.mcid,
-        prior="weak",
-        scale_width=width,
-    )
-    ref = attempt(
-        notes,
-        "Bayes (reference prior)",
-        bayes.bayes_effect,
-        yk,
-        is_active,
-        dk,
-        better=o.better,
-        mcid=o.mcid,
-        prior="reference",
-        scale_width=width,
+    weak, ref = (
+        attempt(
+            notes,
+            label,
+            bayes.bayes_effect,
+            yk,
+            is_active,
+            dk,
+            better=o.better,
+            mcid=o.mcid,
+            prior=prior,
+            scale_width=width,
+        )
+        for prior, label in (("weak", "Bayes"), ("reference", "Bayes (reference prior)"))
     )
     if weak is not None and ref is not None:
         out["bayes"] = {**_bayes(weak), "reference": _bayes(ref)}
