@@ -9,13 +9,16 @@ import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from blindself import __version__
 from blindself.errors import BlindselfError, CommitmentMismatch
-from blindself.services.context import Context
+
+if TYPE_CHECKING:
+    # --help and usage errors never need the services: imported where a command runs.
+    from blindself.services.context import Context
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -70,6 +73,8 @@ def _one_line(text: str) -> str:
 
 
 def _context(ctx: click.Context) -> Context:
+    from blindself.services.context import Context
+
     obj = ctx.find_root().obj
     if isinstance(obj, Context):
         return obj
@@ -79,6 +84,8 @@ def _context(ctx: click.Context) -> Context:
 
 
 def _default_context() -> Context:
+    from blindself.services.context import Context
+
     if os.environ.get("BLINDSELF_TEST_KDF") == "1":
         from blindself.seal import TEST_KDF
 
@@ -681,6 +688,8 @@ def _already_unblinded(trial_dir: Path) -> bool:
     from blindself.services.daily import trial_status
 
     try:
+        from blindself.services.context import Context
+
         return trial_status(trial_dir, Context()).unblinded
     except BlindselfError:
         return False

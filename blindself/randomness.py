@@ -7,7 +7,6 @@ a logged seed would be the allocation itself.
 
 from __future__ import annotations
 
-import secrets
 from typing import Any, Protocol
 
 
@@ -26,10 +25,15 @@ class RandomSource(Protocol):
 class SystemRandomSource:
     """The operating system's CSPRNG (``secrets``)."""
 
+    # secrets is imported on use: daily commands never draw, so they never load it.
     def randbelow(self, n: int) -> int:
+        import secrets
+
         return secrets.randbelow(n)
 
     def token_bytes(self, n: int) -> bytes:
+        import secrets
+
         return secrets.token_bytes(n)
 
 
