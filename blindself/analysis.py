@@ -155,6 +155,7 @@ def _trial_info(
             "correction": plan.correction,
             "missing": plan.missing,
             "statistic": plan.statistic,
+            "primary_test": plan.primary_test,
         },
         "scheme": data.scheme.to_json(),
         "scheme_note": data.scheme_note,

@@ -69,7 +69,11 @@ def dose_trend(
     actives: list[str],
     alternative: str,
 ) -> dict[str, Any] | None:
-    """The ordered trend over placebo and two or more active arms (secondary, see SPEC 12)."""
+    """The ordered trend over placebo and two or more active arms.
+
+    Secondary by default; the primary test when the protocol pre-registers
+    ``analysis.primary_test = "dose-trend"`` (SPEC 12).
+    """
     if len(actives) < 2:
         return None
     doses = {a.name: a.dose for a in data.arms}
@@ -97,7 +101,11 @@ def dose_trend(
             "draws": r.draws,
             "p_min": as_float(r.p_min),
         },
-        "role": "secondary: each active arm against placebo (Holm) is the primary analysis",
+        "role": (
+            "primary: the pre-registered ordered trend test"
+            if data.plan.primary_test == "dose-trend"
+            else "secondary: each active arm against placebo (Holm) is the primary analysis"
+        ),
     }
 
 

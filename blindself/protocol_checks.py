@@ -55,10 +55,18 @@ class _Validator(FieldReader):
             self.table(
                 doc,
                 "analysis",
-                {"alpha", "alternative", "correction", "missing", "statistic"},
+                {"alpha", "alternative", "correction", "missing", "statistic", "primary_test"},
                 False,
             )
         )
+        if analysis.primary_test == "dose-trend":
+            allocated = set(design.block) | {a for a, n in design.counts if n > 0}
+            if sum(1 for a in arms if a.kind == "active" and a.name in allocated) < 2:
+                raise self.fail(
+                    "analysis.primary_test",
+                    'is "dose-trend", which needs at least two active arms in the design; '
+                    'use "contrasts"',
+                )
         stop_rules = self.stop_rules(doc.get("stop_rules"), outcomes)
         tz = trial.get("timezone")
         if tz is not None:
@@ -280,6 +288,9 @@ class _Validator(FieldReader):
             missing=self.choice(d, "missing", "analysis", ("pairwise", "listwise"), "pairwise"),  # type: ignore[arg-type]
             statistic=self.choice(
                 d, "statistic", "analysis", ("mean-difference", "trend-adjusted"), "mean-difference"
+            ),  # type: ignore[arg-type]
+            primary_test=self.choice(
+                d, "primary_test", "analysis", ("contrasts", "dose-trend"), "contrasts"
             ),  # type: ignore[arg-type]
         )
 

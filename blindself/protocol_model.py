@@ -64,6 +64,9 @@ class AnalysisPlan:
     correction: Literal["holm", "bh", "none"]
     missing: Literal["pairwise", "listwise"]
     statistic: Literal["mean-difference", "trend-adjusted"]
+    # With several active arms: Holm over each arm against placebo ("contrasts"), or a
+    # pre-registered ordered dose trend as the primary test (SPEC 12).
+    primary_test: Literal["contrasts", "dose-trend"] = "contrasts"
 
 
 @dataclass(frozen=True)

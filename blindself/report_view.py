@@ -243,6 +243,18 @@ def _others(o: Mapping[str, Any]) -> list[dict[str, str]]:
                 f"off days; {d.get('n_days', '-')} days; randomization test",
             )
         )
+    dt = o.get("dose_trend")
+    if dt:
+        rows.append(
+            _row(
+                "Dose trend (placebo through the doses)",
+                dt.get("estimate"),
+                None,
+                dt.get("p_randomization"),
+                f"{dt.get('estimate_unit') or ''}; {dt.get('role') or ''}",
+                key="dose_trend",
+            )
+        )
     pr = o.get("placebo_response")
     if pr:
         label = "Placebo response (placebo vs nothing)"

@@ -20,13 +20,19 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
     findings: list[str] = []
     from_csv = trial.get("source") == "csv"
     planned = "" if from_csv else "pre-registered "
+    trend = primary.get("dose_trend")
+    trend_first = trial["plan"].get("primary_test") == "dose-trend"
+    if trend_first:
+        _trend_primary_sentence(primary, trend, alpha, planned, sentences, findings)
     for c in primary["contrasts"]:
-        _drug_sentence(primary, c, alpha, planned, sentences, findings, caveats)
+        # With a trend as the primary test, each dose's own contrast is secondary.
+        _drug_sentence(
+            primary, c, alpha, planned, sentences, [] if trend_first else findings, caveats
+        )
     if not primary["contrasts"]:
         sentences.append("No active arm was compared with placebo.")
         findings.append("insufficient")
-    trend = primary.get("dose_trend")
-    if trend and trend.get("estimate") is not None:
+    if not trend_first and trend and trend.get("estimate") is not None:
         sentences.append(
             f"Dose trend (secondary): {primary['name']} changed by {trend['estimate']:+.3g} "
             f"{trend['estimate_unit']} across placebo and the doses "
@@ -52,6 +58,32 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
         "sentences": sentences,
         "caveats": list(dict.fromkeys(caveats)),
     }
+
+
+def _trend_primary_sentence(
+    primary: dict[str, Any],
+    trend: dict[str, Any] | None,
+    alpha: float,
+    planned: str,
+    sentences: list[str],
+    findings: list[str],
+) -> None:
+    if not trend or trend.get("estimate") is None or trend.get("p_randomization") is None:
+        sentences.append("Not enough data for the pre-registered dose trend test.")
+        findings.append("insufficient")
+        return
+    est, p = trend["estimate"], trend["p_randomization"]
+    better = (est > 0) == (primary["better"] == "higher") and est != 0
+    head = (
+        f"Dose trend ({planned}primary test, randomized, blinded): {primary['name']} changed by "
+        f"{est:+.3g} {trend['estimate_unit']} from placebo through the doses; p = {p:.3g}"
+    )
+    if p <= alpha:
+        findings.append("benefit" if better else "harm")
+        sentences.append(f"{head}, below the {planned}alpha of {alpha:g}.")
+    else:
+        findings.append("no clear effect")
+        sentences.append(f"{head}: no clear dose trend in this trial (not proof of none).")
 
 
 def _drug_sentence(

@@ -49,19 +49,37 @@ def trial(
     for t in range(1, n_days):
         noise[t] = rho * noise[t - 1] + math.sqrt(1 - rho**2) * rng.normal(size=outcomes)
     rows = [
-        DayRow(d, None, "baseline", None, None, None, None, None,
-               {f"y{k}": float(5 + noise[d, k]) for k in range(outcomes)})
+        DayRow(
+            d,
+            None,
+            "baseline",
+            None,
+            None,
+            None,
+            None,
+            None,
+            {f"y{k}": float(5 + noise[d, k]) for k in range(outcomes)},
+        )
         for d in range(baseline)
-    ]  # fmt: skip
+    ]
     for p, a in enumerate(observed):
         for j in range(period_days):
             d = baseline + p * period_days + j
             g = {"truth": a, "unsure": "unsure", "placebo": "placebo"}[guess]
             shift = (effects or {}).get(a, 0.0)
             rows.append(
-                DayRow(d, None, "dose", p, p // len(block), a, g if a != "none" else None, 70.0,
-                       {f"y{k}": float(5 + shift + noise[d, k]) for k in range(outcomes)})
-            )  # fmt: skip
+                DayRow(
+                    d,
+                    None,
+                    "dose",
+                    p,
+                    p // len(block),
+                    a,
+                    g if a != "none" else None,
+                    70.0,
+                    {f"y{k}": float(5 + shift + noise[d, k]) for k in range(outcomes)},
+                )
+            )
     arm_objs = tuple(
         Arm(a, KINDS.get(a, "active"), a, (doses or {}).get(a))  # type: ignore[arg-type]
         for a in arms
@@ -79,18 +97,40 @@ def strict_json(report: dict[str, Any]) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ report.json shape
 def test_report_has_the_spec_9_skeleton() -> None:
-    data = trial(("active", "placebo"), 6, period_days=2, baseline=3, outcomes=2,
-                 effects={"active": 1.0})  # fmt: skip
+    data = trial(
+        ("active", "placebo"), 6, period_days=2, baseline=3, outcomes=2, effects={"active": 1.0}
+    )
     r = strict_json(analysis.analyze(data))
     assert r["schema"] == "blindself-report/1"
     assert {"trial", "adherence", "outcomes", "blinding", "verdict"} <= set(r)
     assert {"scheduled", "checked_in", "missed", "codebreaks"} <= set(r["adherence"])
     o = r["outcomes"][0]
-    assert {"name", "primary", "better", "n", "mean", "contrasts", "placebo_response",
-            "expectancy", "carryover", "trend_per_week"} <= set(o)  # fmt: skip
+    assert {
+        "name",
+        "primary",
+        "better",
+        "n",
+        "mean",
+        "contrasts",
+        "placebo_response",
+        "expectancy",
+        "carryover",
+        "trend_per_week",
+    } <= set(o)
     c = o["contrasts"][0]
-    assert {"active", "placebo", "estimate", "ci95", "p_randomization", "randomization",
-            "classical", "ar1", "bayes", "cliffs_delta", "p_adjusted"} <= set(c)  # fmt: skip
+    assert {
+        "active",
+        "placebo",
+        "estimate",
+        "ci95",
+        "p_randomization",
+        "randomization",
+        "classical",
+        "ar1",
+        "bayes",
+        "cliffs_delta",
+        "p_adjusted",
+    } <= set(c)
     assert {"exact", "assignments", "draws", "p_min"} <= set(c["randomization"])
     assert {"estimate", "se", "df", "p"} <= set(c["classical"])
     assert {"estimate", "se", "rho", "p"} <= set(c["ar1"])
@@ -232,8 +272,15 @@ def test_listwise_drops_days_missing_any_outcome() -> None:
 
 def test_holm_across_active_arms_and_bh_over_secondaries() -> None:
     plan = replace(PLAN, correction="bh")
-    data = trial(("placebo", "low", "high"), 5, effects={"low": 0.5, "high": 2.0}, outcomes=3,
-                 doses={"low": 5.0, "high": 10.0}, plan=plan, seed=2)  # fmt: skip
+    data = trial(
+        ("placebo", "low", "high"),
+        5,
+        effects={"low": 0.5, "high": 2.0},
+        outcomes=3,
+        doses={"low": 5.0, "high": 10.0},
+        plan=plan,
+        seed=2,
+    )
     r = analysis.analyze(data)
     prim = r["outcomes"][0]["contrasts"]
     assert [c["active"] for c in prim] == ["low", "high"]
@@ -262,8 +309,13 @@ def test_smallest_p_after_holm_is_checked() -> None:
 
 
 def test_dose_trend_only_with_several_active_arms() -> None:
-    data = trial(("placebo", "low", "high"), 4, effects={"low": 1.0, "high": 2.0},
-                 doses={"low": 0.05, "high": 0.1}, seed=6)  # fmt: skip
+    data = trial(
+        ("placebo", "low", "high"),
+        4,
+        effects={"low": 1.0, "high": 2.0},
+        doses={"low": 0.05, "high": 0.1},
+        seed=6,
+    )
     o = analysis.analyze(data)["outcomes"][0]
     t = o["dose_trend"]
     assert t["scores"] == {"placebo": 0.0, "low": 0.05, "high": 0.1}
@@ -306,8 +358,13 @@ def test_expectancy_is_exploratory_with_the_mediator_caveat() -> None:
 
 
 def test_verdict_keeps_the_three_questions_apart() -> None:
-    data = trial(("none", "placebo", "active"), 6, period_days=2, seed=5,
-                 effects={"placebo": 1.0, "active": 3.0})  # fmt: skip
+    data = trial(
+        ("none", "placebo", "active"),
+        6,
+        period_days=2,
+        seed=5,
+        effects={"placebo": 1.0, "active": 3.0},
+    )
     v = analysis.analyze(data)["verdict"]
     text = v["text"]
     assert "Drug vs placebo (randomized, blinded)" in text
@@ -352,8 +409,13 @@ def test_csv_with_blocks_uses_them() -> None:
 
 
 def test_csv_date_column_found_case_insensitively() -> None:
-    rows = [["Date", "arm", "mood"], ["2024-01-01", "A", "5"], ["2024-01-04", "B", "4"],
-            ["2024-01-05", "A", "6"], ["2024-01-09", "B", "3"]]  # fmt: skip
+    rows = [
+        ["Date", "arm", "mood"],
+        ["2024-01-01", "A", "5"],
+        ["2024-01-04", "B", "4"],
+        ["2024-01-05", "A", "6"],
+        ["2024-01-09", "B", "3"],
+    ]
     opts = AnalyzeOptions(arm_column="arm", active=("A",), placebo="B")
     data, _ = build_data(csv_bytes(rows), "x.csv", opts)
     assert [r.day for r in data.rows] == [0, 3, 4, 8]
@@ -388,15 +450,75 @@ def test_null_size_and_interval_coverage(mode: str, monkeypatch: pytest.MonkeyPa
     sims, effect = 200, 0.7
     rejected = covered = 0
     for s in range(sims):
-        data = trial(("active", "placebo"), 8, period_days=7, rho=0.5, seed=1000 + s,
-                     effects={"active": effect}, guess="placebo")  # fmt: skip
+        data = trial(
+            ("active", "placebo"),
+            8,
+            period_days=7,
+            rho=0.5,
+            seed=1000 + s,
+            effects={"active": effect},
+            guess="placebo",
+        )
         c = analysis.analyze(data)["outcomes"][0]["contrasts"][0]
         lo, hi = c["ci95"]
         covered += lo <= effect <= hi
-        null = replace(data, rows=tuple(
-            replace(r, ratings={"y0": r.ratings["y0"] - (effect if r.arm == "active" else 0)})
-            for r in data.rows))  # fmt: skip
+        null = replace(
+            data,
+            rows=tuple(
+                replace(r, ratings={"y0": r.ratings["y0"] - (effect if r.arm == "active" else 0)})
+                for r in data.rows
+            ),
+        )
         rejected += analysis.analyze(null)["outcomes"][0]["contrasts"][0]["p_randomization"] <= 0.05
     se = math.sqrt(0.05 * 0.95 / sims)
     assert rejected / sims <= 0.05 + 3 * se
     assert abs(covered / sims - 0.95) <= 3 * se
+
+
+def test_dose_trend_as_the_pre_registered_primary_test(invoke: Invoke, tmp_path: Path) -> None:
+    """SPEC 12: a protocol may pre-register the ordered trend as its primary test."""
+    plan = replace(PLAN, primary_test="dose-trend")
+    data = trial(
+        ("placebo", "low", "high"),
+        5,
+        effects={"low": 1.5, "high": 3.0},
+        doses={"low": 0.05, "high": 0.1},
+        seed=3,
+        plan=plan,
+    )
+    report = analysis.analyze(data)
+    o = report["outcomes"][0]
+    assert report["trial"]["plan"]["primary_test"] == "dose-trend"
+    assert o["dose_trend"]["role"].startswith("primary")
+    first = report["verdict"]["sentences"][0]
+    assert first.startswith("Dose trend (pre-registered primary test, randomized, blinded): y0")
+    # The verdict's finding follows the trend test alone (6^5 exact allocations here).
+    p = o["dose_trend"]["p_randomization"]
+    assert report["verdict"]["findings"] == (["benefit"] if p <= 0.05 else ["no clear effect"])
+    # plan: the trend is one test over placebo+doses re-shuffled within 5 blocks (3! = 6 per
+    # block), so its smallest two-sided p is 2/6^5; no Holm factor.
+    target = tmp_path / "dr.toml"
+    assert invoke(["new", "dose-response", str(target)]).exit_code == 0
+    target.write_text(
+        target.read_text()
+        .replace(
+            'alternative = "two-sided"', 'alternative = "two-sided"\nprimary_test = "dose-trend"'
+        )
+        .replace("blocks = 12", "blocks = 5")
+    )
+    r = invoke(["plan", str(target)])
+    assert r.exit_code == 0 and f"Smallest attainable p: {2 / 6**5:.3g} two-sided" in r.stdout
+    assert "Warning" not in r.stdout
+    two_arm = tmp_path / "two.toml"
+    assert invoke(["new", "caffeine-day-pairs", str(two_arm)]).exit_code == 0
+    two_arm.write_text(
+        two_arm.read_text().replace(
+            'alternative = "greater"', 'alternative = "greater"\nprimary_test = "dose-trend"'
+        )
+    )
+    r = invoke(["plan", str(two_arm)])
+    assert r.exit_code == 1
+    assert r.stderr == (
+        'Error: two.toml: analysis.primary_test is "dose-trend", which needs at least two active '
+        'arms in the design; use "contrasts"\n'
+    )

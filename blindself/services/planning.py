@@ -123,20 +123,24 @@ def plan_protocol(path: Path, start: date | None, ctx: Context) -> PlanResult:
     example = draw_allocation(scheme, GeneratorSource(rng))
     placebo = next(a.name for a in protocol.arms if a.kind == "placebo")
     actives = [a.name for a in protocol.arms if a.kind == "active" and a.name in example]
+    trend_first = protocol.analysis.primary_test == "dose-trend"
     per_contrast = total
     if len(set(scheme.arms) & set(example)) > 2:
+        compares = [(placebo, *actives)] if trend_first else [(a, placebo) for a in actives]
         per_contrast = min(
-            assignment_set(scheme, example, rng, max_exact=1, draws=1, compare=(a, placebo)).total
-            for a in actives
+            assignment_set(scheme, example, rng, max_exact=1, draws=1, compare=c).total
+            for c in compares
         )
     one = 1.0 / per_contrast
     two = min(1.0, 2.0 / per_contrast)
     warnings = []
     alpha = protocol.analysis.alpha
-    # Holm across the primary outcome's contrasts multiplies the smallest p by their number.
-    p_min = min(1.0, len(actives) * (one if protocol.analysis.alternative == "greater" else two))
+    # Holm across the primary outcome's contrasts multiplies the smallest p by their number;
+    # a pre-registered dose trend is one test.
+    tests = 1 if trend_first else len(actives)
+    p_min = min(1.0, tests * (one if protocol.analysis.alternative == "greater" else two))
     if p_min > alpha:
-        holm = f" after Holm over {len(actives)} contrasts" if len(actives) > 1 else ""
+        holm = f" after Holm over {tests} contrasts" if tests > 1 else ""
         warnings.append(
             f"this design cannot reach p <= {alpha:g} (smallest p {p_min:.3g}{holm}); add blocks"
         )
