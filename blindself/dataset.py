@@ -100,3 +100,29 @@ def from_trial(
             )
         )
     return rows, tuple(period_arm.get(i, "") for i in range(max(period_arm, default=-1) + 1))
+
+
+def complete_allocation(scheme: Scheme, observed: tuple[str, ...]) -> tuple[str, ...]:
+    """Fill periods nobody opened an envelope for (self mode) from their bag's leftovers.
+
+    Such periods carry no dose-day data, so any assignment consistent with the scheme gives
+    the same test; this keeps the observed allocation inside the scheme's set.
+    """
+    full = list(observed) + [""] * (scheme.n_periods - len(observed))
+    if all(full):
+        return tuple(full)
+    size = scheme.block_size
+    for b in range(scheme.n_periods // size):
+        pool = (
+            list(scheme.block)
+            if scheme.kind == "blocks"
+            else [a for a, n in scheme.counts for _ in range(n)]
+        )
+        chunk = full[b * size : (b + 1) * size]
+        for arm in chunk:
+            if arm:
+                pool.remove(arm)
+        for i in range(size):
+            if not full[b * size + i]:
+                full[b * size + i] = pool.pop(0)
+    return tuple(full)

@@ -617,3 +617,57 @@ def test_verify_checks_the_published_commitment(trial: Path, invoke: Invoke) -> 
     r = invoke(["verify", "--trial", str(trial)], after)
     assert r.exit_code == 0
     assert "commitment: the revealed allocation matches the value recorded at init" in r.stdout
+
+
+@pytest.mark.parametrize("blinding", ["helper", "self"])
+def test_analyze_on_an_export_with_a_missed_day(
+    tmp_path: Path, invoke: Invoke, blinding: str
+) -> None:
+    """A missed dose day keeps its row (empty ratings) in data.csv, so blocks stay complete and
+    analyze reproduces unblind; confidence and taken are never taken for outcomes."""
+    from helpers import SMALL_PROTOCOL
+
+    protocol = tmp_path / "p.toml"
+    protocol.write_text(SMALL_PROTOCOL.format(blinding=blinding))
+    t = tmp_path / "t"
+    assert init_trial_cli(invoke, protocol, t, make_context()).exit_code == 0
+    sheet = sheet_of(t)
+    if blinding == "self":  # the participant opens envelopes in sorted order within each bag
+        bags: dict[int, list[str]] = {}
+        for c in sorted(sheet["containers"], key=lambda c: c["code"]):
+            bags.setdefault(c["block"], []).append(c["code"])
+        codes = [code for b in sorted(bags) for code in bags[b]]
+    else:
+        codes = [code_for(sheet, p) for p in range(1, 9)]
+    for n in range(10):
+        if n == 5:
+            continue  # a forgotten dose day: its period has no check-in at all
+        rate = ["--rate", f"mood={4 + n % 4}", "--rate", f"anxiety={2 + n % 3}"]
+        extra = [] if n < 2 else ["--code", codes[n - 2], "--guess", "unsure"]
+        assert checkin(invoke, t, n, *rate, *extra).exit_code == 0
+    after = with_clock(make_context(), at(day(10)))
+    assert invoke(["unblind", "--trial", str(t)], after, env=ENV).exit_code == 0
+    report = json.loads((t / "report" / "report.json").read_text())
+    data = (t / "report" / "data.csv").read_text()
+    assert f"{day(5)},dose," in data and ",missed," in data
+    r = invoke(
+        [
+            "analyze",
+            str(t / "report" / "data.csv"),
+            "--arm-column",
+            "arm",
+            "--active",
+            "active",
+            "--placebo",
+            "placebo",
+            "--json",
+        ]
+    )
+    assert r.exit_code == 0, r.output
+    again = json.loads(r.stdout)
+    assert [o["name"] for o in again["outcomes"]] == ["mood", "anxiety"]
+    for a, b in zip(report["outcomes"], again["outcomes"], strict=True):
+        assert b["contrasts"][0]["estimate"] == pytest.approx(a["contrasts"][0]["estimate"])
+        assert b["contrasts"][0]["p_randomization"] == pytest.approx(
+            a["contrasts"][0]["p_randomization"]
+        )

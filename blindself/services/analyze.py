@@ -149,6 +149,22 @@ def build_data(raw: bytes, name: str, opts: AnalyzeOptions) -> tuple[TrialData, 
     return data, notes
 
 
+# Columns of `blindself export` that are never outcomes (confidence is the guess's).
+EXPORT_META = {
+    "confidence",
+    "taken",
+    "block",
+    "period",
+    "day_type",
+    "code",
+    "deviation",
+    "note",
+    "seq",
+    "kind",
+    "supersedes",
+    "superseded",
+}
+
 EXPORT_DEFAULTS = {
     "block_column": "block",
     "period_column": "period",
@@ -197,6 +213,11 @@ def _is_date(text: str | None) -> bool:
     return True
 
 
+def _taken(text: str | None) -> bool | None:
+    value = (text or "").strip().lower()
+    return {"true": True, "1": True, "false": False, "0": False}.get(value)
+
+
 def _day_type(row: dict[str, str]) -> str:
     kind = (row.get("day_type") or "dose").strip()
     return kind if kind in ("baseline", "dose", "off", "washout") else "dose"
@@ -235,6 +256,7 @@ def _outcomes_and_plan(
             c
             for c in header
             if c not in used
+            and c.lower() not in EXPORT_META
             and any(_number(r.get(c)) is not None for r in rows)
             and all(
                 _number(r.get(c)) is not None or (r.get(c) or "").strip().lower() in MISSING
@@ -324,6 +346,7 @@ def _rows_and_scheme(
                 guess=guess_map.get(g, "unsure" if g else None) if opts.guess_column else None,
                 confidence=_number(r.get("confidence")) if opts.guess_column else None,
                 ratings={o.name: _number(r.get(o.name)) for o in outcomes},
+                taken=_taken(r.get("taken")),
             )
         )
     return rows, tuple(observed), scheme, note

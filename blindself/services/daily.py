@@ -25,8 +25,9 @@ from blindself.checkins import (
     stop_rules_met,
 )
 from blindself.codes import format_code
-from blindself.dataset import from_trial
+from blindself.dataset import complete_allocation, from_trial
 from blindself.errors import BlindselfError, CheckinError, TrialStateError
+from blindself.scheme import Scheme
 from blindself.services.context import Context
 from blindself.store import parse_head
 from blindself.trial import Trial, open_trial
@@ -213,6 +214,30 @@ def export_rows(
             row["supersedes"] = e.supersedes
             row["superseded"] = e.seq in superseded
         rows.append(row)
+    if arms_by_period is not None and not include_all:
+        # After unblinding the tidy data holds every scheduled day: a missed day is a row
+        # with empty ratings, so each period (and block) stays complete for `analyze`.
+        seen = {r["date"] for r in rows}
+        unblind = trial.unblinding()
+        until = str(unblind.payload["unblinded_at"])[:10] if unblind else "9999-12-31"
+        for d in trial.calendar.days:
+            day = d.date.isoformat()
+            if day in seen or day > until or not _scheduled(trial, d.day_type):
+                continue
+            missed: dict[str, Any] = {
+                "date": d.date.isoformat(),
+                "day_type": d.day_type,
+                "block": None if d.block is None else d.block + 1,
+                "period": None if d.period is None else d.period + 1,
+                "code": None,
+                "arm": arms_by_period.get(d.period) if d.period is not None else None,
+                "guess": None,
+                "confidence": None,
+            }
+            missed.update({o.name: None for o in trial.protocol.outcomes})
+            missed.update({"taken": None, "deviation": "missed", "note": ""})
+            rows.append(missed)
+        rows.sort(key=lambda r: str(r["date"]))
     return rows
 
 
@@ -227,7 +252,8 @@ def export_trial(trial_dir: Path, fmt: str, include_all: bool) -> str:
             _, observed = from_trial(
                 list(trial.calendar.days), current, code_arm, trial.schedule.period_code, set()
             )
-            arms = {i: a for i, a in enumerate(observed) if a}
+            scheme = Scheme.from_json(unblind.payload["allocation"]["scheme"])
+            arms = dict(enumerate(complete_allocation(scheme, observed)))
         rows = export_rows(trial, include_all, arms)
         columns = EXPORT_COLUMNS_BASE + [o.name for o in trial.protocol.outcomes]
         columns += ["taken", "deviation", "note"]

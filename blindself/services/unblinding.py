@@ -13,7 +13,7 @@ from typing import Any
 from blindself.allocation import AllocationDoc, parse_allocation
 from blindself.checkins import check_free_text, current_checkins
 from blindself.codes import format_code
-from blindself.dataset import TrialData, from_trial
+from blindself.dataset import TrialData, complete_allocation, from_trial
 from blindself.errors import CommitmentMismatch, TrialStateError
 from blindself.seal import commitment, open_seal
 from blindself.services.context import Context
@@ -147,7 +147,7 @@ def _trial_data(trial: Trial, doc: AllocationDoc, payload: dict[str, Any]) -> Tr
         trial.schedule.period_code,
         broken,
     )
-    observed = _complete_allocation(doc, trial, observed)
+    observed = complete_allocation(doc.scheme, observed)
     p = trial.protocol
     scheme_note = (
         "randomized blocks of " + ", ".join(p.design.block) + f" ({p.design.blocks} blocks)"
@@ -179,35 +179,6 @@ def _trial_data(trial: Trial, doc: AllocationDoc, payload: dict[str, Any]) -> Tr
             "source": "trial",
         },
     )
-
-
-def _complete_allocation(
-    doc: AllocationDoc, trial: Trial, observed: tuple[str, ...]
-) -> tuple[str, ...]:
-    """Fill periods nobody opened an envelope for (self mode) from their bag's leftovers.
-
-    Such periods carry no dose-day data, so any assignment consistent with the scheme gives
-    the same test; this keeps the observed allocation inside the scheme's set.
-    """
-    scheme = doc.scheme
-    full = list(observed) + [""] * (scheme.n_periods - len(observed))
-    if all(full):
-        return tuple(full)
-    size = scheme.block_size
-    for b in range(scheme.n_periods // size):
-        pool = (
-            list(scheme.block)
-            if scheme.kind == "blocks"
-            else [a for a, n in scheme.counts for _ in range(n)]
-        )
-        chunk = full[b * size : (b + 1) * size]
-        for arm in chunk:
-            if arm:
-                pool.remove(arm)
-        for i in range(size):
-            if not full[b * size + i]:
-                full[b * size + i] = pool.pop(0)
-    return tuple(full)
 
 
 def _report_files(trial: Trial) -> tuple[Path, ...]:
