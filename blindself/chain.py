@@ -23,14 +23,15 @@ from blindself.errors import StoreError
 
 _ENTRY_TAG = b"blindself-entry-v1\x00"
 _GENESIS_TAG = b"blindself-genesis-v1\x00"
-_HEAD_RE = re.compile(r"^\s*([0-9]{1,18}):([0-9a-fA-F]{64})\s*$")
+_HEAD_RE = re.compile(r"^\s*(\d{1,12}):([0-9a-fA-F]{16,64})\s*$")
 
 # A stored row: (seq, kind, day, payload text, supersedes, prev_hash, hash).
 Row = tuple[Any, ...]
 
 
 def parse_head(text: str) -> tuple[int, str]:
-    """Parse an anchored head ``SEQ:HEX`` as printed by ``blindself verify``.
+    """Parse an anchored head ``SEQ:HEX`` as printed by ``blindself verify`` (64 hex digits)
+    or ``checkin`` (the first 16: 64 bits, plenty to expose a rewritten log).
 
     Examples
     --------
@@ -40,8 +41,8 @@ def parse_head(text: str) -> tuple[int, str]:
     m = _HEAD_RE.match(text)
     if m is None or int(m.group(1)) < 1:
         raise StoreError(
-            f"{text[:80]!r} is not a head: give SEQ:HEX (a number, a colon and 64 hex digits) "
-            "as printed by blindself verify"
+            f"{text[:80]!r} is not a head: give SEQ:HEX (a number, a colon and 16 to 64 hex "
+            "digits) as printed by blindself checkin or verify"
         )
     return int(m.group(1)), m.group(2).lower()
 
@@ -125,7 +126,7 @@ def anchor_break(rows: Sequence[Row], expect_head: tuple[int, str]) -> tuple[int
             f"the log ends at entry {head_seq} but the anchored head is entry {seq}: "
             "entries were removed",
         )
-    if str(rows[seq - 1][6]) != want.lower():
+    if not str(rows[seq - 1][6]).startswith(want.lower()):
         return (
             seq,
             f"entry {seq} differs from the anchored head: "

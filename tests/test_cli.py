@@ -671,3 +671,15 @@ def test_analyze_on_an_export_with_a_missed_day(
         assert b["contrasts"][0]["p_randomization"] == pytest.approx(
             a["contrasts"][0]["p_randomization"]
         )
+
+
+def test_the_short_head_printed_by_checkin_anchors_verify(trial: Path, invoke: Invoke) -> None:
+    r = full_checkin(invoke, trial, 0, sheet_of(trial))
+    short = r.stdout.split("head ")[1].rstrip(")\n")
+    assert len(short.split(":")[1]) == 16
+    ok = invoke(["verify", "--trial", str(trial), "--expect-head", short])
+    assert ok.exit_code == 0 and "log: matches the expected head" in ok.stdout
+    seq, hexpart = short.split(":")
+    wrong = f"{seq}:{'0' if hexpart[0] != '0' else '1'}{hexpart[1:]}"
+    bad = invoke(["verify", "--trial", str(trial), "--expect-head", wrong])
+    assert bad.exit_code == 1 and "differs from the anchored head" in bad.stdout

@@ -488,7 +488,7 @@ def test_parse_head(text: str, expected: tuple[int, str]) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "12", "0:" + "a" * 64, "-1:" + "a" * 64, "3:" + "a" * 63, "3:" + "g" * 64, "x:y"]
+    "text", ["", "12", "0:" + "a" * 64, "-1:" + "a" * 64, "3:" + "a" * 15, "3:" + "g" * 64, "x:y"]
 )
 def test_parse_head_refuses(text: str) -> None:
     with pytest.raises(StoreError, match="SEQ:HEX"):
