@@ -48,6 +48,7 @@ class CheckinForm:
     asks_guess: bool
     guess_options: tuple[str, ...]
     guess_first: bool
+    issued: tuple[str, ...] = ()  # every code of the trial (public), to check a typed code early
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ def checkin_form(trial: Trial, when: date, today: date) -> CheckinForm:
         asks_guess=plan.guess and day.is_dose,
         guess_options=(*trial.protocol.arm_names, "unsure"),
         guess_first=plan.guess_first,
+        issued=trial.schedule.codes,
     )
 
 

@@ -431,6 +431,20 @@ def checkin(
         )
 
 
+def _code_checker(issued: tuple[str, ...]) -> Callable[[str], str]:
+    """Check a typed code at the prompt, so a typo is re-asked before the ratings."""
+    from blindself.codes import match_code
+
+    def check(text: str) -> str:
+        try:
+            match_code(text, issued)
+        except BlindselfError as exc:
+            raise click.UsageError(str(exc)) from exc
+        return text
+
+    return check
+
+
 def _prompt_missing(
     form: Any,
     code: str | None,
@@ -455,7 +469,9 @@ def _prompt_missing(
             if form.expected_code
             else (f" (open any envelope from bag {form.bag})" if form.bag else "")
         )
-        code = click.prompt(f"Container code{hint}", err=True)
+        code = click.prompt(
+            f"Container code{hint}", err=True, value_proc=_code_checker(form.issued)
+        )
     if form.guess_first:
         guess, confidence = ask_guess()
     for o in form.outcomes:

@@ -85,6 +85,10 @@ def test_interactive_init_and_checkin(tmp_path: Path) -> None:
     due = periods[2]
     t = Terminal(["checkin", "--trial", "trial"], env, tmp_path)
     t.expect(f"Container code (today: {due})")
+    typo = due[:-1] + ("0" if due[-1] != "0" else "1")
+    t.send(typo)  # a typo is caught at once and asked again, before any rating
+    t.expect("did you mean")
+    t.expect(f"Container code (today: {due})")
     t.send(due.lower())
     t.expect("Which did you take?")
     t.send("unsure")
