@@ -521,9 +521,10 @@ def status(ctx: click.Context, trial_dir: Path, as_json: bool) -> None:
         if "bag" in n:
             what += f", open any envelope from bag {n['bag']}"
         click.echo(f"Next: {what}{' (already checked in)' if n['checked_in'] else ''}")
-    click.echo(
-        "Your ratings are not charted before unblinding: seeing them could shape your guesses."
-    )
+    if not s.unblinded:
+        click.echo(
+            "Your ratings are not charted before unblinding: seeing them could shape your guesses."
+        )
 
 
 @cli.command()

@@ -42,7 +42,12 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
     _blinding_sentence(report["blinding"], sentences, caveats)
     adh = report["adherence"]
     if adh.get("missed"):
-        caveats.append(f"{adh['missed']} scheduled days have no check-in.")
+        caveats.append(f"{_count(adh['missed'], 'scheduled day')} without a check-in.")
+    if adh.get("not_taken"):
+        caveats.append(
+            f"{_count(adh['not_taken'], 'dose day')} without the capsule taken "
+            "are analysed under the arm they were scheduled for (intention to treat)."
+        )
     if adh.get("codebreaks"):
         caveats.append("Code-broken containers are excluded from the analysis.")
     if trial.get("early"):
@@ -121,8 +126,8 @@ def _drug_sentence(
     b = c.get("bayes")
     if mcid and b and b.get("p_above_mcid") is not None:
         sentences.append(
-            f"Probability the benefit exceeds your smallest worthwhile change ({mcid:g} "
-            f"points): {100 * b['p_above_mcid']:.0f} %."
+            f"Probability the benefit exceeds your smallest worthwhile change "
+            f"({_count(mcid, 'point')}): {100 * b['p_above_mcid']:.0f} %."
         )
     r = c.get("randomization") or {}
     if r.get("p_min") is not None:
@@ -157,7 +162,15 @@ def _placebo_sentence(primary: dict[str, Any], sentences: list[str], caveats: li
 def _blinding_sentence(bl: dict[str, Any], sentences: list[str], caveats: list[str]) -> None:
     p_b = bl.get("p_randomization")
     if p_b is None:
-        sentences.append("Blinding was not assessed: no guesses were recorded.")
+        table = bl.get("table") or {}
+        unsure = sum((table.get("unsure") or {}).values())
+        if unsure:
+            sentences.append(
+                f"Blinding could not be tested: all {unsure} guesses were 'unsure' "
+                "(which itself suggests the blind held)."
+            )
+        else:
+            sentences.append("Blinding was not assessed: no guesses were recorded.")
         return
     p_min = (bl.get("randomization") or {}).get("p_min")
     if p_min is not None and p_min > 0.05:
@@ -179,3 +192,8 @@ def _blinding_sentence(bl: dict[str, Any], sentences: list[str], caveats: list[s
             f"The blind held: your guesses were no better than chance (p = {p_b:.3g}, "
             f"{bl.get('n_periods', 0)} periods)."
         )
+
+
+def _count(n: float, noun: str) -> str:
+    """'1 point', '2 points', '0.5 points'."""
+    return f"{n:g} {noun}" if n == 1 else f"{n:g} {noun}s"

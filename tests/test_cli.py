@@ -514,7 +514,7 @@ def test_unblind_with_recovery_key_and_published_commitment(
         ],
         after,
     )
-    assert r.exit_code == 3 and "DOES NOT MATCH THE PUBLISHED COMMITMENT" in r.stderr
+    assert r.exit_code == 3 and "the commitment you gave differs from the one recorded at init" in r.stderr
     r = invoke(
         [
             "unblind",

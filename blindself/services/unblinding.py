@@ -69,9 +69,12 @@ def unblind_trial(
         if expect_commitment is not None:
             published_ok = expect_commitment.strip().lower() == recomputed
             if not published_ok:
+                # The seal matched the value recorded at init, so the likelier cause is a
+                # mistyped value; say both, and keep the trial blinded (nothing is logged).
                 raise CommitmentMismatch(
-                    "ALLOCATION DOES NOT MATCH THE PUBLISHED COMMITMENT you gave; "
-                    f"the trial's commitment is {recomputed}"
+                    "the commitment you gave differs from the one recorded at init and sealed "
+                    f"({recomputed}); check it for a typo. If you published a different value, "
+                    "this trial is not the one you pre-registered. Nothing was unblinded"
                 )
         payload = {
             "unblinded_at": ctx.now().isoformat(),
