@@ -514,7 +514,10 @@ def test_unblind_with_recovery_key_and_published_commitment(
         ],
         after,
     )
-    assert r.exit_code == 3 and "the commitment you gave differs from the one recorded at init" in r.stderr
+    assert (
+        r.exit_code == 3
+        and "the commitment you gave differs from the one recorded at init" in r.stderr
+    )
     r = invoke(
         [
             "unblind",
@@ -683,3 +686,14 @@ def test_the_short_head_printed_by_checkin_anchors_verify(trial: Path, invoke: I
     wrong = f"{seq}:{'0' if hexpart[0] != '0' else '1'}{hexpart[1:]}"
     bad = invoke(["verify", "--trial", str(trial), "--expect-head", wrong])
     assert bad.exit_code == 1 and "differs from the anchored head" in bad.stdout
+
+
+def test_init_warns_about_a_past_start_and_an_unreachable_alpha(
+    tmp_path: Path, protocol_file: Path, invoke: Invoke
+) -> None:
+    # The small protocol has 4 blocks of 2: 16 allocations, smallest two-sided p 2/16.
+    later = with_clock(make_context(), at(day(20)))
+    r = init_trial_cli(invoke, protocol_file, tmp_path / "t", later)
+    assert r.exit_code == 0
+    assert f"Warning: the trial starts in the past ({START})" in r.stderr
+    assert "Warning: this design cannot reach p <= 0.05 (smallest p 0.125); add blocks" in r.stderr

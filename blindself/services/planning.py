@@ -105,15 +105,26 @@ class PlanResult:
 
 def plan_protocol(path: Path, start: date | None, ctx: Context) -> PlanResult:
     """Validate a protocol and describe what it will take and what it can show."""
+    protocol = load_protocol(path)
+    start = start or ctx.now().date()
+    calendar = build_calendar(protocol, start)
+    total, two, one, warnings = _attainable(protocol)
+    return PlanResult(protocol, calendar, total, two, one, warnings)
+
+
+def smallest_p_warnings(protocol: Protocol) -> tuple[str, ...]:
+    """The warnings of ``plan`` (shown again at ``init``)."""
+    return _attainable(protocol)[3]
+
+
+def _attainable(protocol: Protocol) -> tuple[int, float, float, tuple[str, ...]]:
+    """Allocations, smallest two- and one-sided p of the primary test, and warnings."""
     import numpy as np
 
     from blindself.randomness import GeneratorSource
     from blindself.scheme import draw_allocation
     from blindself.stats.assignments import assignment_set, count_assignments
 
-    protocol = load_protocol(path)
-    start = start or ctx.now().date()
-    calendar = build_calendar(protocol, start)
     scheme = scheme_of(protocol)
     total = count_assignments(scheme)
     # Each contrast is tested on its own reference set: with more than two arms only the two
@@ -148,7 +159,7 @@ def plan_protocol(path: Path, start: date | None, ctx: Context) -> PlanResult:
         protocol.design.block
     ):
         warnings.append("a bag holds two containers of one arm; the shuffle still randomizes them")
-    return PlanResult(protocol, calendar, total, two, one, tuple(warnings))
+    return total, two, one, tuple(warnings)
 
 
 @dataclass(frozen=True)

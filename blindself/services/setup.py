@@ -261,16 +261,31 @@ def init_trial(
         calendar=calendar,
         protocol=protocol,
         head=f"{head.seq}:{head.hash}",
-        warnings=(
-            (
-                f"{directory} looks like a cloud-synced folder: sync services can copy the "
-                "database without its write-ahead log or bring back an old copy; keep trials in "
-                "a local folder and use blindself backup",
-            )
-            if cloud_synced(directory)
-            else ()
-        ),
+        warnings=_init_warnings(directory, protocol, start, ctx),
     )
+
+
+def _init_warnings(
+    directory: Path, protocol: Protocol, start: date, ctx: Context
+) -> tuple[str, ...]:
+    """Things a careful person wants to hear at init; none depends on the allocation."""
+    out = []
+    if cloud_synced(directory):
+        out.append(
+            f"{directory} looks like a cloud-synced folder: sync services can copy the database "
+            "without its write-ahead log or bring back an old copy; keep trials in a local "
+            "folder and use blindself backup"
+        )
+    today = ctx.now().date()
+    if start < today:
+        out.append(
+            f"the trial starts in the past ({start}); a commitment published today comes after "
+            "those days, so it pre-registers only what is still to come"
+        )
+    from blindself.services.planning import smallest_p_warnings
+
+    out.extend(smallest_p_warnings(protocol))
+    return tuple(out)
 
 
 def _assign_codes(
