@@ -830,7 +830,11 @@ def analyze(
     help="Write the bundle here (default stdout).",
 )
 def share(trial_dir: Path, output: Path | None) -> None:
-    """After unblinding: an anonymized bundle of the trial (no dates, notes or codes) to pool."""
+    """After unblinding: a bundle of the trial to pool with others.
+
+    It has no dates, notes or free text; it carries the commitment and the revealed allocation
+    so others can verify it, which also links it to a commitment you published.
+    """
     from blindself.services.pooling import share_trial
 
     bundle = share_trial(trial_dir)
@@ -916,7 +920,13 @@ def demo(ctx: click.Context, directory: Path | None, effect: float) -> None:
     from blindself.services.demo import run_demo
 
     c = _context(ctx)
-    result = run_demo(directory or Path("demo-trial"), c, effect=effect, echo=click.echo)
+    if directory is None:
+        # Re-running the README's first command must work: take the next free folder.
+        directory = Path("demo-trial")
+        n = 2
+        while directory.exists():
+            directory, n = Path(f"demo-trial-{n}"), n + 1
+    result = run_demo(directory, c, effect=effect, echo=click.echo)
     click.echo(result.summary, nl=False)
     click.echo(f"Report: {result.report_html}")
 
