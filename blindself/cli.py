@@ -813,12 +813,11 @@ def analyze(
     if output is not None:
         fmt = {".html": "html", ".md": "md", ".json": "json"}.get(output.suffix.lower(), "text")
         text = (
-            json.dumps(result.report, indent=2) + "\n"
+            json.dumps(result.report, indent=2, allow_nan=False) + "\n"
             if fmt == "json"
             else render(result.report, fmt)
         )
         _emit(text, output)
-        click.echo(f"Wrote {output}", err=True)
 
 
 @cli.command()
@@ -838,9 +837,11 @@ def share(trial_dir: Path, output: Path | None) -> None:
     from blindself.services.pooling import share_trial
 
     bundle = share_trial(trial_dir)
-    _emit(json.dumps(bundle, indent=2, allow_nan=False) + "\n", output)
-    if output is not None:
-        click.echo(f"Wrote {output} ({len(bundle['rows'])} days)", err=True)
+    _emit(
+        json.dumps(bundle, indent=2, allow_nan=False) + "\n",
+        output,
+        note=f" ({len(bundle['rows'])} days)",
+    )
 
 
 @cli.command()
@@ -906,7 +907,6 @@ def pool(
     if output is not None:
         is_json = output.suffix.lower() == ".json"
         _emit(text if is_json else render_pool_html(result.report), output)
-        click.echo(f"Wrote {output}", err=True)
 
 
 @cli.command()
@@ -931,7 +931,7 @@ def demo(ctx: click.Context, directory: Path | None, effect: float) -> None:
     click.echo(f"Report: {result.report_html}")
 
 
-def _emit(text: str, output: Path | None) -> None:
+def _emit(text: str, output: Path | None, *, note: str = "") -> None:
     if output is None:
         click.echo(text, nl=False)
         return
@@ -942,6 +942,7 @@ def _emit(text: str, output: Path | None) -> None:
         raise BlindselfError(f"{output} exists; choose a new file name") from None
     with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
         fh.write(text)
+    click.echo(f"Wrote {output}{note}", err=True)
 
 
 def main() -> None:

@@ -253,7 +253,7 @@ def _flow(report: Mapping[str, Any], primary: Mapping[str, Any] | None) -> dict[
     def num(key: str) -> str:
         return "-" if a.get(key) is None else str(a[key])
 
-    codes = seq(t.get("codebreaks"))
+    codes = seq(t.get("codebroken") or t.get("codebreaks"))
     analysed = []
     if primary:
         n = primary.get("n") or {}

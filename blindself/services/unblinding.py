@@ -139,7 +139,8 @@ def trial_data(trial: Trial, unblind_payload: dict[str, Any]) -> TrialData:
 def _trial_data(trial: Trial, doc: AllocationDoc, payload: dict[str, Any]) -> TrialData:
     entries = trial.store.entries()
     current = {d: e.payload for d, e in current_checkins(entries).items()}
-    broken = {str(e.payload.get("code")) for e in entries if e.kind == "codebreak"}
+    opened = {str(e.payload.get("code")) for e in entries if e.kind == "codebreak"}
+    broken = set(opened)
     for e in entries:
         if e.kind == "codebreak":
             broken.update(e.payload.get("implied", []))
@@ -177,7 +178,10 @@ def _trial_data(trial: Trial, doc: AllocationDoc, payload: dict[str, Any]) -> Tr
             "early_reason": payload.get("reason"),
             "start": trial.calendar.start.isoformat(),
             "end": trial.calendar.end.isoformat(),
-            "codebreaks": sorted(format_code(c) for c in broken if c),
+            # Codes opened (each counted once, however often), and all codes whose days are
+            # excluded: the opened ones and the block partners they imply.
+            "codebreaks": sorted(format_code(c) for c in opened if c),
+            "codebroken": sorted(format_code(c) for c in broken if c),
             "expectation": trial.genesis.get("expectation"),
             "source": "trial",
         },

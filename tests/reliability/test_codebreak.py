@@ -229,9 +229,10 @@ def test_break_then_unblind_keeps_the_codes_flagged(tmp_path: Path) -> None:
         codebreak_code(trial, by_period[5], "late", after, passphrase=PASSPHRASE)
     report = json.loads((trial / "report" / "report.json").read_text())
     flagged = sorted([broken.code, *broken.implied])
-    assert report["adherence"]["codebreaks"] == 2
-    assert report["adherence"]["codebroken_days"] == 2  # one-day periods: one day per code
-    assert report["trial"]["codebreaks"] == flagged
+    assert report["adherence"]["codebreaks"] == 1  # one code opened ...
+    assert report["adherence"]["codebroken_days"] == 2  # ... two excluded (one-day periods)
+    assert report["trial"]["codebreaks"] == [broken.code]
+    assert report["trial"]["codebroken"] == flagged
     again = unblind_trial(trial, after, passphrase=PASSPHRASE)
     assert again.already
     kinds = [r[1] for r in entries(trial)]
