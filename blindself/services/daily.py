@@ -25,9 +25,7 @@ from blindself.checkins import (
     stop_rules_met,
 )
 from blindself.codes import format_code
-from blindself.dataset import complete_allocation, from_trial
 from blindself.errors import BlindselfError, CheckinError, TrialStateError
-from blindself.scheme import Scheme
 from blindself.services.context import Context
 from blindself.store import parse_head
 from blindself.trial import Trial, open_trial
@@ -247,6 +245,10 @@ def export_trial(trial_dir: Path, fmt: str, include_all: bool) -> str:
         unblind = trial.unblinding()
         arms = None
         if unblind is not None:
+            # Only after unblinding: kept off the import path of the daily commands.
+            from blindself.dataset import complete_allocation, from_trial
+            from blindself.scheme import Scheme
+
             code_arm = {c["code"]: c["arm"] for c in unblind.payload["allocation"]["containers"]}
             current = {d: e.payload for d, e in current_checkins(trial.store.entries()).items()}
             _, observed = from_trial(
