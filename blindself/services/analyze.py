@@ -47,20 +47,23 @@ def analyze_csv(path: Path, opts: AnalyzeOptions) -> AnalyzeResult:
     """Read a one-row-per-day CSV and run the analysis plan on it."""
     from blindself.analysis import analyze
 
-    raw = _read(path)
+    raw = read_bounded(path, MAX_CSV_BYTES)
     data, notes = build_data(raw, path.name, opts)
     report = analyze(data)
     return AnalyzeResult(report, tuple(notes))
 
 
-def _read(path: Path) -> bytes:
+def read_bounded(path: Path, limit: int) -> bytes:
+    """An input file's bytes, refused (never read whole) when it is larger than ``limit``."""
     try:
         with open(path, "rb") as fh:
-            raw = fh.read(MAX_CSV_BYTES + 1)
+            raw = fh.read(limit + 1)
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror}") from exc
-    if len(raw) > MAX_CSV_BYTES:
-        raise DataError(f"{path} is larger than 200 MB; split it or filter it first")
+    if len(raw) > limit:
+        raise DataError(
+            f"{path} is larger than {limit // 1_000_000} MB; split it or filter it first"
+        )
     return raw
 
 

@@ -27,7 +27,7 @@ from blindself.codes import format_code, match_code
 from blindself.errors import TrialStateError
 from blindself.schedule import scheme_of
 from blindself.services.context import Context
-from blindself.services.daily import _opened
+from blindself.services.daily import opened_trial
 from blindself.services.unblinding import open_allocation
 from blindself.store import Entry
 from blindself.trial import Trial
@@ -59,7 +59,7 @@ class CodebreakResult:
 
 def prepare_codebreak(trial_dir: Path, code: str, reason: str | None) -> CodebreakPlan:
     """Check a code-break request without touching the seal (run it before asking a secret)."""
-    with _opened(trial_dir, readonly=True) as trial:
+    with opened_trial(trial_dir, readonly=True) as trial:
         return _plan(trial, code, reason)
 
 
@@ -73,7 +73,7 @@ def codebreak_code(
     recovery_key: str | None = None,
 ) -> CodebreakResult:
     """Open one code in an emergency: log the break, then reveal only that code's arm."""
-    with _opened(trial_dir) as trial:
+    with opened_trial(trial_dir) as trial:
         plan = _plan(trial, code, reason)
         doc, _ = open_allocation(
             trial,

@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -33,14 +35,14 @@ from blindself.trial import Trial, open_trial
 
 def form_for(trial_dir: Path, when: date | None, ctx: Context) -> CheckinForm:
     """What the check-in of ``when`` (default today) needs, for prompting."""
-    with _opened(trial_dir) as trial:
+    with opened_trial(trial_dir) as trial:
         today = trial.today(ctx.now())
         return checkin_form(trial, when or today, today)
 
 
 def record_checkin(trial_dir: Path, req: CheckinRequest, ctx: Context) -> CheckinOutcome:
     """Validate and append one day's check-in; returns only after the commit."""
-    with _opened(trial_dir) as trial:
+    with opened_trial(trial_dir) as trial:
         today = trial.today(ctx.now())
         form = checkin_form(trial, req.date, today)
         with trial.store.transaction() as tx:
@@ -116,7 +118,7 @@ class Status:
 
 def trial_status(trial_dir: Path, ctx: Context) -> Status:
     """Progress and today's instruction; nothing that depends on the allocation."""
-    with _opened(trial_dir, readonly=True) as trial:
+    with opened_trial(trial_dir, readonly=True) as trial:
         today = trial.today(ctx.now())
         entries = trial.store.entries()
         current = current_checkins(entries)
@@ -241,7 +243,7 @@ def export_rows(
 
 def export_trial(trial_dir: Path, fmt: str, include_all: bool) -> str:
     """CSV or JSON export; arms appear only after unblinding."""
-    with _opened(trial_dir, readonly=True) as trial:
+    with opened_trial(trial_dir, readonly=True) as trial:
         unblind = trial.unblinding()
         arms = None
         if unblind is not None:
@@ -292,7 +294,7 @@ def verify_trial(
     from blindself.seal import check_seal_structure, commitment
 
     anchor = parse_head(expect_head) if expect_head else None
-    with _opened(trial_dir, readonly=True) as trial:
+    with opened_trial(trial_dir, readonly=True) as trial:
         report = trial.store.verify(expect_head=anchor)
         lines = []
         if report.ok:
@@ -357,7 +359,7 @@ def backup_trial(trial_dir: Path, dest: Path) -> Path:
     dest = dest.absolute()
     if dest.exists():
         raise TrialStateError(f"{dest} exists; choose a new backup directory")
-    with _opened(trial_dir, readonly=True) as trial:
+    with opened_trial(trial_dir, readonly=True) as trial:
         dest.mkdir(parents=True, mode=0o700)
         shutil.copy2(trial.paths.protocol, dest / trial.paths.protocol.name)
         shutil.copy2(trial.paths.seal, dest / trial.paths.seal.name)
@@ -367,7 +369,7 @@ def backup_trial(trial_dir: Path, dest: Path) -> Path:
 
 def calendar_ics(trial_dir: Path, ctx: Context, remind_at: str | None = None) -> str:
     """An iCalendar file of check-in days, with no arm information."""
-    with _opened(trial_dir, readonly=True) as trial:
+    with opened_trial(trial_dir, readonly=True) as trial:
         stamp = ctx.now().strftime("%Y%m%dT%H%M%SZ")
         lines = [
             "BEGIN:VCALENDAR",
@@ -421,7 +423,7 @@ def calendar_html(trial_dir: Path) -> str:
     """The participant's printable calendar: what to do each day, no arm information."""
     from blindself.sheet import participant_calendar
 
-    with _opened(trial_dir, readonly=True) as trial:
+    with opened_trial(trial_dir, readonly=True) as trial:
         days = [
             (d.date, _instruction(trial, d))
             for d in trial.calendar.days
@@ -447,16 +449,11 @@ def _fold(line: str) -> str:
     return "\r\n".join(out)
 
 
-class _opened:
-    """Context manager opening a trial and closing its store."""
-
-    def __init__(self, root: Path, readonly: bool = False) -> None:
-        self.root = root
-        self.readonly = readonly
-
-    def __enter__(self) -> Trial:
-        self.trial = open_trial(self.root, readonly=self.readonly)
-        return self.trial
-
-    def __exit__(self, *exc: object) -> None:
-        self.trial.close()
+@contextmanager
+def opened_trial(root: Path, readonly: bool = False) -> Iterator[Trial]:
+    """Open a trial for one use case and always close its store."""
+    trial = open_trial(root, readonly=readonly)
+    try:
+        yield trial
+    finally:
+        trial.close()

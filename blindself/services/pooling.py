@@ -20,7 +20,8 @@ from typing import Any
 
 from blindself import __version__
 from blindself.errors import DataError, TrialStateError
-from blindself.services.daily import _opened
+from blindself.services.analyze import read_bounded
+from blindself.services.daily import opened_trial
 
 SHARE_SCHEMA = "blindself-share/1"
 POOL_SCHEMA = "blindself-pool/1"
@@ -35,7 +36,7 @@ def share_trial(trial_dir: Path) -> dict[str, Any]:
     """The anonymized ``blindself-share/1`` bundle of an unblinded trial."""
     from blindself.services.unblinding import trial_data
 
-    with _opened(trial_dir, readonly=True) as trial:
+    with opened_trial(trial_dir, readonly=True) as trial:
         unblind = trial.unblinding()
         if unblind is None:
             raise TrialStateError(
@@ -259,11 +260,7 @@ def _load_bundle(path: Path) -> dict[str, Any]:
     from blindself.errors import SealError
     from blindself.seal import commitment
 
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_INPUT_BYTES + 1)
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror}") from exc
+    raw = read_bounded(path, MAX_INPUT_BYTES)
     try:
         b = json.loads(raw)
     except (ValueError, RecursionError) as exc:
@@ -408,13 +405,7 @@ def _from_csv(
 
 
 def _read_text(path: Path) -> str:
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_INPUT_BYTES + 1)
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror}") from exc
-    if len(raw) > MAX_INPUT_BYTES:
-        raise DataError(f"{path} is larger than 500 MB; filter it first")
+    raw = read_bounded(path, MAX_INPUT_BYTES)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -17,7 +17,7 @@ from blindself.dataset import TrialData, complete_allocation, from_trial
 from blindself.errors import CommitmentMismatch, TrialStateError
 from blindself.seal import commitment, open_seal
 from blindself.services.context import Context
-from blindself.services.daily import _opened, export_trial
+from blindself.services.daily import export_trial, opened_trial
 from blindself.trial import Trial
 
 
@@ -41,7 +41,7 @@ def unblind_trial(
     expect_commitment: str | None = None,
 ) -> UnblindResult:
     """Open the seal and run the pre-registered analysis (idempotent)."""
-    with _opened(trial_dir) as trial:
+    with opened_trial(trial_dir) as trial:
         existing = trial.unblinding()
         if existing is not None:
             report = _write_outputs(trial, existing.payload)
@@ -209,7 +209,7 @@ def _write_outputs(trial: Trial, payload: dict[str, Any]) -> dict[str, Any]:
 
 def load_report(trial_dir: Path) -> dict[str, Any]:
     """The stored report.json of an unblinded trial (re-rendering never re-draws)."""
-    with _opened(trial_dir, readonly=True) as trial:
+    with opened_trial(trial_dir, readonly=True) as trial:
         unblind = trial.unblinding()
         if unblind is None:
             raise TrialStateError("the trial is still blinded; run blindself unblind first")
