@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -58,3 +59,58 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture
 def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))
+
+
+# --- a real browser (Playwright driving Debian's Chromium) ---------------------------------
+# Playwright's own browser download cannot be reached here, so every browser test launches
+# the system Chromium through ``executable_path``.  In CI (CI=true) a missing Chromium is a
+# failure, never a skip: the browser tests are part of the gate.
+
+_CHROMIUM_FLAGS = [
+    "--no-sandbox",  # the tests run as root (CI too), where Chromium's sandbox refuses to start
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+def find_chromium() -> str | None:
+    """Debian's Chromium (or another Chromium on PATH); None when there is none."""
+    import os
+    import shutil
+
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """pytest-playwright's launch arguments, pointed at the system Chromium."""
+    import os
+
+    exe = find_chromium()
+    if exe is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("no Chromium found, and CI=true requires the browser tests to run")
+        pytest.skip("no Chromium found (install Debian's chromium to run the browser tests)")
+    return {**browser_type_launch_args, "executable_path": exe, "args": _CHROMIUM_FLAGS}
+
+
+@pytest.fixture(scope="session")
+def test_output() -> Path:
+    """Screenshots and PDFs a person can look at after a run (not compared by any test)."""
+    out = Path(__file__).resolve().parents[1] / "test-output"
+    out.mkdir(exist_ok=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def base_url() -> str | None:
+    """Replaces pytest-playwright's fallback fixture, a method that pytest 9 warns about
+    (and the warning is an error here); no browser test uses a base URL."""
+    return None
