@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 from collections.abc import Callable
 from datetime import date
@@ -106,10 +107,16 @@ def trial_option(f: F) -> F:
     )(f)
 
 
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def _parse_date(value: str | None, option: str = "--date") -> date | None:
     if value is None:
         return None
     try:
+        # Python also reads 20260302 and 2026-W10-1 as dates; only the documented form counts.
+        if not _ISO_DATE.fullmatch(value):
+            raise ValueError(value)
         return date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(
@@ -310,7 +317,11 @@ def init(
     click.echo(f"  {len(cal.days)} days, {cal.start} to {cal.end}; {cal.n_periods} containers")
     click.echo("Commitment (publish it now, e.g. in a dated post, to pre-register the trial):")
     click.echo(f"  {result.commitment}")
-    click.echo(f"Log head (note it; verify --expect-head detects a rewritten log): {result.head}")
+    click.echo(f"Log head: {result.head}")
+    click.echo(
+        "  (it proves only that entry 1, the trial's setup, is unchanged; every check-in prints "
+        "a newer head, and `blindself verify --anchor` prints one to keep outside this computer)"
+    )
     if generate_passphrase:
         click.echo("Passphrase (shown once; write it down, it opens the seal at the end):")
         click.echo(f"  {passphrase}")
@@ -387,7 +398,14 @@ def checkin(
 
     c = _context(ctx)
     day = _parse_date(when)
-    ratings = dict(_parse_rating(r) for r in rates)
+    ratings: dict[str, float] = {}
+    for text in rates:
+        name, value = _parse_rating(text)
+        if name in ratings:
+            raise click.BadParameter(
+                f"{name[:30]!r} is given twice; give each rating once", param_hint="--rate"
+            )
+        ratings[name] = value
     if sys.stdin.isatty():
         form = form_for(trial_dir, day, c)
         day = form.day.date
@@ -413,6 +431,7 @@ def checkin(
         if result.status == "already recorded":
             click.echo(f"{e.day}: already recorded (entry {e.seq}); nothing changed")
         else:
+            # The head pins entries 1..seq; keeping a copy elsewhere makes it an anchor.
             click.echo(f"{e.day}: {result.status} (entry {e.seq}, head {e.seq}:{e.hash[:16]})")
         for d in result.deviations:
             click.echo(f"Note: recorded with a deviation flag ({d}); the analysis reports it.")
@@ -574,16 +593,43 @@ def export(trial_dir: Path, fmt: str, include_all: bool, output: Path | None) ->
 
 @cli.command()
 @trial_option
-@click.option("--expect-head", help="A log head SEQ:HEX noted earlier.")
+@click.option(
+    "--expect-head",
+    help="A log head SEQ:HEX kept earlier; proves entries 1..SEQ unchanged (not later ones).",
+)
 @click.option("--expect-commitment", help="The commitment you published at init.")
-def verify(trial_dir: Path, expect_head: str | None, expect_commitment: str | None) -> None:
-    """Check the log's hash chain, the protocol and the seal (and the commitment after unblinding)."""
+@click.option(
+    "--anchor",
+    is_flag=True,
+    help="Also print one line with today's head to post or mail to yourself.",
+)
+@click.pass_context
+def verify(
+    ctx: click.Context,
+    trial_dir: Path,
+    expect_head: str | None,
+    expect_commitment: str | None,
+    anchor: bool,
+) -> None:
+    """Check the log's hash chain, the protocol and the seal (and the commitment after unblinding).
+
+    A head SEQ:HEX proves that entries 1..SEQ are unchanged; entries after it are covered
+    only by a later head, so keep the newest one outside this computer.
+    """
     from blindself.services.daily import verify_trial
 
     result = verify_trial(trial_dir, expect_head, expect_commitment)
     for line in result.lines:
         click.echo(line)
     click.echo(f"head: {result.head}")
+    if anchor and result.ok:
+        seq = result.head.split(":", 1)[0]
+        click.echo(
+            f"anchor: blindself trial {result.trial_id} head {result.head} on "
+            f"{_context(ctx).now().date()}; keep this line outside "
+            f"this computer (post it, or mail it to yourself): `blindself verify "
+            f"--expect-head {result.head}` then proves entries 1..{seq} unchanged"
+        )
     if not result.commitment_ok:
         raise CommitmentMismatch(
             "the commitment does not match (see above): do not trust this trial's result"

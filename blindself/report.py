@@ -112,12 +112,18 @@ def render_text(report: dict[str, Any]) -> str:
         f"{a['not_taken']} containers not taken, {a['codebreaks']} code-breaks."
     )
     if t.get("commitment"):
+        # "commitment_verified" is set only by the command rendering this report, after it
+        # hashed the revealed allocation again; a stored report never carries it.
         check = t.get("published_commitment_checked")
-        state = {
-            True: "matches the published value",
-            False: "MISMATCH",
-            None: "matches the value recorded at init",
-        }[check]
+        state = (
+            {
+                True: "matches the published value",
+                False: "MISMATCH",
+                None: "matches the value recorded at init",
+            }[check]
+            if t.get("commitment_verified") is True
+            else "not checked when this report was rendered (run blindself verify)"
+        )
         lines.append(f"Commitment {t['commitment'][:16]}...: {state}.")
     return "\n".join(lines) + "\n"
 

@@ -220,6 +220,15 @@ def _commitment(t: Mapping[str, Any]) -> dict[str, str]:
         )
         return {"hash": "", "state": "not available", "tone": "neutral", "explain": note}
     checked = t.get("published_commitment_checked")
+    if t.get("commitment_verified") is not True:
+        # Set only by the command rendering the report, after hashing the allocation again.
+        return {
+            "hash": h,
+            "state": "not checked",
+            "tone": "neutral",
+            "explain": "This report was rendered without checking the allocation against the "
+            "commitment; check it with 'blindself verify'.",
+        }
     if checked is True:
         return {
             "hash": h,

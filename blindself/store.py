@@ -58,9 +58,12 @@ _SELECT_ALL = _SELECT + " ORDER BY seq"
 _SELECT_KIND = _SELECT + " WHERE kind = ? ORDER BY seq"
 _SELECT_HEAD = _SELECT + " ORDER BY seq DESC LIMIT 1"
 _SELECT_FIRST = _SELECT + " WHERE seq = 1"
+_SELECT_SEQ = _SELECT + " WHERE seq = ?"
+# Every schema object except SQLite's statistics tables (ANALYZE; they only steer the query
+# planner).  Its own autoindexes (the UNIQUE columns) are part of the expected schema.
 _SELECT_SCHEMA = (
-    "SELECT name, sql FROM sqlite_schema"
-    " WHERE type IN ('table', 'view', 'trigger') AND name NOT LIKE 'sqlite~_%' ESCAPE '~'"
+    "SELECT type, name, tbl_name, sql FROM sqlite_schema"
+    " WHERE name NOT LIKE 'sqlite~_stat%' ESCAPE '~' ORDER BY type, name"
 )
 _INSERT = (
     "INSERT INTO entries (seq, kind, day, payload, supersedes, prev_hash, hash)"
@@ -87,6 +90,52 @@ WHEN NEW.seq IS NOT (SELECT coalesce(max(seq), 0) + 1 FROM entries)
   OR (NEW.seq > 1 AND NEW.prev_hash IS NOT (SELECT hash FROM entries WHERE seq = NEW.seq - 1))
 BEGIN SELECT RAISE(ABORT, 'blindself: an entry must extend the head of the log'); END""",
 }
+
+
+def _build_schema(conn: sqlite3.Connection) -> None:
+    conn.execute(_TABLE)
+    for ddl in _TRIGGERS.values():
+        conn.execute(ddl)
+
+
+def _read_schema(conn: sqlite3.Connection) -> list[tuple[str, str, str, str | None]]:
+    return [(str(t), str(n), str(tb), sql) for t, n, tb, sql in conn.execute(_SELECT_SCHEMA)]
+
+
+def _expected_schema() -> list[tuple[str, str, str, str | None]]:
+    """What :meth:`Store.create` makes, read back from SQLite itself (autoindexes included)."""
+    global _EXPECTED
+    if _EXPECTED is None:
+        mem = sqlite3.connect(":memory:")
+        try:
+            _build_schema(mem)
+            _EXPECTED = _read_schema(mem)
+        finally:
+            mem.close()
+    return _EXPECTED
+
+
+_EXPECTED: list[tuple[str, str, str, str | None]] | None = None
+
+
+def _schema_problem(conn: sqlite3.Connection) -> str | None:
+    """Name the first schema object that differs from blindself's own (RELIABILITY T-39).
+
+    A trigger added with the sqlite3 shell can drop or rewrite every insert while the
+    commands report success, so nothing is trusted until the schema is exactly ours.
+    """
+    found = _read_schema(conn)
+    expected = _expected_schema()
+    if found == expected:
+        return None
+    for obj in found:
+        if obj not in expected:
+            return (
+                f"holds a {obj[0]} {obj[1]!r} that blindself did not create, or that was changed "
+                "outside blindself (e.g. with the sqlite3 shell)"
+            )
+    missing = next(obj for obj in expected if obj not in found)
+    return f"has lost its {missing[0]} {missing[1]!r} (removed outside blindself)"
 
 
 @dataclass(frozen=True)
@@ -193,6 +242,13 @@ def _damaged(path: Path, what: str) -> StoreError:
 
 def _check_file(path: Path) -> None:
     """Cheap checks before SQLite sees the file: it exists and looks like whole pages."""
+    for p in _with_sidecars(path):
+        # SQLite follows symlinks: a link to a file elsewhere would be written through.
+        if p.is_symlink():
+            raise StoreError(
+                f"{p} is a symbolic link; blindself writes nothing through a link inside a "
+                "trial: replace it with the real file"
+            )
     if not path.exists():
         raise StoreError(
             f"{path}: no trial database there; check the path, or {ADVICE.split(';')[0]}"
@@ -276,15 +332,14 @@ class Store:
                 conn = _connect(path, "rw")
                 _use_wal(conn, path)
                 conn.execute("BEGIN IMMEDIATE")
-                conn.execute(_TABLE)
-                for ddl in _TRIGGERS.values():
-                    conn.execute(ddl)
+                _build_schema(conn)
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 prev = genesis_prev(trial_id)
                 digest = entry_hash(1, "init", None, loads(payload), None, prev)
                 conn.execute(_INSERT, (1, "init", None, payload, None, prev, digest))
                 conn.execute("COMMIT")
+                _confirm(conn, path, Entry(1, "init", None, loads(payload), None, prev, digest))
             _sync_dir(path)
         except BaseException:
             if conn is not None:
@@ -317,6 +372,9 @@ class Store:
                 check = conn.execute("PRAGMA quick_check(1)").fetchone()
                 if check is None or check[0] != "ok":
                     raise _damaged(path, "is damaged (integrity check failed)")
+                problem = _schema_problem(conn)
+                if problem is not None:
+                    raise _damaged(path, problem)
                 if not readonly:
                     _use_wal(conn, path)
                 row = conn.execute(_SELECT_FIRST).fetchone()
@@ -382,6 +440,9 @@ class Store:
                 tx._open = False
             with _mapped(self._path, writing=True):
                 conn.execute("COMMIT")
+                # Success is reported only for rows read back after the commit (T-39).
+                for entry in tx._appended:
+                    _confirm(conn, self._path, entry)
         except BaseException:
             if conn.in_transaction:
                 with suppress(sqlite3.Error):
@@ -396,7 +457,7 @@ class Store:
         with _mapped(self._path, writing=False):
             damage = [r[0] for r in conn.execute("PRAGMA integrity_check(1)").fetchall()]
             rows = conn.execute(_SELECT_ALL).fetchall()
-            schema = dict(conn.execute(_SELECT_SCHEMA).fetchall())
+            schema_problem = _schema_problem(conn)
         head_seq, head_hash = (rows[-1][0], str(rows[-1][6])) if rows else (0, "")
 
         def report(
@@ -414,10 +475,8 @@ class Store:
         if bad is not None:
             return report(bad[1], bad[0])
         anchored = expect_head is not None
-        if schema != {"entries": _TABLE, **_TRIGGERS}:
-            return report(
-                "the log's table or its append-only guards were changed outside blindself"
-            )
+        if schema_problem is not None:
+            return report(f"the database {schema_problem}")
         return report(None, None, anchored)
 
     def backup(self, dest: Path) -> None:
@@ -468,6 +527,7 @@ class Transaction:
         self._conn = conn
         self._path = path
         self._open = True
+        self._appended: list[Entry] = []
 
     def _live(self) -> sqlite3.Connection:
         if not self._open:
@@ -497,9 +557,40 @@ class Transaction:
             raise ValueError(f"supersedes={supersedes} is not an earlier entry")
         data = loads(text)
         digest = entry_hash(seq, kind, day, data, supersedes, prev)
+        entry = Entry(seq, kind, day, data, supersedes, prev, digest)
         with _mapped(self._path, writing=True):
-            conn.execute(_INSERT, (seq, kind, day, text, supersedes, prev, digest))
-        return Entry(seq, kind, day, data, supersedes, prev, digest)
+            cursor = conn.execute(_INSERT, (seq, kind, day, text, supersedes, prev, digest))
+            if cursor.rowcount != 1:
+                raise _not_stored(self._path, seq)
+            _confirm(conn, self._path, entry)
+        self._appended.append(entry)
+        return entry
+
+
+def _not_stored(path: Path, seq: int) -> StoreError:
+    return StoreError(
+        f"{path}: entry {seq} was not stored as written (something in the database changes "
+        f"or drops inserts; run blindself verify); nothing was recorded; {ADVICE}"
+    )
+
+
+def _confirm(conn: sqlite3.Connection, path: Path, entry: Entry) -> None:
+    """Read an appended entry back and compare every column with what was written."""
+    row = conn.execute(_SELECT_SEQ, (entry.seq,)).fetchone()
+    if row is None:
+        raise _not_stored(path, entry.seq)
+    stored = (row[0], row[1], row[2], row[3], row[4], row[5], row[6])
+    written = (
+        entry.seq,
+        entry.kind,
+        entry.day,
+        canonical(entry.payload),
+        entry.supersedes,
+        entry.prev_hash,
+        entry.hash,
+    )
+    if stored != written:
+        raise _not_stored(path, entry.seq)
 
 
 def _select(conn: sqlite3.Connection, path: Path, kind: str | None) -> list[Entry]:

@@ -681,7 +681,7 @@ def test_the_short_head_printed_by_checkin_anchors_verify(trial: Path, invoke: I
     short = r.stdout.split("head ")[1].rstrip(")\n")
     assert len(short.split(":")[1]) == 16
     ok = invoke(["verify", "--trial", str(trial), "--expect-head", short])
-    assert ok.exit_code == 0 and "log: matches the expected head" in ok.stdout
+    assert ok.exit_code == 0 and "entries 1..2 match the expected head" in ok.stdout
     seq, hexpart = short.split(":")
     wrong = f"{seq}:{'0' if hexpart[0] != '0' else '1'}{hexpart[1:]}"
     bad = invoke(["verify", "--trial", str(trial), "--expect-head", wrong])

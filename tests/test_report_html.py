@@ -188,6 +188,20 @@ def test_commitment_states(checked: bool | None, source: str, expected: str) -> 
     assert f"Commitment check: {expected}" in render_html(r)
 
 
+@pytest.mark.parametrize("checked", [True, None, False])
+def test_a_stored_flag_never_renders_as_verified(checked: bool | None) -> None:
+    """T-40: only the command that re-hashed the allocation sets commitment_verified."""
+    from blindself.report import render_text
+
+    r = sample()
+    r["trial"]["published_commitment_checked"] = checked
+    del r["trial"]["commitment_verified"]
+    page = render_html(r)
+    assert "Commitment check: not checked" in page and "verified against" not in page
+    text = render_text(r)
+    assert "not checked when this report was rendered" in text and "matches" not in text
+
+
 def test_csv_report_says_there_is_no_commitment() -> None:
     r = sample()
     del r["trial"]["commitment"]

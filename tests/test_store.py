@@ -453,27 +453,41 @@ def test_anchor_accepts_later_appends(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "sql",
+    ("sql", "named"),
     [
-        (),  # the guards dropped, no row changed
+        ((), "has lost its trigger 'entries_linear'"),  # the guards dropped, no row changed
         (  # the table rebuilt without its constraints, guards put back
-            "CREATE TABLE e2 (seq INTEGER PRIMARY KEY, kind, day, payload, supersedes,"
-            " prev_hash, hash)",
-            "INSERT INTO e2 SELECT * FROM entries",
-            "DROP TABLE entries",
-            "ALTER TABLE e2 RENAME TO entries",
-            *store_mod._TRIGGERS.values(),
+            (
+                "CREATE TABLE e2 (seq INTEGER PRIMARY KEY, kind, day, payload, supersedes,"
+                " prev_hash, hash)",
+                "INSERT INTO e2 SELECT * FROM entries",
+                "DROP TABLE entries",
+                "ALTER TABLE e2 RENAME TO entries",
+                *store_mod._TRIGGERS.values(),
+            ),
+            "holds a table 'entries' that blindself did not create",
         ),
     ],
 )
-def test_changed_schema_is_reported(tmp_path: Path, sql: tuple[str, ...]) -> None:
+def test_changed_schema_is_refused_at_open(
+    tmp_path: Path, sql: tuple[str, ...], named: str
+) -> None:
+    """T-39: every open compares the whole schema with blindself's own."""
     make(tmp_path, 2).close()
     path = tmp_path / "trial.db"
     tamper(path, *sql, restore=False)
-    with Store.open(path, readonly=True) as store:
+    assert named in _refused(path, "outside blindself")
+
+
+def test_schema_changed_while_open_is_reported_by_verify(tmp_path: Path) -> None:
+    """An object added after the store was opened: verify names it, without 'entry None'."""
+    with make(tmp_path, 2) as store:
+        conn = sqlite3.connect(tmp_path / "trial.db", isolation_level=None)
+        conn.execute("CREATE VIEW peek AS SELECT * FROM entries")
+        conn.close()
         report = store.verify()
     assert (report.ok, report.first_bad_seq, report.entries) == (False, None, 3)
-    assert report.problem is not None and "changed outside blindself" in report.problem
+    assert report.problem is not None and "holds a view 'peek'" in report.problem
 
 
 @pytest.mark.parametrize(

@@ -250,6 +250,9 @@ def export_trial(trial_dir: Path, fmt: str, include_all: bool) -> str:
             # Only after unblinding: kept off the import path of the daily commands.
             from blindself.dataset import complete_allocation, from_trial
             from blindself.scheme import Scheme
+            from blindself.services.revealed import checked_unblinding
+
+            checked_unblinding(trial)  # T-40: no arms from an edited allocation
 
             code_arm = {c["code"]: c["arm"] for c in unblind.payload["allocation"]["containers"]}
             current = {d: e.payload for d, e in current_checkins(trial.store.entries()).items()}
@@ -281,6 +284,7 @@ class VerifyOutcome:
     lines: tuple[str, ...]
     head: str
     commitment_ok: bool = True
+    trial_id: str = ""
 
 
 def verify_trial(
@@ -291,21 +295,26 @@ def verify_trial(
     Before unblinding the commitment can only be compared with the value recorded at init;
     after unblinding the revealed allocation in the log is hashed again and compared too.
     """
-    from blindself.seal import check_seal_structure, commitment
+    from blindself.seal import check_seal_structure
 
     anchor = parse_head(expect_head) if expect_head else None
     with opened_trial(trial_dir, readonly=True) as trial:
         report = trial.store.verify(expect_head=anchor)
         lines = []
-        if report.ok:
+        if report.ok and report.anchored:
+            lines.append(
+                f"log: {report.entries} entries, hash chain intact; entries 1..{anchor[0] if anchor else 0} "
+                "match the expected head (later entries are covered only by a later head)"
+            )
+        elif report.ok:
             lines.append(f"log: {report.entries} entries, hash chain intact")
-            if not report.anchored:
-                lines.append(
-                    "log: unverifiable against a rewritten or shortened log without an anchor; "
-                    "pass --expect-head SEQ:HEX (a head you noted earlier)"
-                )
-            else:
-                lines.append("log: matches the expected head")
+            lines.append(
+                "log: a recomputed (re-chained) log would pass this check too; pass "
+                "--expect-head SEQ:HEX, a head kept outside this computer, to prove entries "
+                "1..SEQ unchanged"
+            )
+        elif report.first_bad_seq is None:
+            lines.append(f"log: BROKEN: {report.problem}")
         else:
             lines.append(f"log: BROKEN at entry {report.first_bad_seq}: {report.problem}")
         lines.append("protocol: matches the hash recorded at init")
@@ -324,14 +333,11 @@ def verify_trial(
         recorded = str(trial.genesis["commitment"])
         unblind = trial.unblinding()
         if unblind is not None:
-            from blindself.allocation import parse_allocation
+            from blindself.services.revealed import MISMATCH, revealed_matches
 
-            doc = parse_allocation(json.dumps(unblind.payload["allocation"]).encode())
-            if commitment(doc.canonical()) != recorded:
+            if not revealed_matches(trial, unblind):
                 commit_ok = False
-                lines.append(
-                    "commitment: MISMATCH: the revealed allocation does not hash to the init value"
-                )
+                lines.append(MISMATCH)
             else:
                 lines.append(
                     "commitment: the revealed allocation matches the value recorded at init"
@@ -349,6 +355,7 @@ def verify_trial(
             tuple(lines),
             f"{report.head_seq}:{report.head_hash}",
             commit_ok,
+            trial.trial_id,
         )
 
 

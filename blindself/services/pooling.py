@@ -42,7 +42,7 @@ def share_trial(trial_dir: Path) -> dict[str, Any]:
             raise TrialStateError(
                 "the trial is still blinded: run blindself unblind first, then share"
             )
-        data = trial_data(trial, unblind.payload)
+        data = trial_data(trial)  # checks the allocation against the commitment first
         p = trial.protocol
         d = p.design
         rows = [

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -14,11 +15,16 @@ from blindself.allocation import AllocationDoc, parse_allocation
 from blindself.checkins import check_free_text, current_checkins
 from blindself.codes import format_code
 from blindself.dataset import TrialData, complete_allocation, from_trial
-from blindself.errors import CommitmentMismatch, TrialStateError
+from blindself.errors import CommitmentMismatch, StoreError, TrialStateError
 from blindself.seal import commitment, open_seal
 from blindself.services.context import Context
 from blindself.services.daily import export_trial, opened_trial
+from blindself.services.revealed import Revealed, checked_unblinding
 from blindself.trial import Trial
+
+# Set on a report only by the command rendering it, after checking the revealed allocation
+# against the commitment; never stored in report.json, so no stored flag is ever shown.
+VERIFIED_KEY = "commitment_verified"
 
 
 @dataclass(frozen=True)
@@ -42,9 +48,8 @@ def unblind_trial(
 ) -> UnblindResult:
     """Open the seal and run the pre-registered analysis (idempotent)."""
     with opened_trial(trial_dir) as trial:
-        existing = trial.unblinding()
-        if existing is not None:
-            report = _write_outputs(trial, existing.payload)
+        if trial.unblinding() is not None:
+            report = _write_outputs(trial)
             return UnblindResult(report, _summary(report), _report_files(trial), True, None)
         today = trial.today(ctx.now())
         if today <= trial.calendar.end and not early:
@@ -89,7 +94,7 @@ def unblind_trial(
                 raise TrialStateError("the trial was unblinded meanwhile; run blindself report")
             tx.append("unblind", None, payload)
         try:
-            report = _write_outputs(trial, payload)
+            report = _write_outputs(trial)
         except OSError as exc:
             # Reliability fix: the CLI's generic message said "nothing was recorded", but the
             # unblind entry is committed; a re-run (idempotent) writes the report.
@@ -130,10 +135,10 @@ def open_allocation(
     return doc, recomputed
 
 
-def trial_data(trial: Trial, unblind_payload: dict[str, Any]) -> TrialData:
-    """The tidy data of an unblinded trial."""
-    doc = parse_allocation(json.dumps(unblind_payload["allocation"]).encode())
-    return _trial_data(trial, doc, unblind_payload)
+def trial_data(trial: Trial) -> TrialData:
+    """The tidy data of an unblinded trial, from its allocation checked against the commitment."""
+    revealed = _checked(trial)
+    return _trial_data(trial, revealed.doc, revealed.entry.payload)
 
 
 def _trial_data(trial: Trial, doc: AllocationDoc, payload: dict[str, Any]) -> TrialData:
@@ -193,30 +198,54 @@ def _report_files(trial: Trial) -> tuple[Path, ...]:
     return tuple(p for p in (d / "report.html", d / "report.json", d / "data.csv") if p.exists())
 
 
-def _write_outputs(trial: Trial, payload: dict[str, Any]) -> dict[str, Any]:
+def _checked(trial: Trial) -> Revealed:
+    revealed = checked_unblinding(trial)
+    if revealed is None:
+        raise TrialStateError("the trial is still blinded; run blindself unblind first")
+    return revealed
+
+
+def _write_outputs(trial: Trial) -> dict[str, Any]:
+    """Analyse the allocation stored in the log (checked first) and write report/."""
     from blindself.analysis import analyze
     from blindself.rendering import render
 
-    data = trial_data(trial, payload)
+    revealed = _checked(trial)
+    data = _trial_data(trial, revealed.doc, revealed.entry.payload)
     report = analyze(data)
-    out = trial.paths.report
-    out.mkdir(exist_ok=True, mode=0o700)
-    _atomic_write(out / "report.json", json.dumps(report, indent=2, allow_nan=False) + "\n")
-    _atomic_write(out / "data.csv", export_trial(trial.paths.root, "csv", False))
-    _atomic_write(out / "report.html", render(report, "html"))
+    csv_text = export_trial(trial.paths.root, "csv", False)
+    with _report_dir(trial) as out:
+        _atomic_write(out, "report.json", json.dumps(report, indent=2, allow_nan=False) + "\n")
+        _atomic_write(out, "data.csv", csv_text)
+        report["trial"][VERIFIED_KEY] = True
+        _atomic_write(out, "report.html", render(report, "html"))
     return report
 
 
 def load_report(trial_dir: Path) -> dict[str, Any]:
     """The stored report.json of an unblinded trial (re-rendering never re-draws)."""
     with opened_trial(trial_dir, readonly=True) as trial:
-        unblind = trial.unblinding()
-        if unblind is None:
-            raise TrialStateError("the trial is still blinded; run blindself unblind first")
+        revealed = _checked(trial)
         path = trial.paths.report / "report.json"
+        if path.is_symlink() or trial.paths.report.is_symlink():
+            raise TrialStateError(
+                f"{path} is reached through a symbolic link; run blindself unblind again to "
+                "rebuild the report"
+            )
         if not path.exists():
             raise TrialStateError(f"{path} is missing; run blindself unblind again to rebuild it")
         data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        meta = data.get("trial") if isinstance(data, dict) else None
+        if not isinstance(meta, dict) or meta.get("commitment") != revealed.commitment:
+            raise TrialStateError(
+                f"{path} is not the report of this trial's checked allocation; "
+                "run blindself unblind again to rebuild it"
+            )
+        # The published-value check is a fact logged at unblinding (in the chained entry).
+        meta["published_commitment_checked"] = revealed.entry.payload.get(
+            "published_commitment_checked"
+        )
+        meta[VERIFIED_KEY] = True
         return data
 
 
@@ -226,20 +255,50 @@ def _summary(report: dict[str, Any]) -> str:
     return render(report, "text")
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    # Reliability fix: private like the rest of the trial (was 0644 under the usual umask),
-    # and no temp file is left behind when a write fails.
-    with suppress(FileNotFoundError):
-        tmp.unlink()
+@contextmanager
+def _report_dir(trial: Trial) -> Iterator[int]:
+    """The report folder as a directory descriptor, never reached through a link (T-44).
+
+    Every file is then created relative to that descriptor, so swapping the folder for a
+    link after the check changes nothing either.
+    """
+    out = trial.paths.report
+    with suppress(FileExistsError):
+        os.mkdir(out, 0o700)
+    root = os.open(trial.paths.root, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(out.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=root)
+    except OSError as exc:
+        if os.path.islink(out):
+            raise StoreError(
+                f"{out} is a symbolic link; blindself writes nothing through a link inside "
+                "a trial: remove the link (the unblinding is logged), then run "
+                "blindself unblind again"
+            ) from exc
+        raise
+    finally:
+        os.close(root)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(dir_fd: int, name: str, text: str) -> None:
+    tmp = f".{name}.tmp"
+    # Reliability fix: private like the rest of the trial (was 0644 under the usual umask),
+    # and no temp file is left behind when a write fails.  O_EXCL never follows a link and
+    # rename replaces a link itself, so no file is written through one.
+    with suppress(FileNotFoundError):
+        os.unlink(tmp, dir_fd=dir_fd)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600, dir_fd=dir_fd)
         with open(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
         with suppress(OSError):
-            tmp.unlink()
+            os.unlink(tmp, dir_fd=dir_fd)
         raise
