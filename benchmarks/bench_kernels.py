@@ -300,7 +300,7 @@ def _analysis(quick: bool, repeat: int, workdir: Path | None) -> tuple[Series, d
             entry = trial.unblinding()
             if entry is None:
                 raise RuntimeError("the copy was not unblinded")
-            data = trial_data(trial, entry.payload)
+            data = trial_data(trial)  # checks the revealed allocation first
         finally:
             trial.close()
         parts: Series = {

@@ -4,7 +4,7 @@ Each entry's hash is SHA-256 over a domain tag and the RFC 8785 canonical JSON o
 kind, day, payload, the entry it supersedes and the previous entry's hash; the first entry's
 "previous hash" is derived from the trial id.  A walk over the stored rows names the first
 entry that was edited, removed or reordered, and an externally kept head (``SEQ:HEX``) also
-catches a recomputed chain or a cut-off tail.
+catches a recomputed chain or a cut-off tail in entries 1..SEQ (not after SEQ).
 
 No database code: rows come in as plain tuples from :mod:`blindself.store`.
 """
@@ -31,7 +31,7 @@ Row = tuple[Any, ...]
 
 def parse_head(text: str) -> tuple[int, str]:
     """Parse an anchored head ``SEQ:HEX`` as printed by ``blindself verify`` (64 hex digits)
-    or ``checkin`` (the first 16: 64 bits, plenty to expose a rewritten log).
+    or ``checkin`` (the first 16: 64 bits, plenty to expose a rewrite of entries 1..SEQ).
 
     Examples
     --------

@@ -4,7 +4,8 @@ One file per trial holds one table, ``entries``.  Rows are never updated or dele
 (triggers refuse it); a correction is a new row that ``supersedes`` an older one.  Each
 row's ``hash`` covers its content and the previous row's hash (see :mod:`blindself.chain`),
 so :meth:`Store.verify` names the first entry that was edited, removed or reordered, and an
-externally kept head (``SEQ:HEX``) also catches a recomputed chain or a cut-off tail.
+externally kept head (``SEQ:HEX``) also catches a recomputed chain or a cut-off tail in
+entries 1..SEQ (never in later entries: only a later head covers those).
 
 This is the only module that imports :mod:`sqlite3`.  It never repairs or re-creates a
 database: a damaged or foreign file is refused with advice to restore a backup.

@@ -201,7 +201,8 @@ def _run_case(
 ) -> None:
     code = next(c["code"] for c in sheet["containers"] if c["period"] == 1)
     ctx = with_clock(make_context(), at(day(9)))
-    good = dose_args(trial, 2, code, "--rate", "mood=6")  # day 2 recorded with mood=6 below
+    good = dose_args(trial, 2, code)  # day 2 recorded with mood=6 below
+    good[good.index("mood=5")] = "mood=6"  # a repeated --rate is refused (issue 12 item 10)
     assert invoke(good, ctx).exit_code == 0
     before = entries(trial)
     args = dose_args(trial, 2, code, *extra)
