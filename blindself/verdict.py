@@ -160,38 +160,92 @@ def _placebo_sentence(primary: dict[str, Any], sentences: list[str], caveats: li
 
 
 def _blinding_sentence(bl: dict[str, Any], sentences: list[str], caveats: list[str]) -> None:
-    p_b = bl.get("p_randomization")
-    if p_b is None:
-        table = bl.get("table") or {}
-        unsure = sum((table.get("unsure") or {}).values())
-        if unsure:
-            sentences.append(
-                f"Blinding could not be tested: all {unsure} guesses were 'unsure' "
-                "(which itself suggests the blind held)."
-            )
-        else:
-            sentences.append("Blinding was not assessed: no guesses were recorded.")
-        return
-    p_min = (bl.get("randomization") or {}).get("p_min")
-    if p_min is not None and p_min > 0.05:
-        sentences.append(
-            f"Whether the blind held cannot be tested on {bl.get('n_periods', 0)} guessed "
-            f"periods (the smallest possible p is {p_min:.3g})."
-        )
-        return
-    if p_b <= 0.05:
-        sentences.append(
-            f"The blind may have leaked: you guessed the arm more often than chance "
-            f"(p = {p_b:.3g}); part of any difference may be expectation."
-        )
+    state, sentence = blinding_judgement(bl)
+    sentences.append(sentence)
+    if state == "failed":
         caveats.append(
             "Guesses beat chance: treat the drug effect as possibly inflated by expectation."
         )
-    else:
-        sentences.append(
-            f"The blind held: your guesses were no better than chance (p = {p_b:.3g}, "
-            f"{bl.get('n_periods', 0)} periods)."
+
+
+def blinding_judgement(bl: dict[str, Any]) -> tuple[str, str]:
+    """``(state, sentence)`` on the blind; state is held, failed, unclear, untestable or none.
+
+    "Held" needs positive evidence, not just a large p (absence of evidence is not evidence
+    of blinding): the guesses are no better than chance (p > 0.05), James' index has its
+    whole 95 % interval above 0.5 (0.5 = random guessing, 0 = all unblinded; James et al.
+    1996) and every arm's Bang's index is compatible with 0 (its one-sided 95 % limit on the
+    side of zero does not pass it; Bang et al. 2004).  "Failed" when the randomization test
+    (p <= 0.05) or James' whole interval (below 0.5) shows right guesses beyond chance,
+    e.g. 8 of 9 right (p = 0.0625) is failed, never held.  A design whose smallest possible
+    p exceeds 0.05 cannot tell either way, and says so.
+    """
+    table = bl.get("table") or {}
+    arms = list(bl.get("arms") or [])
+    right = sum(int((table.get(a) or {}).get(a, 0)) for a in arms)
+    definite = sum(int((table.get(g) or {}).get(a, 0)) for g in arms for a in arms)
+    unsure = sum((table.get("unsure") or {}).values())
+    p_b = bl.get("p_randomization")
+    if p_b is None or definite == 0:
+        if unsure:
+            return "untestable", (
+                f"Blinding could not be tested: all {unsure} guesses were 'unsure' "
+                "(which itself suggests the blind held)."
+            )
+        return "none", "Blinding was not assessed: no guesses were recorded."
+    shown = f"You guessed {right} of {definite} periods right" + (
+        f" ({unsure} more answered 'unsure')" if unsure else ""
+    )
+    james = bl.get("james") or {}
+    j_ci = james.get("ci95") or [None, None]
+    bang = [b for b in (bl.get("bang") or {}).values() if b and b.get("bi") is not None]
+    bang_zero = all(_bang_includes_zero(b) for b in bang)
+    james_below = j_ci[1] is not None and j_ci[1] < 0.5
+    james_above = j_ci[0] is not None and j_ci[0] > 0.5
+    p_min = (bl.get("randomization") or {}).get("p_min")
+    if p_min is not None and p_min > 0.05:
+        return "untestable", (
+            f"{shown}: too few periods to tell whether the blind held ({bl.get('n_periods', 0)} "
+            f"guessed periods; even perfect guessing could not reach p <= 0.05, the smallest "
+            f"possible p is {p_min:.3g})."
         )
+    if p_b <= 0.05 or james_below:
+        why = [f"p = {p_b:.3g}"]
+        if james_below:
+            why.append(f"James' index {james['bi']:.2f}, 95 % interval below 0.5")
+        return "failed", (
+            f"{shown}: the blind probably failed ({'; '.join(why)}); the drug-vs-placebo "
+            "contrast may carry expectation."
+        )
+    if james_above and bang_zero:
+        return "held", (
+            f"{shown}: the blind held (guesses no better than chance, p = {p_b:.3g}; James' "
+            f"index {james['bi']:.2f}, 95 % interval above 0.5; Bang's index compatible with 0 "
+            "for every arm)."
+        )
+    why = [f"p = {p_b:.3g}"]
+    if james.get("bi") is not None and j_ci[0] is None:
+        why.append(f"James' index {james['bi']:.2f}, no interval on so few guesses")
+    elif james.get("bi") is not None and not james_above:
+        why.append(f"James' index {james['bi']:.2f}, 95 % interval reaching 0.5 or below")
+    leaky = [a for a, b in (bl.get("bang") or {}).items() if b and _bang_above_zero(b)]
+    if leaky:
+        why.append(f"Bang's index above 0 on {', '.join(leaky)}")
+    return "unclear", (
+        f"{shown}: not clearly better than chance, but the guesses cannot show that the "
+        f"blind held ({'; '.join(why)})."
+    )
+
+
+def _bang_above_zero(b: dict[str, Any]) -> bool:
+    """Right guesses beyond chance on one arm: the one-sided 95 % limit is above 0."""
+    return b.get("bi") is not None and b["bi"] > 0 and b["limit95"] > 0
+
+
+def _bang_includes_zero(b: dict[str, Any]) -> bool:
+    """Whether the one-sided 95 % interval of one arm's Bang's index contains 0."""
+    bi, limit = b["bi"], b["limit95"]
+    return bool(bi == 0 or (bi > 0 and limit <= 0) or (bi < 0 and limit >= 0))
 
 
 def _count(n: float, noun: str) -> str:

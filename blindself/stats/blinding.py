@@ -192,7 +192,12 @@ def james_index(table: Table, arms: Sequence[str]) -> JamesResult:
     influence = (w.T @ r)[None, :] + (w @ c)[:, None]  # sum_s w_sj r_s + w_is c_s
     v1 = float(np.sum(p * q**2 * (q * w - (1.0 + kappa) * influence) ** 2)) / (4 * expected**2)
     v2 = p_dk * q - q * (1.0 + kappa) * (p_dk + q * (1.0 + kappa) / 4.0)
-    se = math.sqrt((v1 + v2) / n)
+    variance = (v1 + v2) / n
+    if variance < 0:
+        # The large-sample formula can go negative on tiny or one-sided tables (e.g. every
+        # definite guess naming one arm); BI() then takes sqrt of a negative (NaN, warning).
+        return JamesResult(bi=bi, se=math.nan, ci95=(math.nan, math.nan))
+    se = math.sqrt(variance)
     half = _Z_TWO_SIDED * se
     return JamesResult(bi=bi, se=se, ci95=(bi - half, bi + half))
 

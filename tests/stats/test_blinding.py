@@ -231,3 +231,12 @@ def test_bang_se_matches_multinomial_simulation() -> None:
     # relative precision of an SD from 40,000 draws is about 1/sqrt(2 * 40,000) = 0.35 %
     assert float(np.std(sims)) == pytest.approx(r.se, rel=0.015)
     assert stats.norm.ppf(0.95) == pytest.approx((r.bi - r.limit95) / r.se)
+
+
+def test_james_negative_variance_gives_nan_not_a_crash() -> None:
+    # Every definite guess names the first arm (2 right, 1 wrong): the delta-method variance
+    # comes out negative; sqrt of it crashed the whole analysis.
+    # BI() takes sqrt of the negative too, which R returns as NaN (with a warning).
+    j = james_index(table([[2, 1], [0, 0], [0, 0]]), ARMS)
+    assert j.bi == pytest.approx(0.5)  # kappa 0: P_o = P_e = 1/6
+    assert math.isnan(j.se) and all(math.isnan(x) for x in j.ci95)
