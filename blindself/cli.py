@@ -183,8 +183,15 @@ def plan(ctx: click.Context, protocol: Path, start: str | None, as_json: bool) -
     "--rho", type=float, default=0.3, show_default=True, help="Day-to-day AR(1) correlation."
 )
 @click.option("--sims", type=BoundedInt(10, 100_000), default=1000, show_default=True)
+@click.option(
+    "--seed",
+    type=BoundedInt(0, 2**32 - 1),
+    help="Seed of the simulation, to reproduce a figure exactly (default: fresh entropy).",
+)
 @click.option("--json", "as_json", is_flag=True)
-def power(protocol: Path, effect: float, sd: float, rho: float, sims: int, as_json: bool) -> None:
+def power(
+    protocol: Path, effect: float, sd: float, rho: float, sims: int, seed: int | None, as_json: bool
+) -> None:
     """Simulated power of the design's own randomization test."""
     from blindself.services.planning import simulate_power
 
@@ -196,7 +203,7 @@ def power(protocol: Path, effect: float, sd: float, rho: float, sims: int, as_js
         raise click.BadParameter("must lie in (-0.99, 0.99)", param_hint="--rho")
     with click.progressbar(length=sims, label="simulating", file=sys.stderr) as bar:
         result = simulate_power(
-            protocol, effect=effect, sd=sd, rho=rho, sims=sims, progress=bar.update
+            protocol, effect=effect, sd=sd, rho=rho, sims=sims, progress=bar.update, seed=seed
         )
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))

@@ -210,6 +210,7 @@ def simulate_power(
     sims: int,
     progress: Callable[[int], None] = lambda _n: None,
     seed: int | None = None,
+    suggest: bool = True,
 ) -> PowerResult:
     """Power of the design's own randomization test by simulation (see stats.power)."""
     import math
@@ -225,7 +226,15 @@ def simulate_power(
     protocol = load_protocol(path)
     calendar = build_calendar(protocol, date(2000, 1, 3))
     estimate = power_of_design(
-        protocol, calendar, effect=effect, sd=sd, rho=rho, sims=sims, progress=progress, seed=seed
+        protocol,
+        calendar,
+        effect=effect,
+        sd=sd,
+        rho=rho,
+        sims=sims,
+        progress=progress,
+        seed=seed,
+        suggest=suggest,
     )
     return PowerResult(
         power=estimate.power,
