@@ -529,6 +529,8 @@ SCRIPTS: tuple[tuple[str, str, str, float | None, str | None], ...] = (
     ("script.bench_report", "bench_report.py", "bench_report.py (whole script)", None, None),
     ("script.bench_power", "bench_power.py", "bench_power.py (all protocols)", None,
      "blindself/stats/power.py"),
+    ("script.bench_cgrc", "bench_cgrc.py", "bench_cgrc.py (correct guess rate curves)", None,
+     "blindself/stats/cgrc.py"),
 )  # fmt: skip
 
 
@@ -606,7 +608,7 @@ EXPECTED_KEYS = (
     "startup.checkin", "rand.exact", "rand.exact.scipy", "rand.mc-daily", "rand.mc-daily.scipy",
     "rand.mc-weekly", "rand.mc-weekly.scipy", "kdf", "analysis.report", "analysis.analyze",
     "analysis.render", "unblind.cli", "power", "pool", "script.bench_report",
-    "script.bench_power",
+    "script.bench_power", "script.bench_cgrc",
 )  # fmt: skip
 
 
