@@ -341,10 +341,14 @@ def init(
     if result.helper_key:
         click.echo("Helper key (give it to your helper; it also opens the seal):")
         click.echo(f"  {result.helper_key}")
+    # In self mode the preparer is the participant: the sheet's own steps keep the blind.
+    keep = (
+        "keep it from the participant"
+        if result.protocol.design.blinding == "helper"
+        else "fold it as its step 1 says before reading on, and destroy it after sealing"
+    )
     for sheet in result.sheets:
-        click.echo(
-            f"Preparation sheet: {sheet} (it shows the allocation: keep it from the participant)"
-        )
+        click.echo(f"Preparation sheet: {sheet} (it shows the allocation: {keep})")
     click.echo(f"Pre-registration text to post publicly: {result.preregistration}")
     for warning in result.warnings:
         click.echo(f"Warning: {warning}", err=True)

@@ -104,9 +104,17 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def _render_html(protocol: Protocol, calendar: Calendar, data: dict[str, Any]) -> str:
+def qr_svg(code: str) -> str:
+    """A standard QR code (never Micro QR, which phone cameras and zbar do not read) of
+    ``code``, with the 4-module quiet zone the standard asks for; its printed size is set by
+    the page's CSS (about 2.3 cm, readable by a phone camera at arm's length)."""
     import segno
 
+    qr = segno.make(code, error="m", micro=False)
+    return str(qr.svg_inline(border=4, omitsize=True, svgclass="qr", title=f"QR code {code}"))
+
+
+def _render_html(protocol: Protocol, calendar: Calendar, data: dict[str, Any]) -> str:
     per_arm: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for c in data["containers"]:
         per_arm[c["arm"]].append(c)
@@ -116,10 +124,29 @@ def _render_html(protocol: Protocol, calendar: Calendar, data: dict[str, Any]) -
         capsules = n * protocol.design.period_days if arm.kind != "none" else 0
         dose = f"{arm.dose * capsules:g} {arm.unit or ''}".strip() if arm.dose else ""
         totals.append({"arm": arm, "containers": n, "capsules": capsules, "dose": dose})
-    blocks: dict[int, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    order = {a.name: i for i, a in enumerate(protocol.arms)}
+    fill = {a.name: _fill_text(a.label, a.kind, protocol.design.period_days) for a in protocol.arms}
+    blocks: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for c in data["containers"]:
-        qr = segno.make(c["code"], error="m").svg_inline(scale=3, border=1)
-        blocks[c["block"]][c["arm"]].append({**c, "qr": qr})
+        blocks[c["block"]].append(c)
+    # Self mode: one strip per envelope, arms in protocol order within a bag (easier to fill);
+    # the arm is printed only on the tab, which is cut off before sealing.
+    bags = [
+        {
+            "number": b,
+            "strips": [
+                {"code": c["code"], "qr": qr_svg(c["code"]), "fill": fill[c["arm"]]}
+                for c in sorted(cs, key=lambda c: (order[c["arm"]], c["code"]))
+            ],
+        }
+        for b, cs in sorted(blocks.items())
+    ]
+    labels = []
+    if data["blinding"] == "helper":
+        labels = [
+            {**c, "qr": qr_svg(c["code"])}
+            for c in sorted(data["containers"], key=lambda c: c["period"] or 0)
+        ]
     return (
         _environment()
         .get_template("sheet.html.j2")
@@ -128,11 +155,15 @@ def _render_html(protocol: Protocol, calendar: Calendar, data: dict[str, Any]) -
             calendar=calendar,
             data=data,
             totals=totals,
-            blocks={
-                b: {a.name: arms[a.name] for a in protocol.arms if a.name in arms}
-                for b, arms in sorted(blocks.items())
-            },
+            bags=bags,
+            labels=labels,
             breakers=BLIND_BREAKERS,
             period_days=protocol.design.period_days,
         )
     )
+
+
+def _fill_text(label: str, kind: str, period_days: int) -> str:
+    if kind == "none":
+        return 'a card saying "no capsule this period"'
+    return f"{label} × {period_days}" if period_days != 1 else label

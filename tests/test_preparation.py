@@ -186,3 +186,19 @@ def test_plan_counts_the_contrast_reference_set_and_holm(tmp_path: Path, invoke:
     r = invoke(["plan", str(target)])
     assert "Smallest attainable p: 0.0312 two-sided" in r.stdout  # 2/64
     assert "cannot reach p <= 0.05 (smallest p 0.0625 after Holm over 2 contrasts)" in r.stdout
+
+
+@pytest.mark.parametrize("blinding", ["helper", "self"])
+def test_init_tells_the_preparer_what_to_do_with_the_sheet(
+    tmp_path: Path, invoke: Invoke, blinding: str
+) -> None:
+    """In self mode the preparer is the participant: 'keep it from the participant' is absurd."""
+    protocol = tmp_path / "p.toml"
+    protocol.write_text(SMALL_PROTOCOL.format(blinding=blinding))
+    args = ["init", str(protocol), str(tmp_path / "t"), "--sheet", str(tmp_path / "s.html")]
+    r = invoke(args, make_context(), env=ENV)
+    assert r.exit_code == 0, r.output
+    says_keep = "keep it from the participant" in r.stdout
+    assert says_keep == (blinding == "helper")
+    if blinding == "self":
+        assert "fold it as its step 1 says" in r.stdout
