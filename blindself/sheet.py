@@ -111,7 +111,7 @@ def qr_svg(code: str) -> str:
     import segno
 
     qr = segno.make(code, error="m", micro=False)
-    return str(qr.svg_inline(border=4, omitsize=True, svgclass="qr", title=f"QR code {code}"))
+    return str(qr.svg_inline(border=4, omitsize=True, svgclass="qr", title="QR code of the code printed with it"))
 
 
 def _render_html(protocol: Protocol, calendar: Calendar, data: dict[str, Any]) -> str:

@@ -236,3 +236,34 @@ def test_no_arm_words_before_unblinding(
             continue  # the person's own guesses are echoed back there
         assert "verum" not in out + err, name
         assert "placebo" not in out + err, name
+
+
+SLIP = re.compile(r'<div class="slip" data-slip>(.*?)</div></div>\s*</div>', re.S)
+BAG = re.compile(r'<section class="bag".*?</section>', re.S)
+
+
+def test_what_goes_into_the_envelopes_does_not_depend_on_the_allocation(
+    tmp_path: Path, invoke: Invoke
+) -> None:
+    """T-49: the self-blinding sheet is the allocation, but the slips sealed into envelopes
+    (cover, code, QR code) are byte-identical per bag for two different allocations; only the
+    cut-off tabs differ.  The rendered-page version is in test_sheet_browser.py."""
+    from helpers import SMALL_PROTOCOL
+
+    protocol = tmp_path / "protocol.toml"
+    protocol.write_text(SMALL_PROTOCOL.format(blinding="self"))
+    pages = []
+    for seed in (11, 12):
+        sheet = tmp_path / f"sheet{seed}.html"
+        args = ["init", str(protocol), str(tmp_path / f"t{seed}"), "--sheet", str(sheet)]
+        r = invoke(
+            args,
+            make_context(alloc_seed=seed, other_seed=7),
+            env={"BLINDSELF_PASSPHRASE": PASSPHRASE},
+        )
+        assert r.exit_code == 0, r.output
+        pages.append(sheet.read_text())
+    a, b = ([sorted(SLIP.findall(bag)) for bag in BAG.findall(p)] for p in pages)
+    assert len(a) == 4 and all(len(bag) == 2 for bag in a)
+    assert a == b
+    assert pages[0] != pages[1], "the two runs must draw different allocations"

@@ -58,7 +58,7 @@ def test_self_sheet_leaves_period_to_the_shuffle(tmp_path: Path, invoke: Invoke)
     assert all(sorted(arms) == ["active", "placebo"] for arms in per_block.values())
     html = (tmp_path / "s.html").read_text()
     assert html.count("<svg") == 8  # a QR code per slip
-    assert "shuffle them well" in html and "Check the count" in html
+    assert "shuffle them well" in html and "count them" in html
     for c in sheet["containers"]:
         assert html.count(c["code"]) == 1
 
