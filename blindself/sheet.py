@@ -107,11 +107,15 @@ def _environment() -> jinja2.Environment:
 def qr_svg(code: str) -> str:
     """A standard QR code (never Micro QR, which phone cameras and zbar do not read) of
     ``code``, with the 4-module quiet zone the standard asks for; its printed size is set by
-    the page's CSS (about 2.3 cm, readable by a phone camera at arm's length)."""
+    the page's CSS (about 2.8 cm, readable by a phone camera at arm's length)."""
     import segno
 
     qr = segno.make(code, error="m", micro=False)
-    return str(qr.svg_inline(border=4, omitsize=True, svgclass="qr", title="QR code of the code printed with it"))
+    return str(
+        qr.svg_inline(
+            border=4, omitsize=True, svgclass="qr", title="QR code of the code printed with it"
+        )
+    )
 
 
 def _render_html(protocol: Protocol, calendar: Calendar, data: dict[str, Any]) -> str:

@@ -464,7 +464,9 @@ def test_report_module_does_not_import_matplotlib_or_jinja2() -> None:
 
 # --- a real browser (Playwright, fixtures in conftest.py) --------------------------------
 
-# Moderate or minor axe-core findings that stay, each with its reason (none today).
+# Moderate or minor axe-core findings that stay, each with its reason (none today).  Before
+# the fix: color-contrast (serious, the primary badge) at both widths, and at 390 px
+# scrollable-region-focusable (serious, 4 charts in sideways-scrolling boxes).
 REPORT_AXE_ALLOWED: dict[str, str] = {}
 
 
