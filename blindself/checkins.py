@@ -30,7 +30,7 @@ class CheckinRequest:
     ratings: dict[str, float] = field(default_factory=dict)
     guess: str | None = None
     confidence: int | None = None
-    note: str = ""
+    note: str | None = None  # None: not given (--replace then keeps the recorded note)
     no_capsule: bool = False
     replace: bool = False
     reason: str | None = None
@@ -57,6 +57,7 @@ class CheckinOutcome:
     entry: Entry
     deviations: tuple[str, ...]
     stop_rules: tuple[StopRule, ...]
+    previous: Entry | None = None  # the entry a --replace superseded
 
 
 def current_checkins(entries: list[Entry]) -> dict[str, Entry]:
@@ -116,7 +117,7 @@ def build_payload(
     code = _check_code(trial, form, req, entries, deviations)
     ratings = _check_ratings(form.outcomes, req.ratings)
     guess, confidence = _check_guess(form, req)
-    note = req.note
+    note = req.note or ""
     check_free_text(note, "the note")
     if req.reason is not None:
         # Reliability fix: --reason was stored unchecked (10 MB, escape codes, bad bytes).
@@ -160,6 +161,21 @@ def same_checkin(a: dict[str, Any], b: dict[str, Any]) -> bool:
         return {k: v for k, v in p.items() if k not in _IDENTITY_IGNORES}
 
     return strip(a) == strip(b)
+
+
+def check_container_code(
+    trial: Trial, form: CheckinForm, code: str, entries: list[Entry]
+) -> tuple[str, list[str]]:
+    """The check-in's own code rule on a code alone: ``(code, deviations)`` or CheckinError.
+
+    Lets the prompt judge a typed code before it asks for the ratings.
+    """
+    deviations: list[str] = []
+    req = CheckinRequest(date=form.day.date, code=code)
+    checked = _check_code(trial, form, req, entries, deviations)
+    if checked is None:  # a day with no container: _check_code refused the code already
+        raise CheckinError(f"{form.day.date} is a {form.day.day_type} day with no container")
+    return checked, deviations
 
 
 def _check_code(

@@ -267,3 +267,80 @@ def test_what_goes_into_the_envelopes_does_not_depend_on_the_allocation(
     assert len(a) == 4 and all(len(bag) == 2 for bag in a)
     assert a == b
     assert pages[0] != pages[1], "the two runs must draw different allocations"
+
+
+def interactive_flow(invoke: Invoke, base: Path, protocol: Path, alloc_seed: int) -> list[Any]:
+    """The check-in prompts' own checks and messages (issue 11 item 5), on a terminal."""
+    out: list[Any] = []
+    env = {"BLINDSELF_PASSPHRASE": PASSPHRASE}
+    trial = base / "trial"
+
+    def go(name: str, args: list[str], when: int, text: str | None = None) -> None:
+        ctx = make_context(alloc_seed=alloc_seed, other_seed=7, now=at(day(when)))
+        r = invoke(args, ctx, env=env, input=text)
+        out.append((name, r.exit_code, normalise(r.stdout, base), normalise(r.stderr, base)))
+
+    sheet = base / "sheet.json"
+    go(
+        "init",
+        ["init", str(protocol), str(trial), "--start", START.isoformat(), "--sheet", str(sheet)],
+        0,
+    )
+    public = json.loads(db_dump(trial / "trial.db")[0][3])["schedule"]
+    if public["periods"]:
+        right, other = public["periods"][0]["code"], public["periods"][1]["code"]
+    else:
+        right, other = sorted(public["bags"][0]["codes"])[0], sorted(public["bags"][1]["codes"])[0]
+    t = ["checkin", "--trial", str(trial), "--date"]
+    go("errors", [*t, day(0).isoformat()], 0, "11\nabc\n\n7\n3\nslept badly\n")
+    go("recorded", [*t, day(0).isoformat()], 0, "5\n5\n\n")
+    go("replace-tty", [*t, day(0).isoformat(), "--replace", "--reason", "x"], 0, "8\n\n\n")
+    go("replace", [*t, day(0).isoformat(), "--replace", "--rate", "mood=2", "--reason", "y"], 1)
+    # another day's container (helper) or another bag's code (self): confirmed, then declined
+    go("confirm", [*t, day(2).isoformat()], 2, f"{other}\nn\n{right}\nactive\n120\n70\n6\n4\n\n")
+    # a used code on the next day: refused at once (helper: another period's; self: the
+    # period already has a code), then typed right
+    go("used", [*t, day(3).isoformat()], 3, f"{right}\nAAAA-A\n\n")
+    go(
+        "replace-dose",
+        [*t, day(2).isoformat(), "--replace", "--guess", "unsure", "--reason", "z"],
+        3,
+    )
+    rows = [
+        (s, k, d, HEX.sub("<HASH>", p), sup)
+        for s, k, d, p, sup, _, _ in db_dump(trial / "trial.db")
+    ]
+    return [out, rows]
+
+
+@pytest.mark.parametrize("blinding", ["helper", "self"])
+def test_checkin_prompts_are_indistinguishable(
+    tmp_path: Path, invoke: Invoke, blinding: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from helpers import SMALL_PROTOCOL
+
+    monkeypatch.setattr("blindself.cli._interactive", lambda: True)
+    protocol = tmp_path / "protocol.toml"
+    protocol.write_text(SMALL_PROTOCOL.format(blinding=blinding))
+    runs = []
+    for seed in (11, 12):
+        base = tmp_path / f"run{seed}"
+        base.mkdir()
+        runs.append(interactive_flow(invoke, base, protocol, seed))
+    assert (tmp_path / "run11" / "sheet.json").read_text() != (
+        tmp_path / "run12" / "sheet.json"
+    ).read_text(), "the two runs must draw different allocations"
+    (out_a, db_a), (out_b, db_b) = runs
+    for a, b in zip(out_a, out_b, strict=True):
+        assert a == b
+    assert db_a == db_b
+    said = {name: (code, err) for name, code, _, err in out_a}
+    # the paths under test really ran
+    assert "mood is rated 1 to 10; you typed 11" in said["errors"][1]
+    assert said["recorded"][0] == 1 and "already recorded" in said["recorded"][1]
+    assert "Replacing entry" in said["replace-tty"][1]
+    assert "Record " in said["confirm"][1] and said["confirm"][0] == 0
+    assert "Not recorded:" in said["used"][1]
+    assert said["replace"][0] == said["replace-dose"][0] == 0
+    for name, _code, _out, err in out_a[1:]:
+        assert "placebo capsule" not in err and "active capsule" not in err, name

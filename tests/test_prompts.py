@@ -96,6 +96,8 @@ def test_interactive_init_and_checkin(tmp_path: Path) -> None:
     t.send("7")
     t.expect("How was your anxiety today? [1-10, lower is better]")
     t.send("3")
+    t.expect("Note (optional; Enter to skip)")
+    t.send("")
     code, out = t.wait()
     assert code == 0, out
     assert "recorded" in out

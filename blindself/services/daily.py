@@ -49,6 +49,12 @@ def record_checkin(trial_dir: Path, req: CheckinRequest, ctx: Context) -> Checki
             entries = tx.entries()
             if any(e.kind == "unblind" for e in entries):
                 raise CheckinError("the trial is unblinded; check-ins for trial days are closed")
+            existing = current_checkins(entries).get(req.date.isoformat())
+            if existing is not None and req.replace:
+                # --replace corrects what it is given and keeps every other recorded field
+                from blindself.services.checkin_checks import kept_fields
+
+                req = kept_fields(req, existing.payload)
             payload, deviations = build_payload(trial, form, req, entries, ctx.now().isoformat())
             if _clock_went_back(entries, ctx.now()):
                 # T-30: accepted (entries are ordered by seq), but flagged for the report.
@@ -72,7 +78,7 @@ def record_checkin(trial_dir: Path, req: CheckinRequest, ctx: Context) -> Checki
             current = current_checkins([*entries, entry])
         status = "replaced" if existing is not None else "recorded"
         hits = stop_rules_met(trial.protocol.stop_rules, trial.protocol.outcomes, current)
-        return CheckinOutcome(status, entry, tuple(deviations), hits)
+        return CheckinOutcome(status, entry, tuple(deviations), hits, existing)
 
 
 def _clock_went_back(entries: list[Any], now: Any) -> bool:
