@@ -7,24 +7,26 @@ from __future__ import annotations
 
 from typing import Any
 
+MISSING = "n/a"  # never a bare "-": each rendering says why a value is missing
+
 
 def f(x: Any, digits: int = 2, signed: bool = False) -> str:
-    """Format a number for display; '-' for missing."""
+    """Format a number for display; 'n/a' for missing."""
     if x is None:
-        return "-"
+        return MISSING
     return f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
 
 
 def fp(p: Any) -> str:
     """Format a p-value."""
     if p is None:
-        return "-"
+        return MISSING
     return "<0.0001" if p < 1e-4 else f"{p:.4f}"
 
 
 def fci(ci: Any) -> str:
     if not ci or None in ci:
-        return "-"
+        return MISSING
     return f"[{ci[0]:+.2f}, {ci[1]:+.2f}]"
 
 
@@ -47,14 +49,55 @@ def contrast_rows(report: dict[str, Any]) -> list[dict[str, str]]:
                     "p_adj": fp(c["p_adjusted"]),
                     "ar1": f"{f(ar.get('estimate'), signed=True)} (p {fp(ar.get('p'))})"
                     if ar
-                    else "-",
-                    "bayes": f"{100 * b['p_benefit']:.0f} %"
+                    else MISSING,
+                    "bayes": f"{100 * b['p_benefit']:.0f} % (estimate {f(b.get('mean'), signed=True)})"
                     if b.get("p_benefit") is not None
-                    else "-",
-                    "cliff": f(cd.get("delta"), signed=True) if cd else "-",
+                    else MISSING,
+                    "cliff": f(cd.get("delta"), signed=True) if cd else MISSING,
                 }
             )
     return rows
+
+
+# What the blinding p-value is: the chance of guesses at least this accurate if they ignored
+# the arm (not the probability "that the guesses tracked the arm").
+BLIND_P = "blinding test (chance of guessing at least this well if the guesses ignored the arm)"
+
+
+def blind_p(bl: dict[str, Any]) -> str:
+    """The blinding test's p, or why there is none."""
+    if bl.get("p_randomization") is not None:
+        return f"p = {fp(bl['p_randomization'])}"
+    if sum((bl.get("table") or {}).get("unsure", {}).values()):
+        return "not tested (every guess was 'unsure')"
+    return "not tested (no guesses recorded)"
+
+
+def missing_reasons(report: dict[str, Any]) -> list[str]:
+    """Why a contrast shows n/a: its own notes, or what the design cannot give."""
+    out = []
+    for o in report["outcomes"]:
+        for c in o["contrasts"]:
+            values = (c.get("estimate"), c.get("p_randomization"), c.get("p_adjusted"))
+            if None not in values and c.get("ci95") and None not in c["ci95"]:
+                continue
+            out.append(f"n/a on {o['name']}, {c['active']} - {c['placebo']}: {why_missing(c)}")
+    return out
+
+
+def why_missing(c: dict[str, Any]) -> str:
+    """One reason a contrast's estimate, interval or p is missing."""
+    notes = [str(n) for n in c.get("notes") or []]
+    if c.get("estimate") is None:
+        return notes[0] if notes else "too few rated dose days to compare the arms"
+    p_min = (c.get("randomization") or {}).get("p_min")
+    no_ci = c.get("ci95") is None or None in (c.get("ci95") or [None])
+    if no_ci and p_min is not None and p_min > 0.05:
+        return (
+            f"no 95 % interval: this design's smallest possible p is {p_min:.3g}, so no "
+            "value can be excluded at 5 %"
+        )
+    return notes[0] if notes else "not computable from these data"
 
 
 def render_text(report: dict[str, Any]) -> str:
@@ -87,6 +130,7 @@ def render_text(report: dict[str, Any]) -> str:
             f"{row['outcome']:<24} {row['contrast']:<22} {row['n']:>7} {row['estimate']:>7} "
             f"{row['ci95']:>17} {row['p']:>8} {row['p_adj']:>8}"
         )
+    lines += [f"  {x}" for x in missing_reasons(report)]
     lines.append("")
     bl = report["blinding"]
     lines.append(f"Blinding ({bl['level']}, {bl['n_periods']} periods):")
@@ -104,7 +148,7 @@ def render_text(report: dict[str, Any]) -> str:
             + ", ".join(f"{a} {f(v['bi'], 3)}" for a, v in bl["bang"].items())
             + " (0 = random guessing, 1 = all correct, -1 = all wrong)"
         )
-    lines.append(f"  guesses independent of the arm: p = {fp(bl.get('p_randomization'))}")
+    lines.append(f"  {BLIND_P}: {blind_p(bl)}")
     a = report["adherence"]
     lines.append("")
     lines.append(
@@ -135,7 +179,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     out += [f"- *Caveat:* {c}" for c in report["verdict"]["caveats"]]
     out += ["", "## Results", ""]
     out.append(
-        "| outcome | contrast | n | effect | 95 % CI | p (randomization) | p adjusted | AR(1) | P(benefit) | Cliff's delta |"
+        "| outcome | contrast | n | effect | 95 % CI | p (randomization) | p adjusted | AR(1) | P(benefit), Bayesian model with shrinkage | Cliff's delta |"
     )
     out.append("|---|---|---|---|---|---|---|---|---|---|")
     for r in contrast_rows(report):
@@ -143,13 +187,14 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"| {r['outcome']} | {r['contrast']} | {r['n']} | {r['estimate']} | {r['ci95']} | {r['p']} | "
             f"{r['p_adj']} | {r['ar1']} | {r['bayes']} | {r['cliff']} |"
         )
+    out += ["", *missing_reasons(report)] if missing_reasons(report) else []
     bl = report["blinding"]
     out += ["", "## Blinding", "", "| guess \\ actual | " + " | ".join(bl["arms"]) + " |"]
     out.append("|---|" + "---|" * len(bl["arms"]))
     for g, counts in bl["table"].items():
         out.append(f"| {g} | " + " | ".join(str(counts.get(a, 0)) for a in bl["arms"]) + " |")
     out.append("")
-    out.append(f"Guesses independent of the arm: p = {fp(bl.get('p_randomization'))}.")
+    out.append(f"{BLIND_P[:1].upper()}{BLIND_P[1:]}: {blind_p(bl)}.")
     a = report["adherence"]
     out += [
         "",

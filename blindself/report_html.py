@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from blindself import plots
-from blindself.report import f, fci, fp
+from blindself.report import blind_p, f, fci, fp, why_missing
 from blindself.report_view import (
     CORRECTION,
     decomposition_view,
@@ -118,35 +118,54 @@ def _headline(report: Mapping[str, Any], primary: Mapping[str, Any] | None) -> l
     if primary:
         for c in seq(primary.get("contrasts"))[:2]:
             who = f"{c['active']} vs {c['placebo']}"
+            why = why_missing(dict(c))
+            est = c.get("estimate")
             cards.append(
                 {
-                    "value": f(c.get("estimate"), signed=True),
+                    "value": f(est, signed=True) if est is not None else "not estimated",
                     "key": "estimate",
-                    "caption": f"points on {primary['name']}, {who}",
+                    "caption": f"points on {primary['name']}, {who}"
+                    + ("" if est is not None else f": {why}"),
                 }
             )
+            ci = c.get("ci95")
+            has_ci = bool(ci) and None not in ci
             cards.append(
                 {
-                    "value": fci(c.get("ci95")),
+                    "value": fci(ci) if has_ci else "no interval",
                     "key": "ci95",
-                    "caption": "95 % interval (randomization test)",
+                    "caption": "95 % interval (randomization test)"
+                    + ("" if has_ci else f": {why}"),
                 }
             )
             p = c.get("p_adjusted")
+            p = p if p is not None else c.get("p_randomization")
             cards.append(
                 {
-                    "value": fp(p if p is not None else c.get("p_randomization")),
+                    "value": fp(p) if p is not None else "no p-value",
                     "key": "p",
-                    "caption": "p-value (pre-registered test)",
+                    "caption": "p-value (pre-registered test)"
+                    + ("" if p is not None else f": {why}"),
                 }
             )
+            b = c.get("bayes") or {}
+            if b.get("p_benefit") is not None:
+                cards.append(
+                    {
+                        "value": pct(b["p_benefit"]),
+                        "key": "p_benefit",
+                        "caption": f"probability of any benefit (Bayesian model with shrinkage "
+                        f"towards 0, estimate {f(b.get('mean'), signed=True)})",
+                    }
+                )
     bl = report.get("blinding") or {}
     if bl.get("p_randomization") is not None:
         cards.append(
             {
                 "value": fp(bl["p_randomization"]),
                 "key": "blind_p",
-                "caption": "p that your guesses tracked the arm",
+                "caption": "p-value of the blinding test: the chance of guessing at least this "
+                "well if your guesses ignored the arm",
             }
         )
     adh = report.get("adherence") or {}
@@ -315,7 +334,7 @@ def _blinding(bl: Mapping[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
         "james": {"bi": f(j.get("bi"), 3), "se": f(j.get("se"), 3), "ci": fci(j.get("ci95"))}
         if j
         else None,
-        "p": fp(bl.get("p_randomization")),
+        "p": blind_p(dict(bl)),
         "brier": f(bl.get("brier"), 3),
         "figure": figure,
         "weeks": [

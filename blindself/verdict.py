@@ -125,9 +125,15 @@ def _drug_sentence(
     mcid = primary.get("mcid")
     b = c.get("bayes")
     if mcid and b and b.get("p_above_mcid") is not None:
+        # The probability comes from a model that shrinks the effect towards 0 (prior "weak"
+        # of stats.bayes), so its estimate is named beside it: it differs from the one above.
+        mean = b.get("mean")
+        model = "Bayesian model with shrinkage towards 0" + (
+            f", estimate {mean:+.2f}" if mean is not None else ""
+        )
         sentences.append(
             f"Probability the benefit exceeds your smallest worthwhile change "
-            f"({_count(mcid, 'point')}): {100 * b['p_above_mcid']:.0f} %."
+            f"({_count(mcid, 'point')}): {100 * b['p_above_mcid']:.0f} % ({model})."
         )
     r = c.get("randomization") or {}
     if r.get("p_min") is not None:

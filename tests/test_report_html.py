@@ -334,14 +334,14 @@ def nulled(r: dict[str, Any]) -> dict[str, Any]:
     return r
 
 
-def test_nulls_everywhere_render_as_dashes() -> None:
+def test_nulls_everywhere_render_explained() -> None:
     page = render_html(nulled(sample()))
     k = keys(page).found
-    assert k["primary-est"] == ["-", "-"]
-    assert k["primary-ci"] == ["-", "-"]
-    assert k["mean-active"] == ["-", "-"]
+    assert k["primary-est"] == ["n/a", "n/a"]
+    assert k["primary-ci"] == ["n/a", "n/a"]
+    assert k["mean-active"] == ["n/a", "n/a"]
     assert "james-bi" not in k
-    assert k["blind-p"] == ["p = -"]
+    assert k["blind-p"][0].startswith("not tested (")
     assert "not enough data" in page
     assert "Commitment check: not available" in page
     assert 'id="decomposition"' not in page  # nothing to decompose
@@ -538,3 +538,54 @@ def test_charts_fit_a_phone(
         path=test_output / f"report-chart-phone-{name}.png"
     )
     context.close()
+
+
+# ------------------------------------------------- issue 11 item 8: cards a lay reader can read
+def test_headline_cards_explain_every_missing_value() -> None:
+    from blindself.report_html import page_view
+
+    r = nulled(sample())
+    r["outcomes"][0]["contrasts"][0]["notes"] = ["no rated dose days of placebo"]
+    cards = page_view(r)["headline"]
+    for card in cards:
+        assert card["value"] not in ("-", "n/a", ""), card
+    missing = [c for c in cards if c["key"] in ("estimate", "ci95", "p")]
+    assert missing and all("no rated dose days of placebo" in c["caption"] for c in missing)
+    # the text and Markdown forms give the reason beside their n/a
+    for fmt in ("text", "md"):
+        out = render(r, fmt)
+        assert "n/a on mood, active - placebo: no rated dose days of placebo" in out, fmt
+        assert " - \n" not in out and "= -" not in out, fmt
+
+
+def test_a_missing_interval_says_the_design_cannot_give_one() -> None:
+    from blindself.report import why_missing
+
+    c = {"estimate": 0.5, "ci95": None, "randomization": {"p_min": 0.125}, "notes": []}
+    assert why_missing(c) == (
+        "no 95 % interval: this design's smallest possible p is 0.125, so no value can be "
+        "excluded at 5 %"
+    )
+
+
+def test_the_bayesian_probability_names_its_model() -> None:
+    from blindself.report_html import page_view
+    from blindself.verdict import verdict
+
+    r = sample()
+    c = r["outcomes"][0]["contrasts"][0]
+    sentence = next(s for s in verdict(r)["sentences"] if s.startswith("Probability"))
+    assert sentence.endswith(
+        f"(Bayesian model with shrinkage towards 0, estimate {c['bayes']['mean']:+.2f})."
+    )
+    card = next(x for x in page_view(r)["headline"] if x["key"] == "p_benefit")
+    assert "Bayesian model with shrinkage" in card["caption"]
+    assert f"estimate {c['bayes']['mean']:+.2f}" in card["caption"]
+
+
+def test_the_blinding_p_is_worded_as_a_p_value() -> None:
+    from blindself.report_html import page_view
+
+    card = next(x for x in page_view(sample())["headline"] if x["key"] == "blind_p")
+    assert "tracked" not in card["caption"]
+    assert card["caption"].startswith("p-value of the blinding test: the chance of guessing")
