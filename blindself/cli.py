@@ -806,6 +806,47 @@ def backup(trial_dir: Path, output: Path) -> None:
     click.echo(f"Backed up to {backup_trial(trial_dir, output)}")
 
 
+# --------------------------------------------------------------------------- web
+@cli.command()
+@trial_option
+@click.option(
+    "--port", type=BoundedInt(0, 65535), default=8765, show_default=True, help="0: any free port."
+)
+@click.option(
+    "--lan", is_flag=True, help="Serve the local network too (plain HTTP), with a QR code."
+)
+@click.pass_context
+def serve(ctx: click.Context, trial_dir: Path, port: int, lan: bool) -> None:
+    """Check in from a phone or browser: a local web app until Ctrl-C.
+
+    Prints a link with a one-time pairing token; open it on the device to check in from.
+    """
+    import io
+    import secrets
+
+    from blindself.web.server import log_to, make_server
+
+    server = make_server(
+        trial_dir, port=port, lan=lan, context=_context(ctx), token_bytes=secrets.token_bytes
+    )
+    where = "your local network (plain HTTP: see the README)" if lan else "this computer only"
+    click.echo(f"Serving {trial_dir} to {where}. Open this link to pair one device:", err=True)
+    click.echo(server.url)
+    if lan:
+        import segno
+
+        qr = io.StringIO()
+        segno.make(server.url, error="m").terminal(out=qr, compact=True)
+        click.echo(qr.getvalue(), nl=False)
+    click.echo("Ctrl-C stops the server.", err=True)
+    log_to(sys.stderr)
+    try:
+        server.run()
+    finally:
+        server.close()
+    click.echo("Stopped.", err=True)
+
+
 # --------------------------------------------------------------------------- unblinding
 @cli.command()
 @trial_option

@@ -129,7 +129,7 @@ def trial_status(trial_dir: Path, ctx: Context) -> Status:
         entries = trial.store.entries()
         current = current_checkins(entries)
         cal = trial.calendar
-        due_days = [d for d in cal.days if d.date <= today and _scheduled(trial, d.day_type)]
+        due_days = [d for d in cal.days if d.date <= today and scheduled(trial, d.day_type)]
         checked = sum(1 for d in due_days if d.date.isoformat() in current)
         missed = sum(1 for d in due_days if d.date < today and d.date.isoformat() not in current)
         day = (today - cal.start).days + 1
@@ -151,14 +151,14 @@ def trial_status(trial_dir: Path, ctx: Context) -> Status:
         )
 
 
-def _scheduled(trial: Trial, day_type: str) -> bool:
+def scheduled(trial: Trial, day_type: str) -> bool:
     return trial.protocol.checkin.days == "all" or day_type in ("baseline", "dose")
 
 
 def _next_instruction(trial: Trial, today: date, current: dict[str, Any]) -> dict[str, Any]:
     cal = trial.calendar
     for d in cal.days:
-        if d.date < today or not _scheduled(trial, d.day_type):
+        if d.date < today or not scheduled(trial, d.day_type):
             continue
         out: dict[str, Any] = {
             "date": d.date.isoformat(),
@@ -228,7 +228,7 @@ def export_rows(
         until = str(unblind.payload["unblinded_at"])[:10] if unblind else "9999-12-31"
         for d in trial.calendar.days:
             day = d.date.isoformat()
-            if day in seen or day > until or not _scheduled(trial, d.day_type):
+            if day in seen or day > until or not scheduled(trial, d.day_type):
                 continue
             missed: dict[str, Any] = {
                 "date": d.date.isoformat(),
@@ -391,9 +391,9 @@ def calendar_ics(trial_dir: Path, ctx: Context, remind_at: str | None = None) ->
             "CALSCALE:GREGORIAN",
         ]
         for d in trial.calendar.days:
-            if not _scheduled(trial, d.day_type):
+            if not scheduled(trial, d.day_type):
                 continue
-            what = _instruction(trial, d)
+            what = day_instruction(trial, d)
             nxt = d.date + timedelta(days=1)
             lines += [
                 "BEGIN:VEVENT",
@@ -417,7 +417,7 @@ def calendar_ics(trial_dir: Path, ctx: Context, remind_at: str | None = None) ->
     return "\r\n".join(lines) + "\r\n"
 
 
-def _instruction(trial: Trial, d: Any) -> str:
+def day_instruction(trial: Trial, d: Any) -> str:
     """What the participant does on a day: public facts only (container or bag, never an arm)."""
     what = {
         "baseline": "baseline day: rate, no capsule",
@@ -438,9 +438,9 @@ def calendar_html(trial_dir: Path) -> str:
 
     with opened_trial(trial_dir, readonly=True) as trial:
         days = [
-            (d.date, _instruction(trial, d))
+            (d.date, day_instruction(trial, d))
             for d in trial.calendar.days
-            if _scheduled(trial, d.day_type)
+            if scheduled(trial, d.day_type)
         ]
         return participant_calendar(trial.protocol, trial.trial_id, days)
 

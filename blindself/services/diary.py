@@ -1,0 +1,139 @@
+"""The participant's own diary as the front ends show it: days recorded, missed, ahead.
+
+Public facts and the person's own entries only; nothing here reads the seal, so a page
+built from these values is the same whichever code is active.  The check-in types are
+re-exported so a front end (the web app) needs no import below the services.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from blindself.checkins import CheckinForm as CheckinForm
+from blindself.checkins import CheckinOutcome as CheckinOutcome
+from blindself.checkins import CheckinRequest as CheckinRequest
+from blindself.checkins import current_checkins
+from blindself.codes import format_code
+from blindself.errors import CheckinError, TrialStateError
+from blindself.services.context import Context
+from blindself.services.daily import day_instruction, opened_trial, scheduled
+
+
+@dataclass(frozen=True)
+class CalendarDay:
+    """One scheduled day of the participant calendar."""
+
+    date: date
+    day_type: str
+    what: str  # what to do that day (container or bag, never an arm)
+    recorded: bool
+    is_today: bool
+
+
+@dataclass(frozen=True)
+class RecordedDay:
+    """The current record of a day (after any correction), as the person entered it."""
+
+    date: date
+    day_type: str
+    code: str | None  # formatted, e.g. K7M2-X
+    taken: bool
+    ratings: dict[str, float]
+    guess: str | None
+    confidence: int | None
+    note: str
+    seq: int
+    corrected: bool
+
+
+def missed_dates(trial_dir: Path, ctx: Context) -> tuple[date, ...]:
+    """Scheduled days before today with no check-in, oldest first."""
+    with opened_trial(trial_dir, readonly=True) as trial:
+        today = trial.today(ctx.now())
+        current = current_checkins(trial.store.entries())
+        return tuple(
+            d.date
+            for d in trial.calendar.days
+            if d.date < today and scheduled(trial, d.day_type) and d.date.isoformat() not in current
+        )
+
+
+def calendar_days(trial_dir: Path, ctx: Context) -> tuple[CalendarDay, ...]:
+    """Every scheduled day with its instruction and whether it is recorded."""
+    with opened_trial(trial_dir, readonly=True) as trial:
+        today = trial.today(ctx.now())
+        current = current_checkins(trial.store.entries())
+        return tuple(
+            CalendarDay(
+                date=d.date,
+                day_type=d.day_type,
+                what=day_instruction(trial, d),
+                recorded=d.date.isoformat() in current,
+                is_today=d.date == today,
+            )
+            for d in trial.calendar.days
+            if scheduled(trial, d.day_type)
+        )
+
+
+def recorded_days(trial_dir: Path) -> tuple[date, ...]:
+    """Days with a check-in, newest first (what a correction can start from)."""
+    with opened_trial(trial_dir, readonly=True) as trial:
+        days = current_checkins(trial.store.entries())
+        return tuple(sorted((date.fromisoformat(d) for d in days), reverse=True))
+
+
+def recorded_day(trial_dir: Path, when: date) -> RecordedDay:
+    """The current record of ``when``, or a :class:`CheckinError` when there is none."""
+    with opened_trial(trial_dir, readonly=True) as trial:
+        entry = current_checkins(trial.store.entries()).get(when.isoformat())
+        if entry is None:
+            raise CheckinError(f"nothing is recorded on {when}; check in for that day first")
+        p: dict[str, Any] = entry.payload
+        code = p.get("code")
+        return RecordedDay(
+            date=when,
+            day_type=str(p["day_type"]),
+            code=format_code(code) if code else None,
+            taken=bool(p.get("taken")),
+            ratings=dict(p.get("ratings", {})),
+            guess=p.get("guess"),
+            confidence=p.get("confidence"),
+            note=str(p.get("note", "")),
+            seq=entry.seq,
+            corrected=entry.kind == "correction",
+        )
+
+
+def report_html(trial_dir: Path) -> str:
+    """The HTML report that ``unblind`` wrote; refused while the trial is blinded.
+
+    It is read as written, never re-rendered here: the front end shows exactly the file
+    the command line points to, and nothing on this path opens the seal.
+    """
+    with opened_trial(trial_dir, readonly=True) as trial:
+        if trial.unblinding() is None:
+            raise TrialStateError(
+                "the trial is still blinded: the report exists only after blindself unblind"
+            )
+        path = trial.paths.report / "report.html"
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise TrialStateError(
+                f"{path} cannot be read ({exc.strerror}); run blindself unblind again to rebuild it"
+            ) from exc
+
+
+def check_code(trial_dir: Path, when: date, code: str, ctx: Context) -> str:
+    """The issued code typed for ``when`` (formatted), checked before any rating is asked."""
+    from blindself.codes import match_code
+    from blindself.services.daily import form_for
+
+    form = form_for(trial_dir, when, ctx)
+    if not form.needs_code:
+        raise CheckinError(f"{when} is a {form.day.day_type} day with no container")
+    return format_code(match_code(code, form.issued))

@@ -1,0 +1,133 @@
+"""Between HTML forms and the services: field names, controls, and parsing into a request.
+
+Parsing only turns text into the values the command line would pass (a number, a date, a
+flag); whether they are acceptable is decided by the services, exactly as for ``checkin``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from blindself.errors import CheckinError
+from blindself.services.diary import CheckinForm, CheckinRequest, RecordedDay
+
+RADIO_MAX_POINTS = 11  # 0-10 is the widest scale shown as one tap per point
+CONFIDENCE_STEPS = (50, 60, 70, 80, 90, 100)
+
+
+@dataclass(frozen=True)
+class Control:
+    """How one outcome is asked on the page."""
+
+    field: str
+    name: str
+    question: str
+    lo: float
+    hi: float
+    better: str
+    points: tuple[int, ...]  # radio buttons; empty: a number box
+    value: str  # what the form shows (the person's last entry on a re-shown form)
+
+    @property
+    def lo_text(self) -> str:
+        return f"{self.lo:g}"
+
+    @property
+    def hi_text(self) -> str:
+        return f"{self.hi:g}"
+
+
+def controls(form: CheckinForm, values: Mapping[str, str]) -> tuple[Control, ...]:
+    """One control per outcome: a row of buttons for short whole-number scales, else a box."""
+    out = []
+    for o in form.outcomes:
+        lo, hi = o.scale
+        whole = float(lo).is_integer() and float(hi).is_integer()
+        points = tuple(range(int(lo), int(hi) + 1)) if whole else ()
+        field = f"rate-{o.name}"
+        out.append(
+            Control(
+                field=field,
+                name=o.name,
+                question=o.question,
+                lo=lo,
+                hi=hi,
+                better=o.better,
+                points=points if 0 < len(points) <= RADIO_MAX_POINTS else (),
+                value=values.get(field, ""),
+            )
+        )
+    return tuple(out)
+
+
+def parse_date(text: str | None) -> date | None:
+    """An ISO date from a form or query, or a :class:`CheckinError` naming the bad text."""
+    if text is None or text == "":
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise CheckinError(f"{text[:20]!r} is not a date (YYYY-MM-DD)") from None
+
+
+def checkin_request(
+    form: CheckinForm, data: Mapping[str, str], *, replace: bool = False
+) -> CheckinRequest:
+    """The request a submitted check-in (or correction) form stands for."""
+    ratings: dict[str, float] = {}
+    for o in form.outcomes:
+        text = data.get(f"rate-{o.name}", "").strip()
+        if not text:
+            continue  # the services name every missing rating at once
+        try:
+            number = float(text.replace(",", "."))
+        except ValueError:
+            raise CheckinError(f"{o.name}: {text[:20]!r} is not a number") from None
+        if not math.isfinite(number):
+            raise CheckinError(f"{o.name}: {text[:20]!r} is not a number")
+        ratings[o.name] = number
+    no_capsule = data.get("no_capsule") == "1"
+    guess = data.get("guess") or None
+    confidence = None
+    if guess not in (None, "unsure"):
+        # Confidence belongs to a named guess; with "unsure" the question does not apply.
+        conf_text = data.get("confidence", "").strip()
+        if conf_text:
+            if not conf_text.isdigit() or len(conf_text) > 3:
+                raise CheckinError(f"confidence {conf_text[:20]!r} must be 50-100 (%)")
+            confidence = int(conf_text)
+    reason = data.get("reason", "").strip() or None
+    if replace and reason is None:
+        raise CheckinError("say why you correct this day (the reason is kept in the log)")
+    code = data.get("code", "").strip() or None
+    return CheckinRequest(
+        date=form.day.date,
+        code=code,
+        ratings=ratings,
+        guess=guess,
+        confidence=confidence,
+        note=data.get("note", "").replace("\r\n", "\n"),
+        no_capsule=no_capsule,
+        replace=replace,
+        reason=reason,
+    )
+
+
+def recorded_values(day: RecordedDay) -> dict[str, str]:
+    """A recorded day as form values, to start a correction from."""
+    values: dict[str, str] = {f"rate-{k}": f"{v:g}" for k, v in day.ratings.items()}
+    values["code"] = day.code or ""
+    values["no_capsule"] = "1" if day.day_type == "dose" and not day.taken else ""
+    values["guess"] = day.guess or ""
+    values["confidence"] = "" if day.confidence is None else str(day.confidence)
+    values["note"] = day.note
+    return values
+
+
+def form_values(data: Mapping[str, Any]) -> dict[str, str]:
+    """Submitted values to show again beside an error (bounded, text only)."""
+    return {str(k): str(v)[:2000] for k, v in data.items() if k != "csrf"}

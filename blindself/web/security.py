@@ -1,0 +1,108 @@
+"""What stands between the network and someone's health diary (RELIABILITY T-50).
+
+One object, :class:`Guard`, checked before every request and applied to every response:
+
+* the ``Host`` header must name the address the server is bound to (a DNS-rebinding page
+  reaches the server under its own host name, and is refused);
+* a device pairs once with a one-time token of 256 bits, exchanged for an HttpOnly,
+  SameSite=Strict session cookie; failed tokens are rate-limited for everyone, since a LAN
+  attacker can use many addresses;
+* every POST carries the session's CSRF token, and a foreign ``Origin`` or cross-site
+  ``Sec-Fetch-Site`` is refused outright;
+* responses carry a CSP of ``default-src 'self'``, no CORS header ever, and ``no-store``.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+TOKEN_BYTES = 32  # 256 bits: pairing token, CSRF token and session key alike
+MAX_FAILURES = 5
+FAILURE_WINDOW = timedelta(minutes=1)
+
+CSP = (
+    "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; "
+    "object-src 'none'"
+)
+# The stored report is one self-contained file with inline styles and SVG: it may style
+# itself, but runs no script, submits no form and loads nothing from elsewhere.
+REPORT_CSP = (
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "script-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; "
+    "object-src 'none'"
+)
+HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+PairResult = Literal["paired", "wrong", "locked", "used"]
+
+
+def token_text(token_bytes: Callable[[int], bytes]) -> str:
+    """A URL-safe text token of :data:`TOKEN_BYTES` random bytes."""
+    import base64
+
+    return base64.urlsafe_b64encode(token_bytes(TOKEN_BYTES)).rstrip(b"=").decode("ascii")
+
+
+def same_secret(offered: str | None, expected: str | None) -> bool:
+    """Constant-time comparison; a missing value never matches."""
+    if not offered or not expected:
+        return False
+    return hmac.compare_digest(offered.encode("utf-8", "replace"), expected.encode("utf-8"))
+
+
+@dataclass
+class Guard:
+    """The server's security state: allowed hosts, the pairing token, failed attempts."""
+
+    hosts: frozenset[str]  # exact Host header values, e.g. "127.0.0.1:8765"
+    pairing_token: str | None
+    clock: Callable[[], datetime]
+    failures: deque[datetime] = field(default_factory=deque)
+
+    @property
+    def origins(self) -> frozenset[str]:
+        return frozenset(f"http://{h}" for h in self.hosts)
+
+    def host_allowed(self, host: str | None) -> bool:
+        return host is not None and host in self.hosts
+
+    def same_origin(self, origin: str | None, fetch_site: str | None) -> bool:
+        """Whether a POST comes from our own pages (absent headers: an old browser or curl)."""
+        if origin is not None and origin not in self.origins:
+            return False
+        return fetch_site in (None, "same-origin", "none")
+
+    def locked_for(self) -> int:
+        """Seconds until pairing may be tried again (0: it may be tried now)."""
+        now = self.clock()
+        while self.failures and now - self.failures[0] >= FAILURE_WINDOW:
+            self.failures.popleft()
+        if len(self.failures) < MAX_FAILURES:
+            return 0
+        left = FAILURE_WINDOW - (now - self.failures[0])
+        return max(1, int(left.total_seconds() + 0.999))
+
+    def pair(self, offered: str | None) -> PairResult:
+        """Spend the one-time token; while locked even the right token is refused."""
+        if self.locked_for():
+            return "locked"
+        if self.pairing_token is None:
+            self.failures.append(self.clock())
+            return "used"
+        if not same_secret(offered, self.pairing_token):
+            self.failures.append(self.clock())
+            return "wrong"
+        self.pairing_token = None
+        return "paired"

@@ -1,0 +1,257 @@
+"""Routes: parse the form, make one services call, render a template.
+
+A refused check-in re-shows the form with the services' message and the person's entries
+(status 422), and nothing is stored: the services validate before they append.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+    url_for,
+)
+
+from blindself.errors import BlindselfError
+from blindself.services.daily import form_for, record_checkin, trial_status
+from blindself.services.diary import (
+    CheckinForm,
+    calendar_days,
+    check_code,
+    missed_dates,
+    recorded_day,
+    report_html,
+)
+from blindself.web.app import LOG, state
+from blindself.web.forms import (
+    CONFIDENCE_STEPS,
+    checkin_request,
+    controls,
+    form_values,
+    parse_date,
+    recorded_values,
+)
+
+bp = Blueprint("views", __name__)
+REFUSED = 422
+
+
+def _page(template: str, status: int = 200, **kw: Any) -> tuple[str, int]:
+    return render_template(template, nav=True, **kw), status
+
+
+# --------------------------------------------------------------------------- pairing
+@bp.route("/pair", methods=["GET", "POST"])
+def pair() -> Any:
+    guard = state().guard
+    if request.method == "GET":
+        token = request.args.get("token", "")
+        return render_template("pair.html.j2", nav=False, token=token[:100], error=None)
+    wait = guard.locked_for()
+    result = guard.pair(request.form.get("token"))
+    if result == "paired":
+        session.clear()  # a fresh session (and CSRF token) for the paired device
+        session["paired"] = True
+        LOG.warning("a device paired; the pairing link no longer works")
+        return redirect(url_for("views.checkin"), 303)
+    if result == "locked":
+        page = render_template(
+            "pair.html.j2",
+            nav=False,
+            token="",
+            error=f"Too many wrong pairing links: wait {wait or guard.locked_for()} s.",
+        )
+        return Response(page, 429, {"Retry-After": str(wait or guard.locked_for())})
+    LOG.warning("refused a pairing attempt (%s token)", "spent" if result == "used" else "wrong")
+    error = (
+        "This pairing link was already used. Restart blindself serve for a new one."
+        if result == "used"
+        else "This pairing link is not the one blindself serve printed."
+    )
+    return render_template("pair.html.j2", nav=False, token="", error=error), 403
+
+
+@bp.get("/manifest.webmanifest")
+def manifest() -> Response:
+    resp = send_from_directory(bp.root_path + "/static", "manifest.webmanifest")
+    resp.mimetype = "application/manifest+json"
+    return resp
+
+
+# --------------------------------------------------------------------------- check-in
+@bp.get("/")
+def checkin() -> Any:
+    s = state()
+    try:
+        when = parse_date(request.args.get("date"))
+        status = trial_status(s.trial_dir, s.context)
+        if status.unblinded:
+            return _page("closed.html.j2", st=status, message=None)
+        form = form_for(s.trial_dir, when, s.context)
+    except BlindselfError as exc:
+        return _page("closed.html.j2", st=None, message=str(exc))
+    try:
+        done = recorded_day(s.trial_dir, form.day.date)
+    except BlindselfError:
+        done = None
+    if done is not None:
+        return redirect(url_for("views.day", when=form.day.date.isoformat()), 303)
+    if form.needs_code:
+        return _code_step(form, {}, None)
+    return _rating_step(form, {}, None)
+
+
+@bp.post("/code")
+def code() -> Any:
+    s = state()
+    values = form_values(request.form)
+    try:
+        form = form_for(s.trial_dir, parse_date(request.form.get("date")), s.context)
+    except BlindselfError as exc:
+        return _page("closed.html.j2", REFUSED, st=None, message=str(exc))
+    if request.form.get("action") == "skip":
+        return _rating_step(form, {"no_capsule": "1"}, None)
+    try:
+        values["code"] = check_code(
+            s.trial_dir, form.day.date, request.form.get("code", ""), s.context
+        )
+    except BlindselfError as exc:
+        return _code_step(form, values, str(exc), REFUSED)
+    return _rating_step(form, {"code": values["code"]}, None)
+
+
+@bp.post("/checkin")
+def record() -> Any:
+    s = state()
+    values = form_values(request.form)
+    try:
+        form = form_for(s.trial_dir, parse_date(request.form.get("date")), s.context)
+    except BlindselfError as exc:
+        return _page("closed.html.j2", REFUSED, st=None, message=str(exc))
+    try:
+        outcome = record_checkin(s.trial_dir, checkin_request(form, request.form), s.context)
+    except BlindselfError as exc:
+        return _rating_step(form, values, str(exc), REFUSED)
+    _confirm(outcome)
+    return redirect(url_for("views.day", when=form.day.date.isoformat()), 303)
+
+
+def _code_step(
+    form: CheckinForm, values: dict[str, str], error: str | None, status: int = 200
+) -> tuple[str, int]:
+    return _page("code.html.j2", status, form=form, values=values, error=error)
+
+
+def _rating_step(
+    form: CheckinForm, values: dict[str, str], error: str | None, status: int = 200
+) -> tuple[str, int]:
+    return _page(
+        "checkin.html.j2",
+        status,
+        form=form,
+        values=values,
+        controls=controls(form, values),
+        confidence_steps=CONFIDENCE_STEPS,
+        error=error,
+        correcting=False,
+    )
+
+
+def _confirm(outcome: Any) -> None:
+    e = outcome.entry
+    if outcome.status == "already recorded":
+        flash(f"{e.day}: already recorded (entry {e.seq}); nothing changed.", "ok")
+    else:
+        flash(f"{e.day}: {outcome.status} (entry {e.seq}, head {e.seq}:{e.hash[:16]}).", "ok")
+    for d in outcome.deviations:
+        flash(f"Recorded with a deviation flag ({d}); the analysis reports it.", "note")
+    for rule in outcome.stop_rules:
+        flash(
+            f"STOP RULE MET: {rule.outcome} reached {rule.threshold:g} on {rule.days} day(s). "
+            f"{rule.message} To stop, on the computer run: blindself unblind --early --reason "
+            "TEXT, or open one container with blindself codebreak CODE --reason TEXT.",
+            "stop",
+        )
+
+
+# --------------------------------------------------------------------------- corrections
+@bp.route("/day/<when>", methods=["GET", "POST"])
+def day(when: str) -> Any:
+    s = state()
+    try:
+        on = parse_date(when)
+        if on is None:
+            abort(404)
+        recorded = recorded_day(s.trial_dir, on)
+        form = form_for(s.trial_dir, on, s.context)
+    except BlindselfError as exc:
+        return _page("closed.html.j2", 404, st=None, message=str(exc))
+    if request.method == "GET":
+        return _day_page(form, recorded, recorded_values(recorded), None)
+    try:
+        req = checkin_request(form, request.form, replace=True)
+        outcome = record_checkin(s.trial_dir, req, s.context)
+    except BlindselfError as exc:
+        return _day_page(form, recorded, form_values(request.form), str(exc), REFUSED)
+    _confirm(outcome)
+    return redirect(url_for("views.day", when=on.isoformat()), 303)
+
+
+def _day_page(
+    form: CheckinForm, recorded: Any, values: dict[str, str], error: str | None, status: int = 200
+) -> tuple[str, int]:
+    return _page(
+        "day.html.j2",
+        status,
+        form=form,
+        recorded=recorded,
+        values=values,
+        controls=controls(form, values),
+        confidence_steps=CONFIDENCE_STEPS,
+        error=error,
+        correcting=True,
+    )
+
+
+# --------------------------------------------------------------------------- reading
+@bp.get("/status")
+def status() -> Any:
+    s = state()
+    try:
+        st = trial_status(s.trial_dir, s.context)
+        missed = missed_dates(s.trial_dir, s.context)
+    except BlindselfError as exc:
+        return _page("closed.html.j2", 503, st=None, message=str(exc))
+    return _page("status.html.j2", st=st, missed=missed)
+
+
+@bp.get("/calendar")
+def calendar() -> Any:
+    s = state()
+    try:
+        days = calendar_days(s.trial_dir, s.context)
+        st = trial_status(s.trial_dir, s.context)
+    except BlindselfError as exc:
+        return _page("closed.html.j2", 503, st=None, message=str(exc))
+    return _page("calendar.html.j2", days=days, st=st)
+
+
+@bp.get("/report")
+def report() -> Any:
+    s = state()
+    try:
+        html = report_html(s.trial_dir)
+    except BlindselfError as exc:
+        return _page("report_blind.html.j2", message=str(exc))
+    g.report_page = True
+    return Response(html, mimetype="text/html")
