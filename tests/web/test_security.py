@@ -161,8 +161,9 @@ def test_a_foreign_host_header_is_refused(trial: Path, host: str) -> None:
 
 
 def test_localhost_is_allowed_on_loopback_only(tmp_path: Path) -> None:
-    from blindself.web.app import create_app
     from web.support import seeded_bytes
+
+    from blindself.web.app import create_app
 
     trial = make_trial(tmp_path)
     app = create_app(
