@@ -344,3 +344,118 @@ def test_checkin_prompts_are_indistinguishable(
     assert said["replace"][0] == said["replace-dose"][0] == 0
     for name, _code, _out, err in out_a[1:]:
         assert "placebo capsule" not in err and "active capsule" not in err, name
+
+
+# --- the web app (RELIABILITY T-50): every response identical across two allocations --------
+
+
+def web_flow(tmp_path: Path, blinding: str, alloc_seed: int) -> list[tuple[Any, ...]]:
+    """The same requests, at the same instants, against a trial of each allocation."""
+    from dataclasses import replace
+
+    from web.support import app_for, browser, make_trial, public_schedule
+
+    tmp_path.mkdir()
+    trial = make_trial(tmp_path, blinding=blinding, alloc_seed=alloc_seed)
+    public = public_schedule(trial)
+    if public["periods"]:
+        codes = [p["code"] for p in public["periods"]]
+    else:
+        codes = [c for bag in public["bags"] for c in sorted(bag["codes"])]
+    now = [at(day(0))]
+    ctx = replace(make_context(alloc_seed=alloc_seed, other_seed=7), clock=lambda: now[0])
+    app = app_for(trial, ctx=ctx, seed=3)
+    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    b = browser(app, pair=False)
+    seen: list[tuple[Any, ...]] = []
+
+    def record(label: str, r: Any) -> None:
+        headers = []
+        for k, v in sorted(r.headers.items()):
+            if k == "Date":
+                continue  # the wall clock of the run (static files), the same in both worlds
+            if k == "Set-Cookie":
+                # The cookie is signed with a timestamp: compare what it holds instead.
+                value = v.split(";")[0].split("=", 1)[1]
+                v = json.dumps(serializer.loads(value) if value else {}, sort_keys=True)
+            headers.append((k, normalise(v, tmp_path)))
+        body = normalise(r.get_data().decode("utf-8", "replace"), tmp_path)
+        seen.append((label, r.status_code, tuple(headers), body))
+
+    def get(path: str, **kw: Any) -> None:
+        record(f"GET {path}", b.get(path, **kw))
+
+    def post(path: str, data: dict[str, str], **kw: Any) -> None:
+        record(f"POST {path} {sorted(data.items())}", b.post(path, data, **kw))
+
+    from blindself.web.app import pairing_token
+
+    token = pairing_token(app) or ""
+    get("/status")  # refused: not paired
+    get("/pair?token=nope")
+    post("/pair", {"token": "nope"})
+    get(f"/pair?token={token}")
+    post("/pair", {"token": token})
+    get("/pair?token=-")
+    get("/manifest.webmanifest")
+    get("/static/app.css")
+    get("/nowhere")
+    record("foreign host", b.client.get("/status", headers={"Host": "evil.example"}))
+    for n in range(8):
+        now[0] = at(day(n))
+        d = day(n).isoformat()
+        rate = {"rate-mood": str(3 + n % 5), "rate-anxiety": "4"}
+        get("/")
+        if n < 2:
+            post("/checkin", {"date": d, **rate})
+            continue
+        wrong = codes[n - 2][:-1] + ("0" if codes[n - 2][-1] != "0" else "1")
+        post("/code", {"date": d, "code": wrong, "action": "next"})
+        if n == 7:
+            post("/code", {"date": d, "code": "", "action": "skip"})
+            post("/checkin", {"date": d, "no_capsule": "1", **rate})
+            continue
+        post("/code", {"date": d, "code": codes[n - 2], "action": "next"})
+        guess = {"guess": "active" if n % 3 else "placebo", "confidence": "70"}
+        post("/checkin", {"date": d, "code": codes[n - 2], **rate, "rate-mood": "11", **guess})
+        post("/checkin", {"date": d, "code": codes[n - 2], **rate, **guess, "note": f"day {n}"})
+        post("/checkin", {"date": d, "code": codes[n - 2], **rate, **guess, "note": f"day {n}"})
+        get(f"/day/{d}")
+        get("/status")
+        get("/calendar")
+    d3 = day(3).isoformat()
+    fix = {"code": codes[1], "rate-mood": "9", "rate-anxiety": "1", "guess": "unsure"}
+    post(f"/day/{d3}", fix)  # no reason: refused
+    post(f"/day/{d3}", {**fix, "code": codes[0], "reason": "wrong label"})  # another period's code
+    post(f"/day/{d3}", {**fix, "reason": "typo"})
+    get(f"/day/{d3}")
+    get(f"/?date={day(9).isoformat()}")  # the future
+    get("/report")
+    now[0] = at(day(12))
+    get("/status")
+    get("/calendar")
+    get("/")
+    return seen
+
+
+@pytest.mark.parametrize("blinding", ["helper", "self"])
+def test_every_web_response_is_the_same_under_two_allocations(
+    tmp_path: Path, blinding: str
+) -> None:
+    from blindself.services.daily import export_trial
+
+    a = web_flow(tmp_path / "a", blinding, 11)
+    b = web_flow(tmp_path / "b", blinding, 12)
+    sheets = []
+    for base, seed in ((tmp_path / "a", 11), (tmp_path / "b", 12)):
+        sheets.append(export_trial(base / f"trial-{blinding}-{seed}", "csv", True))
+    assert len(a) == len(b) > 70
+    for x, y in zip(a, b, strict=True):
+        assert x == y
+    assert sheets[0] == sheets[1]  # what the pages stored, too
+    statuses = [s for _, s, _, _ in a]
+    assert statuses.count(422) >= 7 and statuses.count(303) >= 10 and 400 in statuses
+    # The arm names appear only among the guess choices and the person's own guesses.
+    for label, _, _, body in a:
+        if "GET /status" in label or "GET /calendar" in label:
+            assert "placebo" not in body and "active" not in body, label

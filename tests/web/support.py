@@ -90,7 +90,7 @@ class Browser:
     def _seen(self, r: Any) -> Any:
         r.get_data()  # read, then close (a file response keeps its file open until closed)
         r.close()
-        found = CSRF.search(r.get_data(as_text=True))
+        found = CSRF.search(r.get_data().decode("utf-8", "replace"))
         if found:
             self.csrf = found.group(1)
         return r
@@ -120,3 +120,147 @@ def today_is(n: int) -> datetime:
 
 
 __all__ = ["PASSPHRASE", "START", "date"]
+
+
+# --- a real ``blindself serve`` process ---------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+URL_LINE = re.compile(r"^(http://127\.0\.0\.1:(\d+)/pair\?token=[A-Za-z0-9_-]+)$", re.M)
+
+
+def serve_env() -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BLINDSELF_")}
+    env["PYTHONPATH"] = str(ROOT) + (
+        os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""
+    )
+    env["BLINDSELF_TEST_KDF"] = "1"
+    return env
+
+
+def live_trial(tmp_path: Path, blinding: str = "helper", days_ago: int = 3) -> Path:
+    """A trial whose day ``days_ago`` (0-based) is today by the real clock."""
+    from datetime import UTC, timedelta
+
+    today = datetime.now(UTC).date()
+    protocol = tmp_path / "live-protocol.toml"
+    protocol.write_text(SMALL_PROTOCOL.format(blinding=blinding))
+    directory = tmp_path / "live-trial"
+    init_trial(
+        protocol,
+        directory,
+        passphrase=PASSPHRASE,
+        ctx=make_context(now=at(today)),
+        start=today - timedelta(days=days_ago),
+        no_sheet=True,
+    )
+    return directory
+
+
+class Served:
+    """``blindself serve`` in its own process on a free loopback port; stopped by Ctrl-C."""
+
+    def __init__(self, trial: Path, *extra: str) -> None:
+        import subprocess
+        import sys
+
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "blindself",
+                "serve",
+                "--trial",
+                str(trial),
+                "--port",
+                "0",
+                *extra,
+            ],
+            env=serve_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        line = self.proc.stdout.readline() if self.proc.stdout else ""
+        found = URL_LINE.match(line.strip())
+        if not found:
+            self.stop()
+            raise AssertionError(f"no URL printed: {line!r} {self.stderr}")
+        self.first_line = line
+        self.url = found.group(1)
+        self.port = int(found.group(2))
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.stdout = ""
+        self.stderr = ""
+        self.returncode: int | None = None
+
+    def stop(self) -> None:
+        """Ctrl-C, as a person stops it; then collect what it printed."""
+        import signal
+        import subprocess
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            out, err = self.proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, err = self.proc.communicate()
+        self.stdout, self.stderr = out, err
+        self.returncode = self.proc.returncode
+
+    def __enter__(self) -> Served:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class HttpClient:
+    """A cookie-keeping HTTP client that does not follow redirects (urllib only)."""
+
+    def __init__(self, base: str) -> None:
+        import http.cookiejar
+        import urllib.request
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *a: Any, **k: Any) -> None:
+                return None
+
+        self.base = base
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.jar), NoRedirect()
+        )
+        self.csrf = ""
+
+    def request(
+        self, path: str, data: dict[str, str] | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, str]:
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+
+        body = None
+        if data is not None:
+            body = urllib.parse.urlencode({"csrf": self.csrf, **data}).encode()
+        req = urllib.request.Request(self.base + path, data=body, headers=headers or {})
+        try:
+            with self.opener.open(req, timeout=30) as r:
+                status, text = r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            status, text = e.code, e.read().decode()
+            e.close()
+        found = CSRF.search(text)
+        if found:
+            self.csrf = found.group(1)
+        return status, text
+
+    def pair(self, url: str) -> None:
+        token = url.rsplit("=", 1)[1]
+        self.request(f"/pair?token={token}")
+        status, _ = self.request("/pair", {"token": token})
+        assert status == 303
+        self.request("/pair?token=-")
