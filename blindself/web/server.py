@@ -20,7 +20,12 @@ from blindself.services.context import Context
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 8765
-THREADS = 4
+# One worker thread, so one request at a time touches the trial.  SQLite's POSIX locks belong
+# to the process: when one thread closes any descriptor of trial.db (the store reads its
+# header with plain open() before SQLite does), the locks another thread's connection holds
+# are dropped, and a concurrent ``blindself checkin`` can then write under it (seen as
+# "integrity check failed" and I/O errors in tests/web/test_concurrency.py with 4 threads).
+THREADS = 1
 
 
 @dataclass

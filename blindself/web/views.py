@@ -169,6 +169,7 @@ def _rating_step(
 
 def _confirm(outcome: Any) -> None:
     e = outcome.entry
+    session.pop("_flashes", None)  # only the latest confirmation: the cookie stays small
     if outcome.status == "already recorded":
         flash(f"{e.day}: already recorded (entry {e.seq}); nothing changed.", "ok")
     else:

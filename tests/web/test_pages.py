@@ -199,7 +199,7 @@ def test_a_day_is_corrected_with_a_reason(tmp_path: Path) -> None:
     assert r.status_code == 303
     page = b.get(f"/day/{day_iso(2)}").get_data(as_text=True)
     assert "replaced (entry 3" in page and "(corrected)" in page
-    seq, kind, _, payload = entries(trial)[-1]
+    _, kind, _, payload = entries(trial)[-1]
     assert kind == "correction"
     assert json.loads(payload)["reason"] == "tapped 7, meant 4"
     assert json.loads(payload)["ratings"]["mood"] == 4
