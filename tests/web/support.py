@@ -139,13 +139,22 @@ def serve_env() -> dict[str, str]:
     return env
 
 
-def live_trial(tmp_path: Path, blinding: str = "helper", days_ago: int = 3) -> Path:
-    """A trial whose day ``days_ago`` (0-based) is today by the real clock."""
+def live_today() -> date:
+    """Today's trial day by the real clock (the protocol's zone is UTC; days start at 04:00)."""
     from datetime import UTC, timedelta
 
-    today = datetime.now(UTC).date()
+    return (datetime.now(UTC) - timedelta(hours=4)).date()
+
+
+def live_trial(
+    tmp_path: Path, blinding: str = "helper", days_ago: int = 3, protocol_text: str | None = None
+) -> Path:
+    """A trial whose day ``days_ago`` (0-based) is today by the real clock."""
+    from datetime import timedelta
+
+    today = live_today()
     protocol = tmp_path / "live-protocol.toml"
-    protocol.write_text(SMALL_PROTOCOL.format(blinding=blinding))
+    protocol.write_text(protocol_text or SMALL_PROTOCOL.format(blinding=blinding))
     directory = tmp_path / "live-trial"
     init_trial(
         protocol,

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import json
 import socket
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from helpers import Invoke
-from web.support import HttpClient, Served, entries, live_trial, public_schedule
+from web.support import HttpClient, Served, entries, live_today, live_trial, public_schedule
 
 from blindself.codes import format_code
 
 
 def test_serve_prints_one_url_pairs_records_and_logs_nothing_of_it(tmp_path: Path) -> None:
     trial = live_trial(tmp_path)
-    today = datetime.now(UTC).date()
+    today = live_today()
     code = format_code(public_schedule(trial)["periods"][1]["code"])
     with Served(trial) as server:
         assert server.first_line.strip() == server.url  # the URL alone on its line
