@@ -10,7 +10,6 @@ error; on the phone every control is at least 44 px tall.  Screenshots go to tes
 from __future__ import annotations
 
 import json
-
 from pathlib import Path
 from typing import Any
 
@@ -69,13 +68,12 @@ def test_a_day_of_check_ins_in_the_browser(
                 assert unlabelled == [], step
                 if phone:
                     small = page.evaluate(
-                        """(sel) => [...document.querySelectorAll(sel)]
+                        """([sel, least]) => [...document.querySelectorAll(sel)]
                             .filter(e => e.offsetParent !== null)
                             .map(e => [e.textContent.trim().slice(0, 20),
                                        e.getBoundingClientRect().height])
-                            .filter(([, h]) => h < %d)"""
-                        % MIN_TARGET_PX,
-                        TARGETS,
+                            .filter(([, h]) => h < least)""",
+                        [TARGETS, MIN_TARGET_PX],
                     )
                     assert small == [], (step, small)
                 assert_accessible(page)
