@@ -270,3 +270,51 @@ def test_nothing_of_a_check_in_is_logged(trial: Path, caplog: pytest.LogCaptureF
         day_iso(3),
     ]:
         assert secret not in logged
+
+
+_OPENED: list[str] = []
+_WATCHING: list[bool] = []
+
+
+def _audit(event: str, args: tuple[object, ...]) -> None:
+    if _WATCHING and event == "open" and args and isinstance(args[0], (str, Path)):
+        _OPENED.append(str(args[0]))
+
+
+def test_the_server_never_opens_the_seal(tmp_path: Path) -> None:
+    """Every page and form, before and after unblinding: allocation.seal is never opened."""
+    import sys
+
+    from helpers import PASSPHRASE, START, at
+
+    from blindself.services.unblinding import unblind_trial
+
+    trial = make_trial(tmp_path)
+    if not getattr(test_the_server_never_opens_the_seal, "hooked", False):
+        sys.addaudithook(_audit)  # cannot be removed: it records only while _WATCHING
+        test_the_server_never_opens_the_seal.hooked = True  # type: ignore[attr-defined]
+    app = app_for(trial, now=today_is(12))
+    b = browser(app)
+    _OPENED.clear()
+    _WATCHING.append(True)
+    try:
+        for n in range(10):
+            form = {"date": day_iso(n), "rate-mood": "5", "rate-anxiety": "5"}
+            if n >= 2:
+                code = public_schedule(trial)["periods"][n - 2]["code"]
+                b.post("/code", {"date": day_iso(n), "code": code, "action": "next"})
+                form.update(code=code, guess="unsure")
+            assert b.post("/checkin", form).status_code == 303
+        b.post(f"/day/{day_iso(0)}", {"rate-mood": "6", "rate-anxiety": "5", "reason": "r"})
+        for path in [*PAGES, "/static/app.css", "/manifest.webmanifest"]:
+            b.get(path)
+        _WATCHING.clear()
+        unblind_trial(trial, passphrase=PASSPHRASE, ctx=make_context(now=at(START + timedelta(days=12))))
+        _WATCHING.append(True)
+        for path in PAGES:
+            assert b.get(path).status_code in (200, 303), path
+        assert "<svg" in b.get("/report").get_data(as_text=True)
+    finally:
+        _WATCHING.clear()
+    assert any(p.endswith("trial.db") for p in _OPENED)  # the hook saw the server's files
+    assert not [p for p in _OPENED if p.endswith("allocation.seal")]
