@@ -531,6 +531,8 @@ SCRIPTS: tuple[tuple[str, str, str, float | None, str | None], ...] = (
      "blindself/stats/power.py"),
     ("script.bench_cgrc", "bench_cgrc.py", "bench_cgrc.py (correct guess rate curves)", None,
      "blindself/stats/cgrc.py"),
+    ("script.bench_web", "bench_web.py", "bench_web.py (check-in page and POST, a year)", None,
+     "blindself/web/__init__.py"),
 )  # fmt: skip
 
 
@@ -608,7 +610,7 @@ EXPECTED_KEYS = (
     "startup.checkin", "rand.exact", "rand.exact.scipy", "rand.mc-daily", "rand.mc-daily.scipy",
     "rand.mc-weekly", "rand.mc-weekly.scipy", "kdf", "analysis.report", "analysis.analyze",
     "analysis.render", "unblind.cli", "power", "pool", "script.bench_report",
-    "script.bench_power", "script.bench_cgrc",
+    "script.bench_power", "script.bench_cgrc", "script.bench_web",
 )  # fmt: skip
 
 

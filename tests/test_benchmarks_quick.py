@@ -24,11 +24,17 @@ EXPECTED = {
     "startup.checkin", "rand.exact", "rand.exact.scipy", "rand.mc-daily", "rand.mc-daily.scipy",
     "rand.mc-weekly", "rand.mc-weekly.scipy", "kdf", "analysis.report", "analysis.analyze",
     "analysis.render", "unblind.cli", "power", "pool", "script.bench_report",
-    "script.bench_power", "script.bench_cgrc",
+    "script.bench_power", "script.bench_cgrc", "script.bench_web",
 }  # fmt: skip
 DAILY = ("startup.help", "startup.status", "startup.checkin")
 # Rows that depend on other people's files may be absent or skipped in --quick.
-OPTIONAL = {"pool", "script.bench_report", "script.bench_power", "script.bench_cgrc"}
+OPTIONAL = {
+    "pool",
+    "script.bench_report",
+    "script.bench_power",
+    "script.bench_cgrc",
+    "script.bench_web",
+}
 
 
 @pytest.fixture(scope="module")

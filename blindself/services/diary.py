@@ -15,11 +15,12 @@ from typing import Any
 from blindself.checkins import CheckinForm as CheckinForm
 from blindself.checkins import CheckinOutcome as CheckinOutcome
 from blindself.checkins import CheckinRequest as CheckinRequest
-from blindself.checkins import current_checkins
+from blindself.checkins import checkin_form, current_checkins
 from blindself.codes import format_code
 from blindself.errors import CheckinError, TrialStateError
 from blindself.services.context import Context
 from blindself.services.daily import day_instruction, opened_trial, scheduled
+from blindself.store import Entry
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,31 @@ class RecordedDay:
     note: str
     seq: int
     corrected: bool
+
+
+@dataclass(frozen=True)
+class CheckinView:
+    """What a check-in page needs, read with one opening of the trial."""
+
+    form: CheckinForm | None  # None once the trial is unblinded
+    recorded: RecordedDay | None  # the day's current record, if any
+    unblinded: bool
+
+
+def checkin_view(trial_dir: Path, when: date | None, ctx: Context) -> CheckinView:
+    """The form of ``when`` (default today), its record if any, and whether check-ins closed.
+
+    Raises the same :class:`CheckinError` as ``checkin`` for a day that takes no check-in.
+    """
+    with opened_trial(trial_dir, readonly=True) as trial:
+        today = trial.today(ctx.now())
+        entries = trial.store.entries()
+        if any(e.kind == "unblind" for e in entries):
+            return CheckinView(None, None, True)
+        form = checkin_form(trial, when or today, today)
+        entry = current_checkins(entries).get(form.day.date.isoformat())
+        recorded = None if entry is None else _recorded(form.day.date, entry)
+        return CheckinView(form, recorded, False)
 
 
 def missed_dates(trial_dir: Path, ctx: Context) -> tuple[date, ...]:
@@ -79,33 +105,21 @@ def calendar_days(trial_dir: Path, ctx: Context) -> tuple[CalendarDay, ...]:
         )
 
 
-def recorded_days(trial_dir: Path) -> tuple[date, ...]:
-    """Days with a check-in, newest first (what a correction can start from)."""
-    with opened_trial(trial_dir, readonly=True) as trial:
-        days = current_checkins(trial.store.entries())
-        return tuple(sorted((date.fromisoformat(d) for d in days), reverse=True))
-
-
-def recorded_day(trial_dir: Path, when: date) -> RecordedDay:
-    """The current record of ``when``, or a :class:`CheckinError` when there is none."""
-    with opened_trial(trial_dir, readonly=True) as trial:
-        entry = current_checkins(trial.store.entries()).get(when.isoformat())
-        if entry is None:
-            raise CheckinError(f"nothing is recorded on {when}; check in for that day first")
-        p: dict[str, Any] = entry.payload
-        code = p.get("code")
-        return RecordedDay(
-            date=when,
-            day_type=str(p["day_type"]),
-            code=format_code(code) if code else None,
-            taken=bool(p.get("taken")),
-            ratings=dict(p.get("ratings", {})),
-            guess=p.get("guess"),
-            confidence=p.get("confidence"),
-            note=str(p.get("note", "")),
-            seq=entry.seq,
-            corrected=entry.kind == "correction",
-        )
+def _recorded(when: date, entry: Entry) -> RecordedDay:
+    p: dict[str, Any] = entry.payload
+    code = p.get("code")
+    return RecordedDay(
+        date=when,
+        day_type=str(p["day_type"]),
+        code=format_code(code) if code else None,
+        taken=bool(p.get("taken")),
+        ratings=dict(p.get("ratings", {})),
+        guess=p.get("guess"),
+        confidence=p.get("confidence"),
+        note=str(p.get("note", "")),
+        seq=entry.seq,
+        corrected=entry.kind == "correction",
+    )
 
 
 def report_html(trial_dir: Path) -> str:

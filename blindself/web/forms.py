@@ -75,21 +75,27 @@ def parse_date(text: str | None) -> date | None:
 
 
 def checkin_request(
-    form: CheckinForm, data: Mapping[str, str], *, replace: bool = False
+    when: date, data: Mapping[str, str], *, replace: bool = False
 ) -> CheckinRequest:
-    """The request a submitted check-in (or correction) form stands for."""
+    """The request a submitted check-in (or correction) form stands for.
+
+    Every ``rate-NAME`` field becomes a rating; the services refuse unknown names and name
+    every missing one, as for ``--rate``.
+    """
     ratings: dict[str, float] = {}
-    for o in form.outcomes:
-        text = data.get(f"rate-{o.name}", "").strip()
+    for field, value in data.items():
+        if not field.startswith("rate-"):
+            continue
+        name, text = field.removeprefix("rate-"), str(value).strip()
         if not text:
-            continue  # the services name every missing rating at once
+            continue
         try:
             number = float(text.replace(",", "."))
         except ValueError:
-            raise CheckinError(f"{o.name}: {text[:20]!r} is not a number") from None
+            raise CheckinError(f"{name[:20]}: {text[:20]!r} is not a number") from None
         if not math.isfinite(number):
-            raise CheckinError(f"{o.name}: {text[:20]!r} is not a number")
-        ratings[o.name] = number
+            raise CheckinError(f"{name[:20]}: {text[:20]!r} is not a number")
+        ratings[name] = number
     no_capsule = data.get("no_capsule") == "1"
     guess = data.get("guess") or None
     confidence = None
@@ -105,7 +111,7 @@ def checkin_request(
         raise CheckinError("say why you correct this day (the reason is kept in the log)")
     code = data.get("code", "").strip() or None
     return CheckinRequest(
-        date=form.day.date,
+        date=when,
         code=code,
         ratings=ratings,
         guess=guess,

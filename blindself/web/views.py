@@ -28,8 +28,8 @@ from blindself.services.diary import (
     CheckinForm,
     calendar_days,
     check_code,
+    checkin_view,
     missed_dates,
-    recorded_day,
     report_html,
 )
 from blindself.web.app import LOG, state
@@ -93,18 +93,13 @@ def manifest() -> Response:
 def checkin() -> Any:
     s = state()
     try:
-        when = parse_date(request.args.get("date"))
-        status = trial_status(s.trial_dir, s.context)
-        if status.unblinded:
-            return _page("closed.html.j2", st=status, message=None)
-        form = form_for(s.trial_dir, when, s.context)
+        view = checkin_view(s.trial_dir, parse_date(request.args.get("date")), s.context)
     except BlindselfError as exc:
-        return _page("closed.html.j2", st=None, message=str(exc))
-    try:
-        done = recorded_day(s.trial_dir, form.day.date)
-    except BlindselfError:
-        done = None
-    if done is not None:
+        return _page("closed.html.j2", unblinded=False, message=str(exc))
+    if view.form is None:
+        return _page("closed.html.j2", unblinded=True, message=None)
+    form = view.form
+    if view.recorded is not None:
         return redirect(url_for("views.day", when=form.day.date.isoformat()), 303)
     if form.needs_code:
         return _code_step(form, {}, None)
@@ -118,7 +113,7 @@ def code() -> Any:
     try:
         form = form_for(s.trial_dir, parse_date(request.form.get("date")), s.context)
     except BlindselfError as exc:
-        return _page("closed.html.j2", REFUSED, st=None, message=str(exc))
+        return _page("closed.html.j2", REFUSED, unblinded=False, message=str(exc))
     if request.form.get("action") == "skip":
         return _rating_step(form, {"no_capsule": "1"}, None)
     try:
@@ -133,17 +128,20 @@ def code() -> Any:
 @bp.post("/checkin")
 def record() -> Any:
     s = state()
-    values = form_values(request.form)
     try:
-        form = form_for(s.trial_dir, parse_date(request.form.get("date")), s.context)
+        when = parse_date(request.form.get("date"))
+        if when is None:
+            when = form_for(s.trial_dir, None, s.context).day.date
+        outcome = record_checkin(s.trial_dir, checkin_request(when, request.form), s.context)
     except BlindselfError as exc:
-        return _page("closed.html.j2", REFUSED, st=None, message=str(exc))
-    try:
-        outcome = record_checkin(s.trial_dir, checkin_request(form, request.form), s.context)
-    except BlindselfError as exc:
-        return _rating_step(form, values, str(exc), REFUSED)
+        # Only a refusal needs the form again (one more read of the trial).
+        try:
+            form = form_for(s.trial_dir, parse_date(request.form.get("date")), s.context)
+        except BlindselfError as closed:
+            return _page("closed.html.j2", REFUSED, unblinded=False, message=str(closed))
+        return _rating_step(form, form_values(request.form), str(exc), REFUSED)
     _confirm(outcome)
-    return redirect(url_for("views.day", when=form.day.date.isoformat()), 303)
+    return redirect(url_for("views.day", when=when.isoformat()), 303)
 
 
 def _code_step(
@@ -193,14 +191,19 @@ def day(when: str) -> Any:
         on = parse_date(when)
         if on is None:
             abort(404)
-        recorded = recorded_day(s.trial_dir, on)
-        form = form_for(s.trial_dir, on, s.context)
+        view = checkin_view(s.trial_dir, on, s.context)
     except BlindselfError as exc:
-        return _page("closed.html.j2", 404, st=None, message=str(exc))
+        return _page("closed.html.j2", 404, unblinded=False, message=str(exc))
+    if view.form is None:
+        return _page("closed.html.j2", unblinded=True, message=None)
+    form, recorded = view.form, view.recorded
+    if recorded is None:
+        message = f"nothing is recorded on {on}; check in for that day first"
+        return _page("closed.html.j2", 404, unblinded=False, message=message)
     if request.method == "GET":
         return _day_page(form, recorded, recorded_values(recorded), None)
     try:
-        req = checkin_request(form, request.form, replace=True)
+        req = checkin_request(on, request.form, replace=True)
         outcome = record_checkin(s.trial_dir, req, s.context)
     except BlindselfError as exc:
         return _day_page(form, recorded, form_values(request.form), str(exc), REFUSED)
@@ -232,7 +235,7 @@ def status() -> Any:
         st = trial_status(s.trial_dir, s.context)
         missed = missed_dates(s.trial_dir, s.context)
     except BlindselfError as exc:
-        return _page("closed.html.j2", 503, st=None, message=str(exc))
+        return _page("closed.html.j2", 503, unblinded=False, message=str(exc))
     return _page("status.html.j2", st=st, missed=missed)
 
 
@@ -243,7 +246,7 @@ def calendar() -> Any:
         days = calendar_days(s.trial_dir, s.context)
         st = trial_status(s.trial_dir, s.context)
     except BlindselfError as exc:
-        return _page("closed.html.j2", 503, st=None, message=str(exc))
+        return _page("closed.html.j2", 503, unblinded=False, message=str(exc))
     return _page("calendar.html.j2", days=days, st=st)
 
 

@@ -309,7 +309,9 @@ def test_the_server_never_opens_the_seal(tmp_path: Path) -> None:
         for path in [*PAGES, "/static/app.css", "/manifest.webmanifest"]:
             b.get(path)
         _WATCHING.clear()
-        unblind_trial(trial, passphrase=PASSPHRASE, ctx=make_context(now=at(START + timedelta(days=12))))
+        unblind_trial(
+            trial, passphrase=PASSPHRASE, ctx=make_context(now=at(START + timedelta(days=12)))
+        )
         _WATCHING.append(True)
         for path in PAGES:
             assert b.get(path).status_code in (200, 303), path
