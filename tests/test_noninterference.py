@@ -415,6 +415,8 @@ def web_flow(tmp_path: Path, blinding: str, alloc_seed: int) -> list[tuple[Any, 
             post("/code", {"date": d, "code": "", "action": "skip"})
             post("/checkin", {"date": d, "no_capsule": "1", **rate})
             continue
+        other = codes[(n + 1) % len(codes)]  # another day's container, or another bag's
+        post("/code", {"date": d, "code": other, "action": "next"})
         post("/code", {"date": d, "code": codes[n - 2], "action": "next"})
         guess = {"guess": "active" if n % 3 else "placebo", "confidence": "70"}
         post("/checkin", {"date": d, "code": codes[n - 2], **rate, "rate-mood": "11", **guess})

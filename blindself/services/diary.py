@@ -17,7 +17,7 @@ from blindself.checkins import CheckinOutcome as CheckinOutcome
 from blindself.checkins import CheckinRequest as CheckinRequest
 from blindself.checkins import checkin_form, current_checkins
 from blindself.codes import format_code
-from blindself.errors import CheckinError, TrialStateError
+from blindself.errors import TrialStateError
 from blindself.services.context import Context
 from blindself.services.daily import day_instruction, opened_trial, scheduled
 from blindself.store import Entry
@@ -140,14 +140,3 @@ def report_html(trial_dir: Path) -> str:
             raise TrialStateError(
                 f"{path} cannot be read ({exc.strerror}); run blindself unblind again to rebuild it"
             ) from exc
-
-
-def check_code(trial_dir: Path, when: date, code: str, ctx: Context) -> str:
-    """The issued code typed for ``when`` (formatted), checked before any rating is asked."""
-    from blindself.codes import match_code
-    from blindself.services.daily import form_for
-
-    form = form_for(trial_dir, when, ctx)
-    if not form.needs_code:
-        raise CheckinError(f"{when} is a {form.day.day_type} day with no container")
-    return format_code(match_code(code, form.issued))

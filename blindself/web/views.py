@@ -23,11 +23,11 @@ from flask import (
 )
 
 from blindself.errors import BlindselfError
+from blindself.services.checkin_checks import check_code
 from blindself.services.daily import form_for, record_checkin, trial_status
 from blindself.services.diary import (
     CheckinForm,
     calendar_days,
-    check_code,
     checkin_view,
     missed_dates,
     report_html,
@@ -117,12 +117,16 @@ def code() -> Any:
     if request.form.get("action") == "skip":
         return _rating_step(form, {"no_capsule": "1"}, None)
     try:
-        values["code"] = check_code(
-            s.trial_dir, form.day.date, request.form.get("code", ""), s.context
-        )
+        # The rule the command line's prompt applies (services.checkin_checks), shared.
+        verdict = check_code(s.trial_dir, form.day.date, request.form.get("code", ""), s.context)
     except BlindselfError as exc:
         return _code_step(form, values, str(exc), REFUSED)
-    return _rating_step(form, {"code": values["code"]}, None)
+    if verdict.status == "refused" or verdict.code is None:
+        return _code_step(form, values, verdict.message, REFUSED)
+    if verdict.status == "confirm" and request.form.get("action") != "confirm":
+        # Another bag's envelope or another day's container: confirmed before any rating.
+        return _page("confirm.html.j2", form=form, verdict=verdict)
+    return _rating_step(form, {"code": verdict.code}, None)
 
 
 @bp.post("/checkin")

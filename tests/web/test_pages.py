@@ -223,18 +223,37 @@ def test_status_lists_missed_days_and_what_to_take_next(tmp_path: Path) -> None:
     assert "Check in: Wed 04 Mar 2026" in late
 
 
-def test_self_blinding_names_the_bag(tmp_path: Path) -> None:
+def test_self_blinding_names_the_bag_and_confirms_another_bags_envelope(tmp_path: Path) -> None:
     trial = make_trial(tmp_path, blinding="self")
     b = browser(app_for(trial, now=today_is(2)))
     page = b.get("/").get_data(as_text=True)
     assert "Open any envelope from bag <strong>1</strong>" in page
-    bag2 = public_schedule(trial)["bags"][1]["codes"][0]
+    bag2 = format_code(public_schedule(trial)["bags"][1]["codes"][0])
     r = b.post("/code", {"date": day_iso(2), "code": bag2, "action": "next"})
-    assert r.status_code in (
-        200,
-        422,
-    )  # accepted with a deviation flag, or refused: services decide
-    assert len(entries(trial)) == 1
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and f"{bag2} is from bag 2, but {day_iso(2)} is a bag 1 day" in page
+    assert 'name="rate-mood"' not in page  # confirmed before any rating
+    r = b.post("/code", {"date": day_iso(2), "code": bag2, "action": "confirm"})
+    assert 'name="rate-mood"' in r.get_data(as_text=True)
+    form = {"date": day_iso(2), "code": bag2, **ratings(), "guess": "unsure"}
+    assert b.post("/checkin", form).status_code == 303
+    assert "deviation flag (wrong-bag)" in b.get(f"/day/{day_iso(2)}").get_data(as_text=True)
+    assert payloads(trial)[0]["deviation"] == ["wrong-bag"]
+
+
+def test_another_days_container_is_confirmed_and_a_used_one_refused(tmp_path: Path) -> None:
+    trial = make_trial(tmp_path)
+    b = browser(app_for(trial, now=today_is(3)))
+    r = b.post("/code", {"date": day_iso(3), "code": code_of(trial, 5), "action": "next"})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200
+    assert f"{code_of(trial, 5)} is the container for {day_iso(5)}, not for {day_iso(3)}" in page
+    first = {"date": day_iso(2), "code": code_of(trial, 2), **ratings(), "guess": "unsure"}
+    assert b.post("/checkin", first).status_code == 303
+    r = b.post("/code", {"date": day_iso(3), "code": code_of(trial, 2), "action": "next"})
+    assert r.status_code == 422 and "already used on" in r.get_data(as_text=True)
+    assert 'name="rate-mood"' not in r.get_data(as_text=True)
+    assert len(entries(trial)) == 2
 
 
 def test_calendar_shows_every_day_without_arms(tmp_path: Path) -> None:
