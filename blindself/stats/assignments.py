@@ -27,6 +27,13 @@ import numpy as np
 
 from blindself.errors import DataError, ProtocolError
 from blindself.scheme import Scheme
+from blindself.stats.block_orders import (
+    BlockChoices,
+    enumerate_orders,
+    fill_orders,
+    observed_orders,
+    uniform_indices,
+)
 
 # Refuse to enumerate beyond this many rows (int8 rows of up to a few hundred periods).
 MAX_ENUMERATION = 2**24
@@ -67,6 +74,8 @@ class AssignmentSet:
     rows, each once); otherwise row 0 is followed by ``draws`` uniform draws from a
     set of ``total`` allocations.  ``compare`` names the two arms whose periods were
     re-shuffled when the other arms were held at their observed periods, else None.
+    ``blocks``: the same rows as block choices when the set is a product of blocks
+    (statistics then take one matrix product per batch, see ``allocation_sums``).
     """
 
     matrix: np.ndarray
@@ -74,6 +83,7 @@ class AssignmentSet:
     total: int
     draws: int | None
     compare: tuple[str, ...] | None = None
+    blocks: BlockChoices | None = None
 
 
 def _arm_index(scheme: Scheme) -> dict[str, int]:
@@ -284,59 +294,101 @@ def _sample_sequential(
     return cols
 
 
-def _sample_columns(layout: _Layout, rng: np.random.Generator, n: int) -> np.ndarray:
-    """``n`` uniform draws as a period-major ``(n_periods, n)`` array."""
+@dataclass(frozen=True)
+class _Product:
+    """A layout whose blocks all draw from one table of orders (no ``max_run`` binding)."""
+
+    template: np.ndarray
+    free_pos: np.ndarray
+    fixed_pos: np.ndarray
+    table: np.ndarray | None  # None: too many orders to list (the i.i.d.-key draw)
+    n_orders: int
+    base: np.ndarray
+
+
+def _product(layout: _Layout) -> _Product:
     template = np.concatenate([np.asarray(s.fixed, dtype=np.int8) for s in layout.segments])
     frees = {s.free for s in layout.segments}
     if len(frees) != 1:
         raise ValueError("every block must have the same free arms")
     free = next(iter(frees))
     n_seg, width = len(layout.segments), sum(free)
-    free_pos = np.flatnonzero(template < 0).reshape(n_seg, width)
-    fixed_pos = np.flatnonzero(template >= 0)
     single = _Layout(layout.n_arms, (_Segment((-1,) * width, free),), None)
     n_orders = _multinomial(free)
-    # Small blocks: pick one of the block's distinct orders uniformly by index.
-    table = _enumerate(single) if n_orders <= 40320 else None
-    base = np.repeat(np.arange(layout.n_arms, dtype=np.int8), free)
+    return _Product(
+        template=template,
+        free_pos=np.flatnonzero(template < 0).reshape(n_seg, width),
+        fixed_pos=np.flatnonzero(template >= 0),
+        # Small blocks: pick one of the block's distinct orders uniformly by index.
+        table=_enumerate(single) if n_orders <= 40320 else None,
+        n_orders=n_orders,
+        base=np.repeat(np.arange(layout.n_arms, dtype=np.int8), free),
+    )
 
-    def raw(m: int) -> np.ndarray:
-        cols = np.empty((template.size, m), dtype=np.int8)
-        cols[fixed_pos] = template[fixed_pos, None]
-        if table is not None:
-            pick = rng.integers(0, n_orders, size=(n_seg, m))
-            for j in range(width):
-                cols[free_pos[:, j]] = table[:, j][pick]
-        else:
-            # argsort of i.i.d. keys: a uniform permutation of the block's arms.
-            perm = np.argsort(rng.random((n_seg, width, m)), axis=1)
-            cols[free_pos.reshape(-1)] = base[perm].reshape(n_seg * width, m)
-        return cols
 
+def _raw(
+    prod: _Product, rng: np.random.Generator, m: int, out: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``m`` unconstrained draws, period-major (in ``out`` when given), and their order
+    indices when listed."""
+    n_seg, width = prod.free_pos.shape
+    cols = np.empty((prod.template.size, m), dtype=np.int8) if out is None else out
+    if prod.table is not None:
+        pick = uniform_indices(rng, prod.n_orders, (n_seg, m))
+        fill_orders(prod.template, prod.free_pos, prod.table, pick, cols)
+        return cols, pick
+    cols[prod.fixed_pos] = prod.template[prod.fixed_pos, None]
+    # argsort of i.i.d. keys: a uniform permutation of the block's arms.
+    perm = np.argsort(rng.random((n_seg, width, m)), axis=1)
+    cols[prod.free_pos.reshape(-1)] = prod.base[perm].reshape(n_seg * width, m)
+    return cols, None
+
+
+def _binds(layout: _Layout) -> bool:
+    """Whether ``max_run`` removes allocations (it never does for AB/BA pairs with 2)."""
     if layout.max_run is None:
-        return raw(n)
+        return False
     allowed = _count(layout)
     if allowed == 0:
         raise ProtocolError(
             f"design.max_run = {layout.max_run} admits no allocation; raise it or remove it"
         )
-    rate = allowed / _count(layout.unconstrained())
-    if rate == 1.0:
-        return raw(n)  # max_run never binds (e.g. AB/BA pairs with max_run >= 2)
-    if table is not None:
-        return _sample_sequential(layout, table, rng, n)
-    cap = max(1, _BATCH_CELLS // max(1, template.size))
+    return allowed != _count(layout.unconstrained())
+
+
+def _sample(
+    layout: _Layout, rng: np.random.Generator, n: int, out: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``n`` uniform draws as a period-major ``(n_periods, n)`` array (``out`` if given),
+    and their ``(n_seg, n)`` order indices when every block drew one from the table."""
+    prod = _product(layout)
+    k = layout.max_run
+    if k is None or not _binds(layout):
+        return _raw(prod, rng, n, out)
+    if prod.table is not None:
+        drawn = _sample_sequential(layout, prod.table, rng, n)
+        if out is None:
+            return drawn, None
+        out[:] = drawn
+        return out, None
+    rate = _count(layout) / _count(layout.unconstrained())
+    cap = max(1, _BATCH_CELLS // max(1, prod.template.size))
     parts: list[np.ndarray] = []
     got = 0
     while got < n:
         need = n - got
-        batch = raw(min(cap, int(need / rate * 1.1) + 16))
-        batch = batch[:, _runs_ok(batch, layout.max_run)][:, :need]
+        batch = _raw(prod, rng, min(cap, int(need / rate * 1.1) + 16))[0]
+        batch = batch[:, _runs_ok(batch, k)][:, :need]
         parts.append(batch)
         got += batch.shape[1]
     if not parts:
-        return np.empty((template.size, 0), dtype=np.int8)
-    return np.concatenate(parts, axis=1)
+        parts.append(np.empty((prod.template.size, 0), dtype=np.int8))
+    return np.concatenate(parts, axis=1, out=out), None
+
+
+def _sample_columns(layout: _Layout, rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` uniform draws as a period-major ``(n_periods, n)`` array."""
+    return _sample(layout, rng, n)[0]
 
 
 def count_assignments(scheme: Scheme) -> int:
@@ -435,10 +487,23 @@ def assignment_set(
             raise ValueError(f"compare must name two different arms of the scheme: {compare}")
         layout = _conditional_layout(scheme, obs, {index[a] for a in compare})
     total = _count(layout)
+    product = len({seg.free for seg in layout.segments}) == 1 and not _binds(layout)
     if total <= min(max_exact, MAX_ENUMERATION):
+        prod = _product(layout) if product else None
+        if prod is not None and prod.table is not None:
+            matrix, blocks = enumerate_orders(prod.template, prod.free_pos, prod.table, obs)
+            return AssignmentSet(matrix, True, total, None, compare, blocks)
         matrix = _enumerate(layout)
         pos = int(np.flatnonzero((matrix == obs).all(axis=1))[0])
         matrix[[0, pos]] = matrix[[pos, 0]]
         return AssignmentSet(matrix, True, total, None, compare)
-    cols = np.concatenate([obs[:, None], _sample_columns(layout, rng, draws)], axis=1)
-    return AssignmentSet(cols.T, False, total, draws, compare)
+    cols = np.empty((obs.size, draws + 1), dtype=np.int8)
+    cols[:, 0] = obs
+    pick = _sample(layout, rng, draws, cols[:, 1:])[1]
+    choices = None
+    prod = _product(layout)
+    if pick is not None and prod.table is not None:
+        first = observed_orders(prod.free_pos, prod.table, obs).astype(pick.dtype)
+        choice = np.concatenate([first[:, None], pick], axis=1)
+        choices = BlockChoices(prod.template, prod.free_pos, prod.table, choice)
+    return AssignmentSet(cols.T, False, total, draws, compare, choices)

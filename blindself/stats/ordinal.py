@@ -84,7 +84,7 @@ def cliffs_delta_test(
             np.bincount(data.period, minlength=data.n_periods).astype(np.float64),
         ]
     )
-    sums = sums_by_allocation(data.rows, data.active, values)
+    sums = sums_by_allocation(data.rows, data.active, values, data.blocks)
     n_a = sums[:, 1]
     n_p = n - n_a
     with np.errstate(divide="ignore", invalid="ignore"):

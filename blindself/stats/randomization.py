@@ -24,14 +24,13 @@ import numpy as np
 from blindself.errors import DataError
 from blindself.scheme import Scheme
 from blindself.stats.assignments import AssignmentSet
+from blindself.stats.block_orders import CACHE_CELLS, BlockChoices, block_sums
+from blindself.stats.inversion import TIE_TOLERANCE, invert
 
 ALTERNATIVES = ("two-sided", "greater", "less")
 STATISTICS = ("mean-difference", "trend-adjusted")
-# Statistics closer than this (relative to the data's magnitude) count as ties; float
-# rounding in the period sums is many orders of magnitude smaller.
-TIE_TOLERANCE = 1e-9
-# Cells of the 0/1 allocation mask converted to float64 per batch.
-_BATCH_CELLS = 2**21
+# Block choices are expanded to one-hot columns up to this many orders per block.
+_MAX_ONE_HOT = 8
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,8 @@ class ContrastData:
     ``rows``: allocations (row 0 observed) in which the periods of every other arm
     keep their observed arm; ``period``/``y``/``day``: the kept days (finite outcome,
     inside a period of one of the two arms); ``observed_active``: per kept day, whether
-    its period is ``active`` in the observed allocation.
+    its period is ``active`` in the observed allocation; ``blocks``: ``rows`` as block
+    choices when the set has that form and no row was dropped.
     """
 
     rows: np.ndarray
@@ -78,6 +78,7 @@ class ContrastData:
     y: np.ndarray
     day: np.ndarray | None
     observed_active: np.ndarray
+    blocks: BlockChoices | None = None
 
 
 def _check_alternative(alternative: str) -> None:
@@ -133,17 +134,27 @@ def minimum_p(assignments: AssignmentSet, alternative: str) -> float:
     return min(1.0, 2.0 * one) if alternative == "two-sided" else one
 
 
-def sums_by_allocation(rows: np.ndarray, code: int, values: np.ndarray) -> np.ndarray:
+def sums_by_allocation(
+    rows: np.ndarray, code: int, values: np.ndarray, blocks: BlockChoices | None = None
+) -> np.ndarray:
     """``(m, k)`` sums of the per-period ``values`` over the periods where ``rows == code``.
 
-    One float64 matrix product per batch of rows bounds memory for large sets.
+    One float64 matrix product per batch of rows bounds memory for large sets.  With
+    ``blocks`` (the same rows as block choices) a row's sum is a constant plus one term
+    per block, so the product runs over blocks instead of periods and an exact product
+    set is summed block by block (each block adds its orders to every partial sum).
     """
+    if blocks is not None and (blocks.choice is None or blocks.table.shape[0] <= _MAX_ONE_HOT):
+        return block_sums(blocks, code, values)
     m, n_periods = rows.shape
     out = np.empty((m, values.shape[1]), dtype=np.float64)
-    step = max(1, _BATCH_CELLS // max(1, n_periods))
+    step = max(1, CACHE_CELLS // max(1, n_periods))
+    buf = np.empty((min(m, step), n_periods), dtype=np.float64)
     for start in range(0, m, step):
-        mask = rows[start : start + step] == code
-        out[start : start + step] = mask.astype(np.float64) @ values
+        part = rows[start : start + step]
+        mask = buf[: part.shape[0]]
+        np.equal(part, code, out=mask, casting="unsafe")
+        out[start : start + step] = mask @ values
     return out
 
 
@@ -189,6 +200,7 @@ def contrast_data(
     obs = rows[0]
     in_pair = (obs == a) | (obs == p)
     total = assignments.total
+    blocks = assignments.blocks
     if not in_pair.all():
         wanted = assignments.compare is not None and set(assignments.compare) == {active, placebo}
         if not wanted:
@@ -200,6 +212,7 @@ def contrast_data(
             keep = (rows[:, ~in_pair] == obs[~in_pair]).all(axis=1)
             rows = rows[keep]
             total = rows.shape[0]
+            blocks = None
     elif assignments.compare is not None and set(assignments.compare) != {active, placebo}:
         raise ValueError("the assignment set was built for another contrast")
     kept = np.isfinite(y) & (period >= 0)
@@ -225,6 +238,7 @@ def contrast_data(
         y=y[kept],
         day=day,
         observed_active=observed_active,
+        blocks=blocks,
     )
 
 
@@ -241,7 +255,9 @@ def _statistics(data: ContrastData, statistic: str) -> tuple[np.ndarray, np.ndar
     ones = np.ones_like(y)
     n = float(y.size)
     if statistic == "mean-difference":
-        sums = sums_by_allocation(data.rows, data.active, _per_period(data, [y, z, ones]))
+        sums = sums_by_allocation(
+            data.rows, data.active, _per_period(data, [y, z, ones]), data.blocks
+        )
         total = np.array([y.sum(), z.sum(), n])
         n_a = sums[:, 2]
         n_p = n - n_a
@@ -263,7 +279,7 @@ def _statistics(data: ContrastData, statistic: str) -> tuple[np.ndarray, np.ndar
             return out
 
         sums = sums_by_allocation(
-            data.rows, data.active, _per_period(data, [resid(y), resid(z), ones, d])
+            data.rows, data.active, _per_period(data, [resid(y), resid(z), ones, d]), data.blocks
         )
         n_a = sums[:, 2]
         # Residual sum of squares of the active indicator on (1, day).
@@ -287,58 +303,6 @@ def _observed_estimate(data: ContrastData, statistic: str) -> float:
     x = np.column_stack([np.ones_like(data.y), on.astype(np.float64), data.day])
     coef = np.linalg.lstsq(x, data.y, rcond=None)[0]
     return float(coef[1])
-
-
-def _invert(u: np.ndarray, v: np.ndarray, alpha: float) -> tuple[float, float] | None:
-    """Hull of ``{delta : two-sided p(delta) >= alpha}`` with ``T_a - T_obs = u + delta v``.
-
-    Both counts are step functions of delta that change only where ``u + delta v = 0``;
-    they are evaluated at every such break, between breaks and beyond them.
-    """
-    n = u.size
-    zero = v == 0
-    g0 = int(np.count_nonzero(zero & (u >= 0)))
-    l0 = int(np.count_nonzero(zero & (u <= 0)))
-    pos, neg = v > 0, v < 0
-    brk = np.empty(n)
-    brk[~zero] = -u[~zero] / v[~zero]
-    # Merge breaks that differ only by rounding, so tied allocations switch together.
-    idx = np.flatnonzero(~zero)
-    if idx.size:
-        order = idx[np.argsort(brk[idx], kind="stable")]
-        vals = brk[order]
-        scale = TIE_TOLERANCE * float(np.max(np.abs(vals)))
-        starts = np.concatenate([[True], np.diff(vals) > scale])
-        brk[order] = vals[starts][np.cumsum(starts) - 1]
-    bp, bn = np.sort(brk[pos]), np.sort(brk[neg])
-    points = np.unique(brk[~zero])
-    if points.size == 0:
-        return None
-    cand = np.empty(2 * points.size + 1)
-    cand[0] = points[0] - (1.0 + abs(points[0]))
-    cand[1::2] = points
-    cand[2:-1:2] = (points[:-1] + points[1:]) / 2
-    cand[-1] = points[-1] + (1.0 + abs(points[-1]))
-    greater = (
-        g0
-        + np.searchsorted(bp, cand, side="right")
-        + (bn.size - np.searchsorted(bn, cand, side="left"))
-    )
-    less = (
-        l0
-        + (bp.size - np.searchsorted(bp, cand, side="left"))
-        + np.searchsorted(bn, cand, side="right")
-    )
-    p = np.minimum(1.0, 2.0 * np.minimum(greater, less) / n)
-    ok = np.flatnonzero(p >= alpha * (1 - 1e-12))
-    if ok.size == 0 or ok[0] == 0 or ok[-1] == cand.size - 1:
-        return None
-    # cand = [left tail, b0, m0, b1, m1, ..., b_last, right tail]; a midpoint stands for
-    # the open interval between its breaks, whose closure is reported.
-    first, last = int(ok[0]), int(ok[-1])
-    lo = points[(first - 1) // 2]
-    hi = points[last // 2] if last % 2 == 0 else points[(last - 1) // 2]
-    return float(lo), float(hi)
 
 
 def randomization_test(
@@ -421,7 +385,7 @@ def randomization_test(
         p_value=p_value,
         p_greater=p_greater,
         p_less=p_less,
-        ci95=_invert(u, v, alpha),
+        ci95=invert(u, v, alpha),
         exact=data.exact,
         assignments=data.total,
         draws=data.draws,

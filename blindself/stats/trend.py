@@ -137,12 +137,14 @@ def trend_test(
     obs = rows[0]
     scored = np.isin(obs, codes)
     total = assignments.total
+    blocks = assignments.blocks
     if not scored.all():
         if assignments.compare is not None and set(assignments.compare) == set(scores):
             pass
         elif assignments.exact:
             rows = rows[(rows[:, ~scored] == obs[~scored]).all(axis=1)]
             total = rows.shape[0]
+            blocks = None
         else:
             raise ValueError(
                 "a Monte Carlo set for a trend over some of the arms must be built with "
@@ -166,7 +168,7 @@ def trend_test(
     stats = np.zeros(rows.shape[0])
     defined = np.ones(rows.shape[0], dtype=bool)
     for code, weight in zip(codes, c, strict=True):
-        sums = sums_by_allocation(rows, int(code), values)
+        sums = sums_by_allocation(rows, int(code), values, blocks)
         defined &= sums[:, 1] > 0
         with np.errstate(divide="ignore", invalid="ignore"):
             stats += weight * sums[:, 0] / sums[:, 1]
