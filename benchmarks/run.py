@@ -43,6 +43,12 @@ ANALYSIS_TARGET = 3.0
 POWER_TARGET = 10.0
 POOL_TARGET = 30.0
 MC_TARGET = 1.0
+# Issue 17: whole-process time over ``python -c "import click"``, paired in the same run;
+# the cold analysis commands of a demo trial (103 days, 5 outcomes); the exact test
+# against scipy.stats.permutation_test.
+RATIO_TARGETS = {"startup.status": 1.5, "startup.help": 1.2}
+COLD_TARGET = 1.0
+EXACT_SPEEDUP_TARGET = 10.0
 PASSPHRASE = "benchmark passphrase, not a secret"  # benchmark trials only
 KDF_WHY = (
     "Argon2id m=64 MiB, t=3, p=1 (RFC 9106's second recommended option) makes each "
@@ -261,6 +267,70 @@ def heavy_imports(argv: Sequence[str], env: dict[str, str], cwd: Path) -> dict[s
     }
 
 
+def import_tree(argv: Sequence[str], env: dict[str, str], cwd: Path, top: int = 12) -> list[str]:
+    """The ``top`` imports of a command by cumulative time (``python -X importtime``)."""
+    rest = list(argv[1:]) if argv[0] == sys.executable else list(argv)
+    sample = run_process([sys.executable, "-X", "importtime", *rest], env=env, cwd=cwd)
+    entries = []
+    for line in sample.stderr.splitlines():
+        fields = line.removeprefix("import time:").split("|")
+        if line.startswith("import time:") and len(fields) == 3 and fields[0].strip().isdigit():
+            entries.append((int(fields[1]), int(fields[0]), fields[2].rstrip()))
+    entries.sort(reverse=True)
+    return [
+        f"{cum / 1000:7.1f} ms (self {own / 1000:6.1f}) {name}" for cum, own, name in entries[:top]
+    ]
+
+
+def bytecode_env(work: Path, **extra: str) -> dict[str, str]:
+    """An environment in which Python keeps bytecode caches (under ``work/pycache``).
+
+    An installed package has its bytecode compiled at install time; a caller's
+    ``PYTHONDONTWRITEBYTECODE=1`` would instead make every timed run of this editable
+    checkout compile each blindself module it imports (a third of ``status`` on the
+    benchmark machine), which no user pays.  The peer runs in the same environment.
+    """
+    env = _env(**extra)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+    return env
+
+
+def paired_ratio(
+    argv: list[str],
+    peer: list[str],
+    *,
+    pairs: int,
+    env: dict[str, str],
+    cwd: Path,
+    prepare: Callable[[], None] | None = None,
+) -> dict[str, Any]:
+    """Median over ``pairs`` of (command / peer), each pair run back to back.
+
+    On a shared machine the load drifts between runs; a ratio taken within each pair
+    cancels most of it, which two medians taken minutes apart do not.  CPU time (user +
+    system of the waited child) is paired the same way.
+    """
+    wall: list[float] = []
+    cpu: list[float] = []
+    for _ in range(pairs):
+        base = run_process(peer, env=env, cwd=cwd)
+        if prepare:
+            prepare()
+        cmd = run_process(argv, env=env, cwd=cwd)
+        if base.returncode or cmd.returncode:
+            raise RuntimeError(f"{shlex.join(argv)}: exit {cmd.returncode}: {cmd.stderr.strip()}")
+        wall.append(cmd.wall / base.wall)
+        if base.cpu > 0:
+            cpu.append(cmd.cpu / base.cpu)
+    return {
+        "pairs": pairs,
+        "wall_ratio": statistics.median(wall),
+        "cpu_ratio": statistics.median(cpu) if cpu else None,
+        "wall_ratios": [round(x, 3) for x in wall],
+    }
+
+
 def _prepare_startup_trial(work: Path, cli: list[str]) -> tuple[Path, str]:
     """A helper-mode trial whose today is an unrecorded dose day; returns (pristine, code)."""
     protocol = work / "startup.toml"
@@ -343,7 +413,7 @@ def startup_rows(quick: bool, work: Path, use_hyperfine: bool) -> list[Row]:
     """``python -c pass``, the click peer, and the three daily commands."""
     cli = blindself_command()
     runs = 3 if quick else 20
-    env = _env(BLINDSELF_TEST_KDF="1", BLINDSELF_PASSPHRASE=PASSPHRASE)
+    env = bytecode_env(work, BLINDSELF_TEST_KDF="1", BLINDSELF_PASSPHRASE=PASSPHRASE)
     py = sys.executable
     rows = [
         Row("startup.python", "python -c pass (floor)", "peer"),
@@ -393,11 +463,71 @@ def startup_rows(quick: bool, work: Path, use_hyperfine: bool) -> list[Row]:
             row.extra["imports"] = heavy_imports(argv, env, work)
             heavy = row.extra["imports"]["heavy"]
             row.note = "imports " + (", ".join(heavy) if heavy else "nothing heavy")
-    peer = rows[1].median
+    # The ratios of issue 17, each run paired with the peer (see paired_ratio).
     for row in rows[2:]:
-        med = row.median
-        if med is not None and peer:
-            row.peer, row.ratio = "import click", med / peer
+        if row.status != "ok":
+            continue
+        argv, prep, _ = commands[row.key]
+        try:
+            paired = paired_ratio(argv, commands["startup.import-click"][0],
+                                  pairs=3 if quick else 15, env=env, cwd=work, prepare=prep)  # fmt: skip
+        except RuntimeError as exc:
+            row.status, row.note = "failed", str(exc)[:200]
+            continue
+        row.peer, row.ratio = "import click, paired", paired["wall_ratio"]
+        row.extra["paired"] = paired
+        target = RATIO_TARGETS.get(row.key)
+        if target is not None:
+            paired["target"] = target
+            row.note += f"; ratio target <= {target}x"
+    return rows
+
+
+# --- the analysis commands, cold ----------------------------------------------------------
+
+
+def cold_rows(quick: bool, work: Path) -> list[Row]:
+    """``report --format html`` and ``analyze`` of the demo trial as whole processes, and
+    the import of the analysis stack, each with its import tree."""
+    cli = blindself_command()
+    env = bytecode_env(work)
+    rows = [
+        Row("cold.report-html", "blindself report --format html (demo, 103 d x 5 outcomes)",
+            "command", target_s=COLD_TARGET),
+        Row("cold.analyze", "blindself analyze data.csv of that trial (--json)", "command",
+            target_s=COLD_TARGET),
+        Row("import.analysis", "python -c 'import blindself.analysis'", "command"),
+    ]  # fmt: skip
+    demo = work / "demo"
+    made = run_process([*cli, "demo", str(demo)], env=env, cwd=work)
+    csv = work / "data.csv"
+    export = run_process([*cli, "export", "--trial", str(demo), "-o", str(csv)], env=env,
+                         cwd=work)  # fmt: skip
+    if made.returncode or export.returncode:
+        for r in rows[:2]:
+            _failed(r, made if made.returncode else export)
+        rows = rows[2:]
+    commands = {
+        "cold.report-html": [*cli, "report", "--trial", str(demo), "--format", "html"],
+        "cold.analyze": [*cli, "analyze", str(csv), "--arm-column", "arm", "--active", "active",
+                         "--placebo", "placebo", "--protocol", str(demo / "protocol.toml"),
+                         "--json"],
+        "import.analysis": [sys.executable, "-c", "import blindself.analysis"],
+    }  # fmt: skip
+    for row in rows:
+        if row.status != "ok":
+            continue
+        argv = commands[row.key]
+        try:
+            row.wall, row.cpu, row.rss_mib, _ = time_command(
+                argv, runs=1 if quick else 5, env=env, cwd=work, warmup=True
+            )
+        except RuntimeError as exc:
+            row.status, row.note = "failed", str(exc)[:200]
+            continue
+        row.extra["import_tree"] = import_tree(argv, env, work)
+        row.extra["imports"] = heavy_imports(argv, env, work)
+        row.note = "imports " + (", ".join(row.extra["imports"]["heavy"]) or "nothing heavy")
     return rows
 
 
@@ -453,6 +583,11 @@ def randomization_rows(quick: bool) -> list[Row]:
         if key == "rand.exact" and row.status == peer.status == "ok":
             same = abs(row.extra["p"] - peer.extra["p"]) <= 1e-12
             row.note = "same p as scipy" if same else "p differs from scipy!"
+            if row.median and peer.median:
+                row.extra["speedup"] = peer.median / row.median
+                row.note += (
+                    f"; {row.extra['speedup']:.1f}x faster (target >= {EXACT_SPEEDUP_TARGET:g}x)"
+                )
         elif key != "rand.exact":
             peer.note = "ignores blocks: a speed peer only"
         rows += [row, peer]
@@ -610,7 +745,8 @@ EXPECTED_KEYS = (
     "startup.checkin", "rand.exact", "rand.exact.scipy", "rand.mc-daily", "rand.mc-daily.scipy",
     "rand.mc-weekly", "rand.mc-weekly.scipy", "kdf", "analysis.report", "analysis.analyze",
     "analysis.render", "unblind.cli", "power", "pool", "script.bench_report",
-    "script.bench_power", "script.bench_cgrc", "script.bench_web",
+    "script.bench_power", "script.bench_cgrc", "script.bench_web", "cold.report-html",
+    "cold.analyze", "import.analysis",
 )  # fmt: skip
 
 
@@ -630,6 +766,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         kdf = kdf_row(args.quick)
         rows.append(kdf)
         rows += analysis_rows(args.quick, work, kdf.median)
+        rows += cold_rows(args.quick, work)
         rows.append(power_row(args.quick))
         rows += script_rows(args.quick)
     timers = {str(r.extra.get("timer")) for r in rows if r.key.startswith("startup.")}

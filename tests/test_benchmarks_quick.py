@@ -24,7 +24,8 @@ EXPECTED = {
     "startup.checkin", "rand.exact", "rand.exact.scipy", "rand.mc-daily", "rand.mc-daily.scipy",
     "rand.mc-weekly", "rand.mc-weekly.scipy", "kdf", "analysis.report", "analysis.analyze",
     "analysis.render", "unblind.cli", "power", "pool", "script.bench_report",
-    "script.bench_power", "script.bench_cgrc", "script.bench_web",
+    "script.bench_power", "script.bench_cgrc", "script.bench_web", "cold.report-html",
+    "cold.analyze", "import.analysis",
 }  # fmt: skip
 DAILY = ("startup.help", "startup.status", "startup.checkin")
 # Rows that depend on other people's files may be absent or skipped in --quick.
@@ -76,6 +77,8 @@ def test_daily_commands_import_nothing_heavy(quick: dict[str, Any]) -> None:
         # A probe that saw no import at all would pass vacuously.
         assert imports["modules"] > 50, key
         assert imports["heavy"] == [], key
+        # Paired with the click peer in the same run (issue 17); the ratio is printed only.
+        assert rows[key]["extra"]["paired"]["pairs"] == 3, key
 
 
 @pytest.mark.slow
