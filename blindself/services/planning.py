@@ -9,9 +9,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from blindself.errors import BlindselfError
+from blindself.errors import BlindselfError, ProtocolError
 from blindself.protocol import Protocol, load_protocol
 from blindself.schedule import Calendar, build_calendar, scheme_of
+from blindself.scheme import Scheme
 from blindself.services.context import Context
 
 
@@ -88,7 +89,8 @@ class PlanResult:
             )
         lines.append(f"Possible allocations: {self.allocations:,}")
         lines.append(
-            f"Smallest attainable p: {self.p_min_two_sided:.3g} two-sided, {self.p_min_one_sided:.3g} one-sided"
+            f"Smallest attainable p: {_tiny(self.p_min_two_sided)} two-sided, "
+            f"{_tiny(self.p_min_one_sided)} one-sided"
         )
         lines += [f"Warning: {w}" for w in self.warnings]
         lines.append("Week by week:")
@@ -101,6 +103,11 @@ class PlanResult:
         if week:
             lines.append("  " + " | ".join(week))
         return "\n".join(lines)
+
+
+def _tiny(p: float) -> str:
+    # Beyond about 2,000 periods the exact 1/N underflows a float to 0, which reads as wrong.
+    return f"{p:.3g}" if p > 0 else "below 1e-308"
 
 
 def plan_protocol(path: Path, start: date | None, ctx: Context) -> PlanResult:
@@ -127,6 +134,7 @@ def _attainable(protocol: Protocol) -> tuple[int, float, float, tuple[str, ...]]
 
     scheme = scheme_of(protocol)
     total = count_assignments(scheme)
+    _check_drawable(scheme, total)
     # Each contrast is tested on its own reference set: with more than two arms only the two
     # compared arms are re-shuffled (the conditional test of the analysis), so its size, not
     # the whole scheme's, bounds the p-value.  The size does not depend on the draw.
@@ -142,8 +150,10 @@ def _attainable(protocol: Protocol) -> tuple[int, float, float, tuple[str, ...]]
             assignment_set(scheme, example, rng, max_exact=1, draws=1, compare=c).total
             for c in compares
         )
-    one = 1.0 / per_contrast
-    two = min(1.0, 2.0 / per_contrast)
+    # Integer true division: a complete design of 520 + 520 periods has more allocations
+    # than a float can hold, so ``1.0 / per_contrast`` overflowed; ``1 / n`` rounds correctly.
+    one = 1 / per_contrast
+    two = min(1.0, 2 / per_contrast)
     warnings = []
     alpha = protocol.analysis.alpha
     # Holm across the primary outcome's contrasts multiplies the smallest p by their number;
@@ -160,6 +170,33 @@ def _attainable(protocol: Protocol) -> tuple[int, float, float, tuple[str, ...]]
     ):
         warnings.append("a bag holds two containers of one arm; the shuffle still randomizes them")
     return total, two, one, tuple(warnings)
+
+
+# A draw by rejection (init, analysis) needs about 1/rate tries; with at least one allocation
+# in a thousand allowed, 100,000 tries fail with probability below e^-100.
+_MIN_ACCEPTANCE = 1e-3
+
+
+def _magnitude(n: int) -> str:
+    return f"{n:,}" if n < 10**6 else f"about 10^{len(str(n)) - 1}"
+
+
+def _check_drawable(scheme: Scheme, allowed: int) -> None:
+    """Refuse a ``max_run`` so tight that a random draw cannot find an allowed allocation."""
+    from dataclasses import replace
+
+    from blindself.stats.assignments import count_assignments
+
+    if scheme.max_run is None or scheme.max_run >= scheme.n_periods:
+        return
+    every = count_assignments(replace(scheme, max_run=None))
+    # Integer arithmetic: both counts can exceed a float.
+    if allowed * int(1 / _MIN_ACCEPTANCE) < every:
+        raise ProtocolError(
+            f"design.max_run = {scheme.max_run} is too tight for this design: it allows "
+            f"{_magnitude(allowed)} of {_magnitude(every)} allocations, too few "
+            "to draw at random; raise max_run or remove it"
+        )
 
 
 @dataclass(frozen=True)

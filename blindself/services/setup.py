@@ -22,6 +22,12 @@ from blindself.schedule import Calendar, build_calendar, scheme_of
 from blindself.scheme import Scheme, draw_allocation
 from blindself.seal import DEFAULT_KDF, commitment, seal
 from blindself.services.context import Context
+from blindself.services.interrupted import (
+    INIT_MARKER,
+    clean_interrupted,
+    fsync_dir,
+    lock_marker,
+)
 from blindself.sheet import write_sheet
 from blindself.store import Store
 from blindself.trial import PublicSchedule, TrialPaths, machine_timezone
@@ -162,6 +168,7 @@ def init_trial(
     """Draw the allocation, seal it, create the trial directory and write the sheets."""
     protocol = load_protocol(protocol_path)
     directory = directory.absolute()
+    cleaned = clean_interrupted(directory)
     _check_target(directory)
     _check_sheets(sheets, no_sheet, directory)
     if recovery_key_file is not None:
@@ -175,6 +182,10 @@ def init_trial(
         start = ctx.now().astimezone(ZoneInfo(tz)).date()
     calendar = build_calendar(protocol, start)
     scheme = scheme_of(protocol)
+    # Reliability fix (T-42): the warnings were computed after the trial folder was renamed
+    # into place, so a design whose check crashed left a trial without its recovery key.
+    # Every check runs before anything is written.
+    warnings = cleaned + _init_warnings(directory, protocol, start, ctx)
 
     allocation = draw_allocation(scheme, ctx.allocation)
     codes = generate_codes(scheme.n_periods, ctx.other)
@@ -217,11 +228,18 @@ def init_trial(
     parent = directory.parent
     parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=parent))
-    # Reliability fix: sheets and the key file written before a later failure were left
-    # behind, holding an allocation that was never sealed and blocking a re-run of init.
-    outside: list[Path] = []
+    # Reliability fix (T-43): the sheets were written before the rename, so a kill -9 there
+    # left an allocation that was never sealed.  Now the files outside the trial are written
+    # only once the trial is durable (renamed, parent fsynced), and the trial holds a locked
+    # marker naming them until they are; a rerun removes what a dead init left (see
+    # _clean_interrupted).
+    outside = [*sheets, *([recovery_key_file] if recovery_key_file is not None else [])]
+    outside = [p for p in outside if not p.exists()]  # never remove a file made meanwhile
+    marker_fd = -1
+    renamed = False
     try:
         os.chmod(tmp, 0o700)
+        marker_fd = lock_marker(tmp, outside)
         paths = TrialPaths(tmp)
         _write_private(paths.protocol, protocol_path.read_bytes(), 0o400)
         _write_private(paths.seal, sealed.data, 0o400)
@@ -232,24 +250,31 @@ def init_trial(
         )
         with Store.create(paths.db, trial_id=trial_id, genesis=genesis) as store:
             head = store.head()
-        for sheet in sheets:
-            if not sheet.exists():  # never remove a file someone else made meanwhile
-                outside.append(sheet)
-            write_sheet(sheet, protocol, calendar, doc, schedule)
-        written = tuple(sheets)
-        if recovery_key_file is not None:
-            if not recovery_key_file.exists():
-                outside.append(recovery_key_file)
-            _write_private(recovery_key_file, (sealed.recovery_key + "\n").encode(), 0o600)
+        fsync_dir(tmp)
         if directory.exists():
             directory.rmdir()
         os.rename(tmp, directory)
+        renamed = True
+        fsync_dir(parent)
+        for sheet in sheets:
+            write_sheet(sheet, protocol, calendar, doc, schedule)
+        if recovery_key_file is not None:
+            _write_private(recovery_key_file, (sealed.recovery_key + "\n").encode(), 0o600)
+        for folder in {p.absolute().parent for p in outside}:
+            fsync_dir(folder)
+        os.unlink(directory / INIT_MARKER)
+        fsync_dir(directory)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        # Nothing has been printed yet (no commitment, no key): undo everything.
+        shutil.rmtree(directory if renamed else tmp, ignore_errors=True)
         for path in outside:
             with suppress(OSError):
                 path.unlink()
         raise
+    finally:
+        if marker_fd >= 0:
+            os.close(marker_fd)
+    written = tuple(sheets)
     return InitResult(
         trial_id=trial_id,
         directory=directory,
@@ -261,7 +286,7 @@ def init_trial(
         calendar=calendar,
         protocol=protocol,
         head=f"{head.seq}:{head.hash}",
-        warnings=_init_warnings(directory, protocol, start, ctx),
+        warnings=warnings,
     )
 
 
