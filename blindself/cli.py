@@ -667,9 +667,11 @@ def status(ctx: click.Context, trial_dir: Path, as_json: bool) -> None:
     from blindself.services.daily import trial_status
 
     s = trial_status(trial_dir, _context(ctx))
-    if as_json:
+    if as_json:  # the warnings are in the document
         click.echo(json.dumps(s.to_json(), indent=2))
         return
+    for warning in s.warnings:
+        click.echo(f"Warning: {warning}", err=True)
     click.echo(f"{s.title} (trial {s.trial_id})")
     where = (
         f"day {s.day} of {s.days_total}"

@@ -51,6 +51,7 @@ from blindself.sealformat import (
     header_document,
     parse_seal,
     seal_prefix,
+    weak_kdf_warning,
 )
 
 __all__ = [
@@ -71,6 +72,7 @@ __all__ = [
     "open_seal",
     "seal",
     "sealed_size",
+    "weak_kdf_warning",
 ]
 
 MIN_PASSPHRASE_CHARS = 8
@@ -210,9 +212,12 @@ def _unlock(
     return block[LENGTH_BYTES : LENGTH_BYTES + size]
 
 
-def check_seal_structure(data: bytes, *, trial_id: str, protocol_hash: str) -> None:
-    """Run the checks that need no key: format, version, length, header, KDF bounds, binding."""
-    parse_seal(data, trial_id, protocol_hash)
+def check_seal_structure(data: bytes, *, trial_id: str, protocol_hash: str) -> KdfParams:
+    """Run the checks that need no key: format, version, length, header, KDF bounds, binding.
+
+    Returns the seal's key-derivation cost (see ``weak_kdf_warning``).
+    """
+    return parse_seal(data, trial_id, protocol_hash).kdf
 
 
 def generate_passphrase(source: RandomSource) -> str:

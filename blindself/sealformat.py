@@ -84,6 +84,24 @@ DEFAULT_KDF = KdfParams()
 TEST_KDF = KdfParams(memory_kib=8, iterations=1, lanes=1)
 
 
+def weak_kdf_warning(kdf: KdfParams) -> str | None:
+    """Say so when a seal's Argon2id cost is below the production parameters (T-47).
+
+    The cost is the same for every allocation, so the warning reveals nothing about it.
+    """
+    if kdf.memory_kib >= DEFAULT_KDF.memory_kib and kdf.iterations >= DEFAULT_KDF.iterations:
+        return None
+    factor = (DEFAULT_KDF.memory_kib * DEFAULT_KDF.iterations) // max(
+        1, kdf.memory_kib * kdf.iterations
+    )
+    return (
+        f"the seal uses test-strength key derivation (Argon2id {kdf.memory_kib} KiB x "
+        f"{kdf.iterations} pass, production {DEFAULT_KDF.memory_kib} KiB x "
+        f"{DEFAULT_KDF.iterations}): guessing its passphrase is about {factor:,} times cheaper; "
+        "it was made with BLINDSELF_TEST_KDF=1, which is for tests only"
+    )
+
+
 @dataclass(frozen=True)
 class Wrap:
     """One unlock path: the data key encrypted under a key from ``kind`` and ``salt``."""

@@ -104,6 +104,7 @@ class Status:
     unblinded: bool
     next_instruction: dict[str, Any]
     head: str
+    warnings: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -119,6 +120,7 @@ class Status:
             "next": self.next_instruction,
             "unblinded": self.unblinded,
             "head": self.head,
+            "warnings": list(self.warnings),
         }
 
 
@@ -148,7 +150,24 @@ def trial_status(trial_dir: Path, ctx: Context) -> Status:
             unblinded=any(e.kind == "unblind" for e in entries),
             next_instruction=_next_instruction(trial, today, current),
             head=f"{head.seq}:{head.hash}",
+            warnings=_seal_warnings(trial),
         )
+
+
+def _seal_warnings(trial: Trial) -> tuple[str, ...]:
+    """A test-strength seal (T-47); a seal that does not parse is verify's to report."""
+    from blindself.seal import check_seal_structure, weak_kdf_warning
+
+    try:
+        kdf = check_seal_structure(
+            trial.paths.seal.read_bytes(),
+            trial_id=trial.trial_id,
+            protocol_hash=trial.protocol.sha256,
+        )
+    except (OSError, BlindselfError):
+        return ()
+    weak = weak_kdf_warning(kdf)
+    return (weak,) if weak else ()
 
 
 def scheduled(trial: Trial, day_type: str) -> bool:
@@ -301,7 +320,7 @@ def verify_trial(
     Before unblinding the commitment can only be compared with the value recorded at init;
     after unblinding the revealed allocation in the log is hashed again and compared too.
     """
-    from blindself.seal import check_seal_structure
+    from blindself.seal import check_seal_structure, weak_kdf_warning
 
     anchor = parse_head(expect_head) if expect_head else None
     with opened_trial(trial_dir, readonly=True) as trial:
@@ -326,12 +345,15 @@ def verify_trial(
         lines.append("protocol: matches the hash recorded at init")
         seal_ok = True
         try:
-            check_seal_structure(
+            kdf = check_seal_structure(
                 trial.paths.seal.read_bytes(),
                 trial_id=trial.trial_id,
                 protocol_hash=trial.protocol.sha256,
             )
             lines.append("seal: structure intact")
+            weak = weak_kdf_warning(kdf)
+            if weak:
+                lines.append(f"seal: WEAK: {weak}")
         except BlindselfError as exc:
             seal_ok = False
             lines.append(f"seal: {exc}")

@@ -20,7 +20,7 @@ from blindself.protocol import Protocol, load_protocol, parse_protocol
 from blindself.randomness import shuffle
 from blindself.schedule import Calendar, build_calendar, scheme_of
 from blindself.scheme import Scheme, draw_allocation
-from blindself.seal import DEFAULT_KDF, commitment, seal
+from blindself.seal import DEFAULT_KDF, commitment, seal, weak_kdf_warning
 from blindself.services.context import Context
 from blindself.services.interrupted import (
     INIT_MARKER,
@@ -185,7 +185,13 @@ def init_trial(
     # Reliability fix (T-42): the warnings were computed after the trial folder was renamed
     # into place, so a design whose check crashed left a trial without its recovery key.
     # Every check runs before anything is written.
-    warnings = cleaned + _init_warnings(directory, protocol, start, ctx)
+    kdf = ctx.kdf if ctx.kdf is not None else DEFAULT_KDF
+    weak = weak_kdf_warning(kdf)
+    warnings = (
+        cleaned
+        + ((f"TEST-STRENGTH SEAL: {weak}",) if weak else ())
+        + _init_warnings(directory, protocol, start, ctx)
+    )
 
     allocation = draw_allocation(scheme, ctx.allocation)
     codes = generate_codes(scheme.n_periods, ctx.other)
@@ -208,7 +214,7 @@ def init_trial(
         protocol_hash=protocol.sha256,
         padded_length=padded_length(scheme, trial_id, protocol.sha256, protocol.design.blinding),
         source=ctx.other,
-        kdf=ctx.kdf if ctx.kdf is not None else DEFAULT_KDF,
+        kdf=kdf,
         with_helper_key=with_helper_key,
     )
     genesis = {
