@@ -49,6 +49,21 @@ class TrialData:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+def codes_of_periods(
+    checkins: dict[str, dict[str, Any]], period_code: tuple[str, ...]
+) -> dict[int, str]:
+    """The container code of each 0-based period: scheduled (helper) or first entered (self)."""
+    if period_code:
+        return dict(enumerate(period_code))
+    out: dict[int, str] = {}
+    for payload in checkins.values():
+        entered = payload.get("code")
+        number = payload.get("period")
+        if entered and number is not None and (number - 1) not in out:
+            out[number - 1] = entered
+    return out
+
+
 def from_trial(
     calendar_days: list[Any],
     checkins: dict[str, dict[str, Any]],
@@ -61,19 +76,8 @@ def from_trial(
     ``checkins`` maps ISO date -> current check-in payload; ``period_code`` is the public
     helper schedule (empty in self mode, where the code entered decides the period's arm).
     """
-    period_arm: dict[int, str] = {}
-    period_codes: dict[int, str] = {}
-    if period_code:
-        for k, scheduled in enumerate(period_code):
-            period_arm[k] = code_arm[scheduled]
-            period_codes[k] = scheduled
-    else:
-        for payload in checkins.values():
-            entered = payload.get("code")
-            number = payload.get("period")
-            if entered and number is not None and (number - 1) not in period_arm:
-                period_arm[number - 1] = code_arm[entered]
-                period_codes[number - 1] = entered
+    period_codes = codes_of_periods(checkins, period_code)
+    period_arm = {k: code_arm[code] for k, code in period_codes.items()}
     start = calendar_days[0].date
     rows = []
     for d in calendar_days:

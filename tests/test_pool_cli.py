@@ -102,7 +102,11 @@ def test_bundle_is_anonymized_and_verifiable(bundles: list[Path]) -> None:
     assert b["schema"] == "blindself-share/1"
     assert not re.search(r"\d{4}-\d{2}-\d{2}", text), "a calendar date leaked"
     assert NOTE not in text and START.isoformat() not in text
-    assert {"code", "date", "note"}.isdisjoint(k for r in b["rows"] for k in r)
+    assert {"date", "note"}.isdisjoint(k for r in b["rows"] for k in r)
+    # T-46: rows name their container code so pool can check each arm; the codes are all in
+    # the bundle's allocation already, so they add nothing that points to the person.
+    codes = {c["code"] for c in b["allocation"]["containers"]}
+    assert {r["code"] for r in b["rows"] if r["arm"] is not None} <= codes
     assert [r["day"] for r in b["rows"]] == list(range(10))
     dose = [r for r in b["rows"] if r["day_type"] == "dose"]
     assert [r["period"] for r in dose] == list(range(1, 9))  # counted from 1
@@ -156,7 +160,7 @@ def test_pool_refuses_edited_and_duplicate_bundles(bundles: list[Path], tmp_path
     row["arm"] = "placebo" if row["arm"] == "active" else "active"
     edited = tmp_path / "edited.json"
     edited.write_text(json.dumps(b))
-    with pytest.raises(DataError, match="do not match its commitment"):
+    with pytest.raises(DataError, match=r"row 3 .* does not match the committed allocation"):
         pool_inputs([edited, bundles[1]], PoolOptions())
     with pytest.raises(DataError, match="same trial"):
         pool_inputs([bundles[0], bundles[1], bundles[0]], PoolOptions())

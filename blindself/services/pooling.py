@@ -21,6 +21,7 @@ from typing import Any
 from blindself import __version__
 from blindself.errors import DataError, TrialStateError
 from blindself.services.analyze import read_bounded
+from blindself.services.bundle_rows import check_rows
 from blindself.services.daily import opened_trial
 
 SHARE_SCHEMA = "blindself-share/1"
@@ -34,6 +35,8 @@ _ROW_FIELDS = ("day", "period", "block", "confidence")
 
 def share_trial(trial_dir: Path) -> dict[str, Any]:
     """The anonymized ``blindself-share/1`` bundle of an unblinded trial."""
+    from blindself.checkins import current_checkins
+    from blindself.dataset import codes_of_periods
     from blindself.services.unblinding import trial_data
 
     with opened_trial(trial_dir, readonly=True) as trial:
@@ -43,6 +46,11 @@ def share_trial(trial_dir: Path) -> dict[str, Any]:
                 "the trial is still blinded: run blindself unblind first, then share"
             )
         data = trial_data(trial)  # checks the allocation against the commitment first
+        # T-46: each row names its period's container code, so pool can check its arm
+        # against the committed allocation in self mode too (the code is in the allocation
+        # the bundle carries anyway, so it adds nothing that identifies the person).
+        current = {d: e.payload for d, e in current_checkins(trial.store.entries()).items()}
+        period_codes = codes_of_periods(current, trial.schedule.period_code)
         p = trial.protocol
         d = p.design
         rows = [
@@ -52,6 +60,7 @@ def share_trial(trial_dir: Path) -> dict[str, Any]:
                 "period": None if r.period is None else r.period + 1,
                 "block": None if r.block is None else r.block + 1,
                 "arm": r.arm,
+                "code": None if r.arm is None or r.period is None else period_codes.get(r.period),
                 "guess": r.guess,
                 "confidence": r.confidence,
                 "ratings": dict(r.ratings),
@@ -272,13 +281,8 @@ def _load_bundle(path: Path) -> dict[str, Any]:
         ok = commitment(doc.canonical()) == b["commitment"]
         rows, arms = b["rows"], b["protocol"]["arms"]
         names = {a["name"] for a in arms}
-        by_period = {c.period: c.arm for c in doc.containers if c.period is not None}
-        for r in rows:
-            if r.get("arm") is not None and (
-                r["arm"] not in names
-                or (r.get("period") in by_period and by_period[r["period"]] != r["arm"])
-            ):
-                ok = False
+        if any(r.get("arm") is not None and r["arm"] not in names for r in rows):
+            ok = False
     except (SealError, KeyError, TypeError, AttributeError) as exc:
         raise DataError(f"{path.name} is damaged or incomplete; share the trial again") from exc
     if not ok:
@@ -286,6 +290,7 @@ def _load_bundle(path: Path) -> dict[str, Any]:
             f"{path.name}: its data or allocation do not match its commitment; it was edited "
             "after unblinding and cannot be pooled"
         )
+    check_rows(path.name, b, doc)
     return b
 
 
