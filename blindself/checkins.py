@@ -14,6 +14,7 @@ from typing import Any
 from blindself.codes import format_code, match_code
 from blindself.errors import BlindselfError, CheckinError
 from blindself.protocol import Outcome, StopRule
+from blindself.protocol_fields import unsafe_text
 from blindself.schedule import Day
 from blindself.store import Entry
 from blindself.trial import Trial
@@ -145,8 +146,11 @@ def check_free_text(text: str, what: str, error: type[BlindselfError] = CheckinE
     """Refuse free text the log should not hold: too long, control characters, bad bytes."""
     if len(text) > MAX_NOTE:
         raise error(f"{what} is longer than {MAX_NOTE} characters; shorten it")
-    if any(ord(ch) < 32 and ch not in "\n\t" for ch in text):
-        raise error(f"{what} contains control characters; type plain text")
+    # Reliability fix (T-45): C1 controls (U+009B is a terminal CSI) and bidi overrides
+    # (U+202E) passed the check that looked only below U+0020.
+    problem = unsafe_text(text)
+    if problem:
+        raise error(f"{what} contains {problem}; type plain text")
     try:
         # Undecodable bytes in argv arrive as lone surrogates, which the log cannot store.
         text.encode("utf-8")

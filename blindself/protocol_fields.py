@@ -55,6 +55,11 @@ class FieldReader:
             raise self.fail(f"{prefix}.{key}", "is missing; it must be a string")
         if not isinstance(v, str):
             raise self.fail(f"{prefix}.{key}", f"must be a string, not {show(v)}")
+        problem = unsafe_text(v.replace("\r\n", "\n"))
+        if problem:
+            # Reliability fix (T-45): an escape sequence in the title reached the terminal
+            # through status, plan and init.
+            raise self.fail(f"{prefix}.{key}", f"contains {problem}; use plain text")
         return v
 
     def choice(
@@ -105,6 +110,32 @@ class FieldReader:
                 "starting with a letter",
             )
         return v
+
+
+# Characters that reorder displayed text (Trojan Source, CVE-2021-42574).
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+def unsafe_text(text: str) -> str | None:
+    """What in ``text`` other programs would execute or display misleadingly, else None.
+
+    C0 and C1 control characters (terminal escapes, a bare CR) other than newline and tab,
+    DEL, bidirectional overrides, and line or paragraph separators.
+    """
+    import unicodedata
+
+    for ch in text:
+        if ch in "\n\t":
+            continue
+        if unicodedata.category(ch) == "Cc":
+            return f"control characters (U+{ord(ch):04X})"
+        if ch in BIDI_CONTROLS:
+            return f"bidirectional control characters (U+{ord(ch):04X})"
+        if ch in "\u2028\u2029":
+            return f"line or paragraph separators (U+{ord(ch):04X})"
+    return None
 
 
 def show(value: Any) -> str:

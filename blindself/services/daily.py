@@ -299,8 +299,23 @@ def export_trial(trial_dir: Path, fmt: str, include_all: bool) -> str:
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for r in rows:
-        writer.writerow({k: "" if r.get(k) is None else r[k] for k in columns})
+        writer.writerow({k: "" if r.get(k) is None else _cell(r[k]) for k in columns})
     return buf.getvalue()
+
+
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """Neutralise text a spreadsheet would execute, as OWASP recommends (T-45).
+
+    A text cell starting with ``= + - @``, tab or CR gets a leading ``'``; numbers are
+    written as they are (a rating of -2 stays a number).  See README, "Exports".
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,111 @@
+"""Text that other programs execute or display misleadingly (T-45): spreadsheet formulas in
+CSV cells, C1 controls and bidi overrides, terminal escapes in a protocol."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from helpers import PASSPHRASE, SMALL_PROTOCOL, Invoke, at, day, make_context, with_clock
+from reliability.support import assert_one_error_line, make_small_trial
+
+from blindself.checkins import CheckinRequest, check_free_text
+from blindself.errors import CheckinError
+from blindself.services.daily import export_trial, record_checkin
+from blindself.services.unblinding import unblind_trial
+
+FORMULAS = ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "=1+1\nsecond"]
+
+
+def _trial_with_notes(tmp_path: Path, notes: list[str]) -> Path:
+    t, sheet = make_small_trial(tmp_path)
+    by_period = {c["period"]: c["code"] for c in sheet["containers"]}
+    for n, note in enumerate(notes):
+        req = CheckinRequest(
+            date=day(n),
+            code=by_period[n - 1] if n >= 2 else None,
+            ratings={"mood": 4 + n % 3, "anxiety": 3},
+            guess="unsure" if n >= 2 else None,
+            note=note,
+        )
+        record_checkin(t, req, with_clock(make_context(), at(day(n))))
+    return t
+
+
+def _notes(text: str) -> list[str]:
+    return [row["note"] for row in csv.DictReader(io.StringIO(text)) if row["note"]]
+
+
+def test_formula_notes_are_neutralised_in_csv_not_in_json(tmp_path: Path) -> None:
+    """The reported attack: a note of =HYPERLINK(...) reached the CSV unchanged."""
+    t = _trial_with_notes(tmp_path, FORMULAS)
+    assert _notes(export_trial(t, "csv", False)) == ["'" + n for n in FORMULAS]
+    rows = json.loads(export_trial(t, "json", False))["rows"]
+    assert [r["note"] for r in rows if r["note"]] == FORMULAS  # JSON keeps the text
+
+
+def test_report_data_csv_is_neutralised_and_numbers_stay_numbers(tmp_path: Path) -> None:
+    t = _trial_with_notes(tmp_path, ["plain", "=1+1", "fine -1", "-1"])
+    unblind_trial(t, with_clock(make_context(), at(day(10))), passphrase=PASSPHRASE)
+    text = (t / "report" / "data.csv").read_text()
+    assert _notes(text) == ["plain", "'=1+1", "fine -1", "'-1"]
+    moods = [row["mood"] for row in csv.DictReader(io.StringIO(text)) if row["mood"]]
+    assert moods[:4] == ["4", "5", "6", "4"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["\x9b31m red", "abc\u202etxt.exe", "x\u2066y", "del\x7f", "bare\rCR", "\x1b[2J", "a\u2028b"],
+    ids=["C1-CSI", "RLO", "LRI", "DEL", "CR", "ESC", "LSEP"],
+)
+def test_check_free_text_refuses_c1_bidi_and_controls(bad: str) -> None:
+    with pytest.raises(CheckinError, match=r"note contains .*U\+[0-9A-F]{4}.*; type plain text"):
+        check_free_text(bad, "note")
+
+
+@pytest.mark.parametrize("good", ["café au lait", "two\nlines\tand tab", "👩‍💻 ok", "שלום"])
+def test_check_free_text_keeps_ordinary_text(good: str) -> None:
+    check_free_text(good, "note")
+
+
+def test_note_with_c1_control_is_refused_by_the_cli(tmp_path: Path, invoke: Invoke) -> None:
+    t, _ = make_small_trial(tmp_path)
+    r = invoke(
+        ["checkin", "--trial", str(t), "--date", day(0).isoformat(), "--rate", "mood=5",
+         "--rate", "anxiety=3", "--note", "x\u202egnp.exe"],
+        with_clock(make_context(), at(day(0))),
+    )  # fmt: skip
+    assert_one_error_line(r)
+    assert "U+202E" in r.output
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("title", "Mood \x1b]0;owned\x07trial"),
+        ("title", "Mood\x9b2J"),
+        ("title", "Good\rBAD"),
+        ("question", "Does it \u202ehelp?"),
+    ],
+    ids=["OSC", "C1-CSI", "bare-CR", "RLO"],
+)
+def test_terminal_escapes_in_a_protocol_are_refused_at_load(
+    tmp_path: Path, invoke: Invoke, field: str, value: str
+) -> None:
+    """The reported attack: a title's escape sequence reached status, plan and init output."""
+    text = SMALL_PROTOCOL.format(blinding="helper")
+    original = next(line for line in text.splitlines() if line.startswith(f"{field} = "))
+    protocol = tmp_path / "p.toml"
+    protocol.write_text(text.replace(original, f"{field} = {json.dumps(value)}"))
+    for args in (
+        ["plan", str(protocol)],
+        ["init", str(protocol), str(tmp_path / "t"), "--no-sheet"],
+    ):
+        r = invoke(args, env={"BLINDSELF_PASSPHRASE": PASSPHRASE})
+        assert_one_error_line(r)
+        assert f"trial.{field} contains" in r.output
+        assert "\x1b" not in r.output and "\x9b" not in r.output and "\u202e" not in r.output
+    assert not (tmp_path / "t").exists()
