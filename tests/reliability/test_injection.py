@@ -109,3 +109,36 @@ def test_terminal_escapes_in_a_protocol_are_refused_at_load(
         assert f"trial.{field} contains" in r.output
         assert "\x1b" not in r.output and "\x9b" not in r.output and "\u202e" not in r.output
     assert not (tmp_path / "t").exists()
+
+
+def test_calendar_is_written_by_icalendar_and_parses_back(tmp_path: Path, invoke: Invoke) -> None:
+    """Text that ICS treats specially (, ; \\ and long multi-byte lines) round-trips exactly;
+    a bare CR never gets this far (refused at protocol load, above)."""
+    from icalendar import Calendar
+
+    title = 'Mood; energy, sleep \\ "focus" – größer ✓ ' + "ü" * 40
+    text = SMALL_PROTOCOL.format(blinding="helper")
+    original = next(line for line in text.splitlines() if line.startswith("title = "))
+    protocol = tmp_path / "p.toml"
+    protocol.write_text(text.replace(original, f"title = {json.dumps(title)}"))
+    trial = tmp_path / "t"
+    r = invoke(
+        ["init", str(protocol), str(trial), "--no-sheet", "--start", day(0).isoformat()],
+        env={"BLINDSELF_PASSPHRASE": PASSPHRASE},
+    )
+    assert r.exit_code == 0, r.output
+    out = tmp_path / "cal.ics"
+    ics = invoke(["calendar", "--trial", str(trial), "--remind-at", "07:45", "-o", str(out)])
+    assert ics.exit_code == 0, ics.output
+    raw = out.read_bytes()
+    assert raw.count(b"\n") == raw.count(b"\r\n")
+    assert all(len(line) <= 75 for line in raw.split(b"\r\n"))
+    cal = Calendar.from_ical(raw)
+    events = cal.walk("VEVENT")
+    assert len(events) == 10
+    assert str(events[0]["SUMMARY"]) == f"{title}: baseline day: rate, no capsule"
+    assert events[0].decoded("DTSTART") == day(0)
+    assert events[2]["SUMMARY"].startswith(f"{title}: dose day: take today's container")
+    (alarm,) = events[0].walk("VALARM")
+    assert alarm.decoded("TRIGGER").total_seconds() == 7 * 3600 + 45 * 60
+    assert alarm["TRIGGER"].params["RELATED"] == "START"
