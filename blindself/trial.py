@@ -22,6 +22,8 @@ PROTOCOL_FILE = "protocol.toml"
 SEAL_FILE = "allocation.seal"
 DB_FILE = "trial.db"
 REPORT_DIR = "report"
+# Present (and locked by the running init) until everything init writes is durable (T-43).
+INIT_MARKER = ".init-incomplete.json"
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,12 @@ def open_trial(root: Path, *, readonly: bool = False) -> Trial:
     if not paths.db.exists():
         raise TrialStateError(
             f"{root}: not a blindself trial (no {DB_FILE}); check --trial or BLINDSELF_TRIAL"
+        )
+    if (root / INIT_MARKER).exists():
+        # Its sheets or key may be missing and no commitment was printed: never use it.
+        raise TrialStateError(
+            f"{root}: its init was interrupted before it finished; run the same blindself "
+            "init again (it removes this unfinished trial first)"
         )
     store = Store.open(paths.db, readonly=readonly)
     try:

@@ -15,8 +15,7 @@ import shutil
 from contextlib import suppress
 from pathlib import Path
 
-# Present (and locked by the running init) until everything init writes is durable.
-INIT_MARKER = ".init-incomplete.json"
+from blindself.trial import INIT_MARKER
 
 
 def lock_marker(folder: Path, outside: list[Path]) -> int:

@@ -22,15 +22,10 @@ from blindself.schedule import Calendar, build_calendar, scheme_of
 from blindself.scheme import Scheme, draw_allocation
 from blindself.seal import DEFAULT_KDF, commitment, seal, weak_kdf_warning
 from blindself.services.context import Context
-from blindself.services.interrupted import (
-    INIT_MARKER,
-    clean_interrupted,
-    fsync_dir,
-    lock_marker,
-)
+from blindself.services.interrupted import clean_interrupted, fsync_dir, lock_marker
 from blindself.sheet import write_sheet
 from blindself.store import Store
-from blindself.trial import PublicSchedule, TrialPaths, machine_timezone
+from blindself.trial import INIT_MARKER, PublicSchedule, TrialPaths, machine_timezone
 
 SHEET_SUFFIXES = (".html", ".json")
 

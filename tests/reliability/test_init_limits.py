@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from helpers import PASSPHRASE, SMALL_PROTOCOL, START, Invoke, make_context
-from reliability.support import ROOT, cli_env
+from reliability.support import ROOT, assert_one_error_line, cli_env
 
 import blindself.services.planning as planning_mod
 from blindself.services.setup import init_trial
@@ -218,6 +218,17 @@ def test_kill_during_init_then_rerun_cleans_up(tmp_path: Path, name: str, nth: i
     left = sorted(p.name for p in work.iterdir())
     assert left, "the kill came too late to leave anything"
     assert ("trial" in left) == (name == "unlink" or nth >= 6), left
+    if "trial" in left:
+        # Nothing may use the unfinished trial (no commitment was printed, sheets may miss).
+        status = subprocess.run(
+            [sys.executable, "-m", "blindself", "status", "--trial", str(work / "trial")],
+            env=cli_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert_one_error_line(status)
+        assert "its init was interrupted before it finished; run the same" in status.stderr
     if "trial" not in left:
         # Killed before the trial was durable: no sheet may hold its allocation.
         assert not any(n.startswith("sheet") for n in left), left
