@@ -87,7 +87,7 @@ class PlanResult:
             lines.append(
                 f"  {c['arm']:<12} {c['containers']:>3} containers, {c['capsules']:>3} capsules{dose}"
             )
-        lines.append(f"Possible allocations: {self.allocations:,}")
+        lines.append(f"Possible allocations: {_magnitude(self.allocations, 10**15)}")
         lines.append(
             f"Smallest attainable p: {_tiny(self.p_min_two_sided)} two-sided, "
             f"{_tiny(self.p_min_one_sided)} one-sided"
@@ -177,8 +177,9 @@ def _attainable(protocol: Protocol) -> tuple[int, float, float, tuple[str, ...]]
 _MIN_ACCEPTANCE = 1e-3
 
 
-def _magnitude(n: int) -> str:
-    return f"{n:,}" if n < 10**6 else f"about 10^{len(str(n)) - 1}"
+def _magnitude(n: int, exact_below: int = 10**6) -> str:
+    # A complete design of 2,000 periods has a 600-digit count: print its order instead.
+    return f"{n:,}" if n < exact_below else f"about 10^{len(str(n)) - 1}"
 
 
 def _check_drawable(scheme: Scheme, allowed: int) -> None:

@@ -68,6 +68,8 @@ def test_designs_at_the_limits_plan_and_init(tmp_path: Path, invoke: Invoke, nam
     assert planned.exit_code == 0, planned.output
     data = json.loads(planned.output)
     assert 0 <= data["p_min"]["one-sided"] < 1e-100
+    text = invoke(["plan", str(protocol)]).output
+    assert f"Possible allocations: about 10^{len(str(data['allocations'])) - 1}\n" in text
     sheet = tmp_path / "sheet.json"
     result = init_trial(
         protocol,
