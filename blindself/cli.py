@@ -664,13 +664,14 @@ def _prompt_missing(
 @click.pass_context
 def status(ctx: click.Context, trial_dir: Path, as_json: bool) -> None:
     """Progress and today's instruction (reveals no arm)."""
-    from blindself.services.daily import trial_status
+    from blindself.services.daily import seal_warnings, trial_status
 
     s = trial_status(trial_dir, _context(ctx))
+    warnings = seal_warnings(trial_dir)
     if as_json:  # the warnings are in the document
-        click.echo(json.dumps(s.to_json(), indent=2))
+        click.echo(json.dumps({**s.to_json(), "warnings": list(warnings)}, indent=2))
         return
-    for warning in s.warnings:
+    for warning in warnings:
         click.echo(f"Warning: {warning}", err=True)
     click.echo(f"{s.title} (trial {s.trial_id})")
     where = (

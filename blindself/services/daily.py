@@ -104,7 +104,6 @@ class Status:
     unblinded: bool
     next_instruction: dict[str, Any]
     head: str
-    warnings: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -120,7 +119,6 @@ class Status:
             "next": self.next_instruction,
             "unblinded": self.unblinded,
             "head": self.head,
-            "warnings": list(self.warnings),
         }
 
 
@@ -150,22 +148,26 @@ def trial_status(trial_dir: Path, ctx: Context) -> Status:
             unblinded=any(e.kind == "unblind" for e in entries),
             next_instruction=_next_instruction(trial, today, current),
             head=f"{head.seq}:{head.hash}",
-            warnings=_seal_warnings(trial),
         )
 
 
-def _seal_warnings(trial: Trial) -> tuple[str, ...]:
-    """A test-strength seal (T-47); a seal that does not parse is verify's to report."""
+def seal_warnings(trial_dir: Path) -> tuple[str, ...]:
+    """A test-strength seal (T-47), for ``status``; a seal that does not parse is verify's.
+
+    Reads only the seal's public header; kept out of ``trial_status`` because the web server
+    uses that and never opens the seal file.
+    """
     from blindself.seal import check_seal_structure, weak_kdf_warning
 
-    try:
-        kdf = check_seal_structure(
-            trial.paths.seal.read_bytes(),
-            trial_id=trial.trial_id,
-            protocol_hash=trial.protocol.sha256,
-        )
-    except (OSError, BlindselfError):
-        return ()
+    with opened_trial(trial_dir, readonly=True) as trial:
+        try:
+            kdf = check_seal_structure(
+                trial.paths.seal.read_bytes(),
+                trial_id=trial.trial_id,
+                protocol_hash=trial.protocol.sha256,
+            )
+        except (OSError, BlindselfError):
+            return ()
     weak = weak_kdf_warning(kdf)
     return (weak,) if weak else ()
 
