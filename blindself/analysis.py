@@ -13,6 +13,7 @@ placebo response, expectancy, carry-over, trend, blinding) are in
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -95,7 +96,9 @@ def analyze(data: TrialData) -> dict[str, Any]:
     none_arm = next(
         (a.name for a in data.arms if a.kind == "none" and a.name in data.observed), None
     )
-    rows = [r for r in data.rows if not r.codebroken]
+    # Code-broken days and days a mistake took out of the randomized comparison (see
+    # dataset.from_trial) are left out; the adherence section counts them by reason.
+    rows = [r for r in data.rows if not r.codebroken and not r.excluded]
     outcomes = [_outcome(data, rows, o, sets, placebo, actives, none_arm) for o in data.outcomes]
     _adjust(outcomes, data)
     report: dict[str, Any] = {
@@ -446,7 +449,8 @@ def _set_adjusted(family: list[dict[str, Any]], correction: str) -> None:
 
 
 def _adherence(data: TrialData) -> dict[str, Any]:
-    rows = data.rows
+    # Days after an early unblinding were never due: neither scheduled nor missed.
+    rows = tuple(r for r in data.rows if r.excluded != "after-unblinding")
     checked = [r for r in rows if r.ratings]
     dose_days = [r for r in rows if r.day_type == "dose"]
     return {
@@ -458,4 +462,11 @@ def _adherence(data: TrialData) -> dict[str, Any]:
         "deviations": sum(1 for r in rows if r.deviation),
         "codebreaks": len(data.meta.get("codebreaks", [])),
         "codebroken_days": sum(1 for r in rows if r.codebroken),
+        "excluded_days": dict(
+            sorted(
+                Counter(
+                    r.excluded for r in rows if r.excluded and r.ratings and not r.codebroken
+                ).items()
+            )
+        ),
     }

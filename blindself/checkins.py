@@ -21,6 +21,7 @@ from blindself.trial import Trial
 
 CHECKIN_KINDS = ("checkin", "correction")
 MAX_NOTE = 2000
+MAX_EXACT = 2**53 - 1  # the largest integer canonical JSON (RFC 8785) stores exactly
 _IDENTITY_IGNORES = ("recorded_at", "reason", "anomaly")
 
 
@@ -68,6 +69,21 @@ def current_checkins(entries: list[Entry]) -> dict[str, Entry]:
         if e.kind in CHECKIN_KINDS and e.day is not None:
             out[e.day] = e
     return out
+
+
+def last_due_day(trial: Trial) -> Day:
+    """The trial's last day that asks for a check-in (the last day under ``days = "all"``)."""
+    days = trial.calendar.days
+    if trial.protocol.checkin.days == "all":
+        return days[-1]
+    return next((d for d in reversed(days) if d.day_type in ("baseline", "dose")), days[-1])
+
+
+def unblinding_open(trial: Trial, today: date, current: dict[str, Entry]) -> bool:
+    """Whether unblinding (without --early) is open: the trial is over, or its last due
+    check-in is recorded (so a person can unblind on the last day, issue 11 item 6)."""
+    last = last_due_day(trial)
+    return today > trial.calendar.end or (today >= last.date and last.date.isoformat() in current)
 
 
 def checkin_form(trial: Trial, when: date, today: date) -> CheckinForm:
@@ -222,12 +238,18 @@ def _check_code(
                 f"this period already uses {format_code(other)} (from {e.day}); "
                 "enter that code, or correct the earlier day with --replace"
             )
-    if trial.schedule.period_code:
-        if trial.schedule.period_code[period - 1] != code:
-            dev.append("container-swapped")
-    elif day.block is not None and trial.schedule.bag_of(code) != day.block:
-        dev.append("wrong-bag")
+    dev.extend(code_deviations(trial, day, code))
     return code
+
+
+def code_deviations(trial: Trial, day: Day, code: str) -> list[str]:
+    """Deviation flags of a code typed on a dose day, from the public schedule only."""
+    period = day.period or 0
+    if trial.schedule.period_code:
+        return [] if trial.schedule.period_code[period] == code else ["container-swapped"]
+    if day.block is not None and trial.schedule.bag_of(code) != day.block:
+        return ["wrong-bag"]
+    return []
 
 
 def _check_ratings(outcomes: tuple[Outcome, ...], ratings: dict[str, float]) -> dict[str, float]:
@@ -249,6 +271,13 @@ def _check_ratings(outcomes: tuple[Outcome, ...], ratings: dict[str, float]) -> 
         lo, hi = o.scale
         if not math.isfinite(v) or not lo <= v <= hi:
             raise CheckinError(f"--rate {o.name}={v:g} is outside the scale {lo:g}-{hi:g}")
+        if abs(v) > MAX_EXACT:
+            # Fix: the canonical JSON of the log (RFC 8785) holds integers exactly only up
+            # to 2^53; a larger rating crashed the check-in.
+            raise CheckinError(
+                f"--rate {o.name}={v:g} is too large to record exactly; ratings must lie "
+                f"within +-{MAX_EXACT}"
+            )
         out[o.name] = int(v) if float(v).is_integer() else float(v)
     return out
 

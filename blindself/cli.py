@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 MAX_SECRET_FILE = 4096
+EXIT_INTERNAL = 70  # EX_SOFTWARE of sysexits.h
 
 
 class BlindselfGroup(click.Group):
@@ -46,6 +47,24 @@ class BlindselfGroup(click.Group):
             where = f" ({exc.filename})" if exc.filename else ""
             click.echo(f"Error: {exc.strerror or exc}{where}", err=True)
             ctx.exit(1)
+        except Exception as exc:
+            internal_error(exc)
+
+
+def internal_error(exc: BaseException) -> NoReturn:
+    """A bug: one line and exit 70 (EX_SOFTWARE), never a traceback unless asked for.
+
+    A traceback's frames can hold trial data (ratings, codes, before unblinding the
+    allocation), so it is shown only with BLINDSELF_DEBUG=1.
+    """
+    if os.environ.get("BLINDSELF_DEBUG") == "1":
+        raise exc
+    click.echo(
+        f"Error: internal error ({type(exc).__name__}); this is a bug in blindself, please "
+        "report it (BLINDSELF_DEBUG=1 shows the traceback)",
+        err=True,
+    )
+    sys.exit(EXIT_INTERNAL)
 
 
 class BoundedInt(click.ParamType[int]):
@@ -660,6 +679,34 @@ def _prompt_missing(
 
 @cli.command()
 @trial_option
+@click.option(
+    "--swap",
+    nargs=2,
+    required=True,
+    metavar="DATE1 DATE2",
+    help="Exchange the container codes recorded on these two days (and on every other day "
+    "of their two periods).",
+)
+@click.option("--reason", required=True, help="Why the recorded codes were wrong (logged).")
+@click.pass_context
+def correct(ctx: click.Context, trial_dir: Path, swap: tuple[str, str], reason: str) -> None:
+    """Correct two days whose container codes were typed the wrong way round, in one step."""
+    from blindself.services.corrections import swap_codes
+
+    first, second = (_parse_date(d, "--swap") for d in swap)
+    if first is None or second is None:  # nargs=2 always gives two values
+        raise click.BadParameter("give two dates", param_hint="--swap")
+    result = swap_codes(trial_dir, first, second, reason, _context(ctx))
+    for when, old, new in result.days:
+        click.echo(f"{when}: {old} -> {new}")
+    click.echo(
+        f"Swapped {result.first} and {result.second}: {len(result.seqs)} correction entries "
+        f"({', '.join(map(str, result.seqs))}), written together"
+    )
+
+
+@cli.command()
+@trial_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def status(ctx: click.Context, trial_dir: Path, as_json: bool) -> None:
@@ -684,6 +731,8 @@ def status(ctx: click.Context, trial_dir: Path, as_json: bool) -> None:
     n = s.next_instruction
     if s.unblinded:
         click.echo("Unblinded: see report/report.html, or run blindself report")
+    elif s.unblinding_open:
+        click.echo("All check-ins are done: run blindself unblind")
     elif n.get("date") is None:
         click.echo(
             f"All trial days are past: run blindself unblind (opens on the day after {s.end})"
@@ -1188,4 +1237,7 @@ def _emit(text: str, output: Path | None, *, note: str = "") -> None:
 
 
 def main() -> None:
-    cli(prog_name="blindself")
+    try:
+        cli(prog_name="blindself")
+    except Exception as exc:  # outside a command (start-up, --version): the same contract
+        internal_error(exc)

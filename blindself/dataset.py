@@ -30,6 +30,7 @@ class DayRow:
     taken: bool | None = None
     deviation: tuple[str, ...] = ()
     codebroken: bool = False
+    excluded: str = ""  # why the day is left out of the comparison (see from_trial)
 
 
 @dataclass(frozen=True)
@@ -68,24 +69,41 @@ def from_trial(
     calendar_days: list[Any],
     checkins: dict[str, dict[str, Any]],
     code_arm: dict[str, str],
-    period_code: tuple[str, ...],
+    block_codes: tuple[tuple[str, ...], ...],
+    scheduled: tuple[str, ...],
     codebroken: set[str],
 ) -> tuple[list[DayRow], tuple[str, ...]]:
-    """Rows and the observed allocation from an unblinded trial.
+    """Rows and the observed allocation of an unblinded trial, mistakes included.
 
-    ``checkins`` maps ISO date -> current check-in payload; ``period_code`` is the public
-    helper schedule (empty in self mode, where the code entered decides the period's arm).
+    ``checkins`` maps ISO date -> current check-in payload; ``block_codes`` holds the codes of
+    each block (helper mode: the block's scheduled codes; self mode: the bag); ``scheduled``
+    is the public helper schedule (empty in self mode).
+
+    Why periods are analysed by the code typed (as taken): the allocation randomizes arms to
+    *codes* within a block, and which code a blinded person takes in which period of that
+    block cannot depend on the allocation, so the arms of the codes taken are still a uniform
+    permutation of the block's arms and the randomization test stays exact.  That no longer
+    holds for a code from another block (a wrong-bag envelope, a container of another week),
+    nor for two codes in one period: those periods are kept in the allocation but their days
+    are *excluded* from the comparison, with the reason on every row (``DayRow.excluded``).
+    A period nobody typed a code for takes a code its block has left (helper mode: its
+    scheduled one when free, so a no-capsule day is analysed as scheduled, intention to
+    treat); in self mode such a period never had a container, so its days are excluded.
     """
-    period_codes = codes_of_periods(checkins, period_code)
-    period_arm = {k: code_arm[code] for k, code in period_codes.items()}
+    by_period: dict[int, list[str]] = {}
+    for payload in sorted(checkins.values(), key=lambda p: str(p.get("date"))):
+        entered, number = payload.get("code"), payload.get("period")
+        if entered and number is not None and entered not in by_period.get(number - 1, []):
+            by_period.setdefault(number - 1, []).append(entered)
+    period_code, reason = _assign_codes(block_codes, scheduled, by_period)
+    arm_of = {k: code_arm[c] for k, c in period_code.items()}
     start = calendar_days[0].date
     rows = []
     for d in calendar_days:
         c = checkins.get(d.date.isoformat())
-        arm = period_arm.get(d.period) if d.period is not None else None
-        if d.day_type == "baseline":
-            arm = None
-        code = period_codes.get(d.period) if d.period is not None else None
+        in_period = d.period is not None and d.day_type != "baseline"
+        code = period_code.get(d.period) if in_period and d.period is not None else None
+        typed = by_period.get(d.period, []) if in_period and d.period is not None else []
         rows.append(
             DayRow(
                 day=(d.date - start).days,
@@ -93,40 +111,50 @@ def from_trial(
                 day_type=d.day_type,
                 period=d.period,
                 block=d.block,
-                arm=arm,
+                arm=arm_of.get(d.period) if in_period and d.period is not None else None,
                 guess=c.get("guess") if c else None,
                 confidence=c.get("confidence") if c else None,
                 ratings=dict(c["ratings"]) if c else {},
                 code=c.get("code") if c else None,
                 taken=c.get("taken") if c else None,
                 deviation=tuple(c.get("deviation", ())) if c else (),
-                codebroken=code in codebroken if code else False,
+                codebroken=any(x in codebroken for x in (code, *typed) if x),
+                excluded=reason.get(d.period, "") if in_period and d.period is not None else "",
             )
         )
-    return rows, tuple(period_arm.get(i, "") for i in range(max(period_arm, default=-1) + 1))
+    return rows, tuple(arm_of[k] for k in range(len(period_code)))
 
 
-def complete_allocation(scheme: Scheme, observed: tuple[str, ...]) -> tuple[str, ...]:
-    """Fill periods nobody opened an envelope for (self mode) from their bag's leftovers.
-
-    Such periods carry no dose-day data, so any assignment consistent with the scheme gives
-    the same test; this keeps the observed allocation inside the scheme's set.
-    """
-    full = list(observed) + [""] * (scheme.n_periods - len(observed))
-    if all(full):
-        return tuple(full)
-    size = scheme.block_size
-    for b in range(scheme.n_periods // size):
-        pool = (
-            list(scheme.block)
-            if scheme.kind == "blocks"
-            else [a for a, n in scheme.counts for _ in range(n)]
-        )
-        chunk = full[b * size : (b + 1) * size]
-        for arm in chunk:
-            if arm:
-                pool.remove(arm)
-        for i in range(size):
-            if not full[b * size + i]:
-                full[b * size + i] = pool.pop(0)
-    return tuple(full)
+def _assign_codes(
+    block_codes: tuple[tuple[str, ...], ...],
+    scheduled: tuple[str, ...],
+    typed: dict[int, list[str]],
+) -> tuple[dict[int, str], dict[int, str]]:
+    """The code each period counts under, and why a period's days are excluded."""
+    helper = bool(scheduled)
+    period_code: dict[int, str] = {}
+    reason: dict[int, str] = {}
+    first = 0
+    for codes in block_codes:
+        members = range(first, first + len(codes))
+        first += len(codes)
+        for k in members:
+            used = typed.get(k, [])
+            if len(used) > 1:
+                reason[k] = "two-containers"
+            elif used and used[0] not in codes:
+                reason[k] = "container-of-another-block" if helper else "wrong-bag"
+            elif used and used[0] in period_code.values():
+                reason[k] = "container-used-twice"  # the log refuses this; never trusted
+            elif used:
+                period_code[k] = used[0]
+        free = [c for c in codes if c not in period_code.values()]
+        for k in members:
+            if k in period_code:
+                continue
+            pick = scheduled[k] if helper and scheduled[k] in free else free[0]
+            free.remove(pick)
+            period_code[k] = pick
+            if not helper:
+                reason.setdefault(k, "no-container")
+    return period_code, reason

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
+from blindself.errors import ProtocolError
 from blindself.protocol import WEEKDAYS, Protocol
 from blindself.scheme import Scheme
 
@@ -88,6 +89,16 @@ def scheme_of(protocol: Protocol) -> Scheme:
 
 def build_calendar(protocol: Protocol, start: date) -> Calendar:
     """Lay out every day of the trial from ``start``."""
+    try:
+        return _build_calendar(protocol, start)
+    except OverflowError:
+        # Fix: a start near 9999-12-31 crashed with a traceback (dates end there).
+        raise ProtocolError(
+            f"a trial starting on {start} would run past 9999-12-31; choose an earlier start"
+        ) from None
+
+
+def _build_calendar(protocol: Protocol, start: date) -> Calendar:
     design = protocol.design
     scheme = scheme_of(protocol)
     n_periods = scheme.n_periods

@@ -48,8 +48,14 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
             f"{_count(adh['not_taken'], 'dose day')} without the capsule taken "
             "are analysed under the arm they were scheduled for (intention to treat)."
         )
-    if adh.get("codebreaks"):
+    if adh.get("codebreaks") or adh.get("codebroken_days"):
         caveats.append("Code-broken containers are excluded from the analysis.")
+    if adh.get("excluded_days"):
+        why = ", ".join(f"{n} {reason}" for reason, n in adh["excluded_days"].items())
+        caveats.append(
+            f"Days outside the randomized comparison are excluded ({why}): their container "
+            "was from another bag or block, a second one in the period, or none was opened."
+        )
     if trial.get("early"):
         caveats.append(f"Unblinded early ({trial.get('early_reason')}).")
     if from_csv and trial.get("scheme", {}).get("kind") == "complete":

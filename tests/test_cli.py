@@ -434,13 +434,13 @@ def test_status_json_reveals_no_arm(trial: Path, invoke: Invoke) -> None:
 # ------------------------------------------------------------------ unblinding
 def test_unblind_too_early_wrong_passphrase_then_result(trial: Path, invoke: Invoke) -> None:
     run_whole_trial(invoke, trial)
-    last = at(day(9))
+    before_last = at(day(8))
     before = db_dump(trial / "trial.db")
-    r = invoke(["unblind", "--trial", str(trial)], with_clock(make_context(), last), env=ENV)
+    r = invoke(["unblind", "--trial", str(trial)], with_clock(make_context(), before_last), env=ENV)
     assert r.exit_code == 1
-    assert (
-        r.stderr
-        == f"Error: the trial runs until {day(9)}; unblinding opens on {day(10)} (or use --early --reason TEXT)\n"
+    assert r.stderr == (
+        f"Error: the trial runs until {day(9)}; unblinding opens once the check-in of {day(9)} "
+        f"is recorded, or on {day(10)} (or use --early --reason TEXT)\n"
     )
     after = with_clock(make_context(), at(day(10)))
     r = invoke(

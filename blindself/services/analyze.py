@@ -166,6 +166,7 @@ EXPORT_META = {
     "kind",
     "supersedes",
     "superseded",
+    "excluded",
 }
 
 EXPORT_DEFAULTS = {
@@ -338,6 +339,20 @@ def _rows_and_scheme(
     rows = []
     for r, p, d, kind in zip(records, row_period, days, kinds, strict=True):
         g = (r.get(opts.guess_column) or "").strip() if opts.guess_column else ""
+        if g and g not in guess_map:
+            # Fix: an unknown guess ("dunno") silently became "unsure" and entered the
+            # blinding indices' denominators.
+            shown = "".join(c if c.isprintable() else "?" for c in g[:20])
+            raise DataError(
+                f"{name}: {opts.guess_column} {shown!r} is not a guess; accepted: "
+                + ", ".join(guess_map)
+                + " or empty (fix the value or drop the row with --where)"
+            )
+        # The `excluded` column of an export: the days `unblind` left out, and why.
+        why = (r.get("excluded") or "").strip()
+        ratings = {o.name: _number(r.get(o.name)) for o in outcomes}
+        if all(v is None for v in ratings.values()):
+            ratings = {}  # a day without any rating is a missed day, as in `unblind`
         rows.append(
             DayRow(
                 day=d,
@@ -346,10 +361,12 @@ def _rows_and_scheme(
                 period=p,
                 block=block_of.get(p) if p is not None else None,
                 arm=observed[p] if p is not None else None,
-                guess=guess_map.get(g, "unsure" if g else None) if opts.guess_column else None,
+                guess=guess_map.get(g) if opts.guess_column and g else None,
                 confidence=_number(r.get("confidence")) if opts.guess_column else None,
-                ratings={o.name: _number(r.get(o.name)) for o in outcomes},
+                ratings=ratings,
                 taken=_taken(r.get("taken")),
+                codebroken=why == "codebreak",
+                excluded="" if why == "codebreak" else why,
             )
         )
     return rows, tuple(observed), scheme, note

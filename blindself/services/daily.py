@@ -25,6 +25,7 @@ from blindself.checkins import (
     current_checkins,
     same_checkin,
     stop_rules_met,
+    unblinding_open,
 )
 from blindself.codes import format_code
 from blindself.errors import BlindselfError, CheckinError, TrialStateError
@@ -104,6 +105,7 @@ class Status:
     unblinded: bool
     next_instruction: dict[str, Any]
     head: str
+    unblinding_open: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -148,6 +150,7 @@ def trial_status(trial_dir: Path, ctx: Context) -> Status:
             unblinded=any(e.kind == "unblind" for e in entries),
             next_instruction=_next_instruction(trial, today, current),
             head=f"{head.seq}:{head.hash}",
+            unblinding_open=unblinding_open(trial, today, current),
         )
 
 
@@ -197,13 +200,66 @@ def _next_instruction(trial: Trial, today: date, current: dict[str, Any]) -> dic
     return {"date": None, "day_type": "finished", "checked_in": False}
 
 
+AFTER_UNBLINDING = "after-unblinding"
 EXPORT_COLUMNS_BASE = ["date", "day_type", "block", "period", "code", "arm", "guess", "confidence"]
 
 
+def analysed_days(
+    trial: Trial, code_arm: dict[str, str], until: str
+) -> tuple[list[Any], tuple[str, ...]]:
+    """The DayRows and observed allocation of an unblinded trial (``dataset.from_trial``).
+
+    One derivation for the analysis and for the export, so ``analyze report/data.csv`` sees
+    the same arms and the same exclusions as ``unblind``.  Rows are the scheduled days (and
+    any day with a check-in); days after an early unblinding (``until``, ISO date) stay in,
+    so every period keeps its arm, but are marked ``after-unblinding``: not missed, not
+    analysed.
+    """
+    from dataclasses import replace
+
+    # Only after unblinding: kept off the import path of the daily commands.
+    from blindself.dataset import from_trial
+    from blindself.schedule import scheme_of
+
+    entries = trial.store.entries()
+    current = {d: e.payload for d, e in current_checkins(entries).items()}
+    broken: set[str] = set()
+    for e in entries:
+        if e.kind == "codebreak":
+            broken.add(str(e.payload.get("code")))
+            broken.update(str(c) for c in e.payload.get("implied", []))
+    schedule = trial.schedule
+    size = scheme_of(trial.protocol).block_size
+    blocks = schedule.bags or tuple(
+        schedule.period_code[i : i + size] for i in range(0, len(schedule.period_code), size)
+    )
+    days = [
+        d
+        for d in trial.calendar.days
+        if scheduled(trial, d.day_type) or d.date.isoformat() in current
+    ]
+    rows, observed = from_trial(days, current, code_arm, blocks, schedule.period_code, broken)
+    rows = [
+        replace(r, excluded=AFTER_UNBLINDING) if str(r.date) > until and not r.ratings else r
+        for r in rows
+    ]
+    return rows, observed
+
+
+def exclusion(row: Any) -> str:
+    """Why a day is left out of the comparison ("" when it is analysed)."""
+    if row.excluded == AFTER_UNBLINDING or not row.codebroken:
+        return str(row.excluded)
+    return "codebreak"
+
+
 def export_rows(
-    trial: Trial, include_all: bool, arms_by_period: dict[int, str] | None
+    trial: Trial, include_all: bool, days: dict[str, Any] | None, until: str = "9999-12-31"
 ) -> list[dict[str, Any]]:
-    """Tidy rows, one per check-in (or per entry with ``include_all``), in date order."""
+    """Tidy rows, one per check-in (or per entry with ``include_all``), in date order.
+
+    ``days`` (after unblinding only) maps an ISO date to its analysed DayRow.
+    """
     entries = trial.store.entries()
     if include_all:
         chosen = [e for e in entries if e.kind in ("checkin", "correction")]
@@ -215,18 +271,17 @@ def export_rows(
     for e in chosen:
         p = e.payload
         code = p.get("code")
+        known = (days or {}).get(p["date"])
         row: dict[str, Any] = {
             "date": p["date"],
             "day_type": p["day_type"],
             # Helper mode shows no block structure before unblinding (a block partner is
             # implied by it); in self mode the block is the bag the participant holds.
-            "block": p["block"]
-            if arms_by_period is not None or not trial.schedule.period_code
-            else None,
+            "block": p["block"] if days is not None or not trial.schedule.period_code else None,
             "period": p["period"],
             "code": format_code(code) if code else None,
-            # The analysis arm of the day's period (the scheduled one in helper mode).
-            "arm": (arms_by_period or {}).get(p["period"] - 1) if p["period"] else None,
+            # The analysis arm of the day's period (see dataset.from_trial).
+            "arm": known.arm if known else None,
             "guess": p.get("guess"),
             "confidence": p.get("confidence"),
         }
@@ -235,21 +290,21 @@ def export_rows(
         row["taken"] = p.get("taken")
         row["deviation"] = ";".join(p.get("deviation", []))
         row["note"] = p.get("note", "")
+        if days is not None:
+            row["excluded"] = exclusion(known) if known else ""
         if include_all:
             row["seq"] = e.seq
             row["kind"] = e.kind
             row["supersedes"] = e.supersedes
             row["superseded"] = e.seq in superseded
         rows.append(row)
-    if arms_by_period is not None and not include_all:
+    if days is not None and not include_all:
         # After unblinding the tidy data holds every scheduled day: a missed day is a row
         # with empty ratings, so each period (and block) stays complete for `analyze`.
         seen = {r["date"] for r in rows}
-        unblind = trial.unblinding()
-        until = str(unblind.payload["unblinded_at"])[:10] if unblind else "9999-12-31"
         for d in trial.calendar.days:
             day = d.date.isoformat()
-            if day in seen or day > until or not scheduled(trial, d.day_type):
+            if day in seen or not scheduled(trial, d.day_type):
                 continue
             missed: dict[str, Any] = {
                 "date": d.date.isoformat(),
@@ -257,40 +312,51 @@ def export_rows(
                 "block": None if d.block is None else d.block + 1,
                 "period": None if d.period is None else d.period + 1,
                 "code": None,
-                "arm": arms_by_period.get(d.period) if d.period is not None else None,
+                "arm": days[day].arm,
                 "guess": None,
                 "confidence": None,
             }
             missed.update({o.name: None for o in trial.protocol.outcomes})
-            missed.update({"taken": None, "deviation": "missed", "note": ""})
+            gone = day > until  # after an early unblinding: kept so each period has its arm
+            missed.update(
+                {"taken": None, "deviation": AFTER_UNBLINDING if gone else "missed", "note": ""}
+            )
+            missed["excluded"] = exclusion(days[day])
             rows.append(missed)
         rows.sort(key=lambda r: str(r["date"]))
     return rows
 
 
-def export_trial(trial_dir: Path, fmt: str, include_all: bool) -> str:
-    """CSV or JSON export; arms appear only after unblinding."""
+def export_trial(
+    trial_dir: Path, fmt: str, include_all: bool, unblind: dict[str, Any] | None = None
+) -> str:
+    """CSV or JSON export; arms appear only after unblinding.
+
+    ``unblind`` is the payload of an unblind entry not yet written: ``unblind`` builds
+    data.csv before it closes the log, so a failure leaves the trial blinded.
+    """
     with opened_trial(trial_dir, readonly=True) as trial:
-        unblind = trial.unblinding()
-        arms = None
+        if unblind is None:
+            entry = trial.unblinding()
+            if entry is not None:
+                from blindself.services.revealed import checked_unblinding
+
+                checked_unblinding(trial)  # T-40: no arms from an edited allocation
+                unblind = entry.payload
+        days = None
+        until = "9999-12-31"
         if unblind is not None:
-            # Only after unblinding: kept off the import path of the daily commands.
-            from blindself.dataset import complete_allocation, from_trial
-            from blindself.scheme import Scheme
-            from blindself.services.revealed import checked_unblinding
-
-            checked_unblinding(trial)  # T-40: no arms from an edited allocation
-
-            code_arm = {c["code"]: c["arm"] for c in unblind.payload["allocation"]["containers"]}
-            current = {d: e.payload for d, e in current_checkins(trial.store.entries()).items()}
-            _, observed = from_trial(
-                list(trial.calendar.days), current, code_arm, trial.schedule.period_code, set()
-            )
-            scheme = Scheme.from_json(unblind.payload["allocation"]["scheme"])
-            arms = dict(enumerate(complete_allocation(scheme, observed)))
-        rows = export_rows(trial, include_all, arms)
+            code_arm = {c["code"]: c["arm"] for c in unblind["allocation"]["containers"]}
+            until = str(unblind["unblinded_at"])[:10]
+            rows_, _ = analysed_days(trial, code_arm, until)
+            days = {str(r.date): r for r in rows_}
+        rows = export_rows(trial, include_all, days, until)
         columns = EXPORT_COLUMNS_BASE + [o.name for o in trial.protocol.outcomes]
         columns += ["taken", "deviation", "note"]
+        if days is not None:
+            # Which days the analysis leaves out and why (codebreak, wrong-bag, ...);
+            # `analyze` honours it, so it reproduces `unblind`.
+            columns.append("excluded")
         if include_all:
             columns += ["seq", "kind", "supersedes", "superseded"]
     if fmt == "json":

@@ -249,9 +249,15 @@ def _from_bundles(
                 continue
             g = row.get("guess")
             gv = 1.0 if g == active else 0.0 if g == placebo else math.nan
-            for m, value in (row.get("ratings") or {}).items():
+            ratings = row.get("ratings") or {}
+            if not isinstance(ratings, dict):
+                # Fix: a list here crashed with a traceback.
+                raise DataError(f"{path.name}: a row's ratings are not NAME: VALUE pairs")
+            for m, value in ratings.items():
                 if m not in measures or value is None:
                     continue
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise DataError(f"{path.name}: rating {str(m)[:20]!r} is not a number")
                 long.participant.append(person)
                 long.measure.append(m)
                 long.y.append(float(value))

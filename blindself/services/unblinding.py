@@ -12,13 +12,18 @@ from pathlib import Path
 from typing import Any
 
 from blindself.allocation import AllocationDoc, parse_allocation
-from blindself.checkins import check_free_text, current_checkins
+from blindself.checkins import (
+    check_free_text,
+    current_checkins,
+    last_due_day,
+    unblinding_open,
+)
 from blindself.codes import format_code
-from blindself.dataset import TrialData, complete_allocation, from_trial
+from blindself.dataset import TrialData
 from blindself.errors import CommitmentMismatch, StoreError, TrialStateError
 from blindself.seal import commitment, open_seal
 from blindself.services.context import Context
-from blindself.services.daily import export_trial, opened_trial
+from blindself.services.daily import analysed_days, export_trial, opened_trial
 from blindself.services.revealed import Revealed, checked_unblinding
 from blindself.trial import Trial
 
@@ -52,9 +57,17 @@ def unblind_trial(
             report = _write_outputs(trial)
             return UnblindResult(report, _summary(report), _report_files(trial), True, None)
         today = trial.today(ctx.now())
-        if today <= trial.calendar.end and not early:
+        current = current_checkins(trial.store.entries())
+        if not early and not unblinding_open(trial, today, current):
+            last = last_due_day(trial).date
+            if today >= last:
+                raise TrialStateError(
+                    f"the check-in of {last}, the last trial day, is not recorded yet: check "
+                    "in first, then unblind (or use --early --reason TEXT)"
+                )
             raise TrialStateError(
-                f"the trial runs until {trial.calendar.end}; unblinding opens on "
+                f"the trial runs until {trial.calendar.end}; unblinding opens once the "
+                f"check-in of {last} is recorded, or on "
                 f"{trial.calendar.end + timedelta(days=1)} (or use --early --reason TEXT)"
             )
         if early and not (reason and reason.strip()):
@@ -89,12 +102,23 @@ def unblind_trial(
             "published_commitment_checked": published_ok,
             "allocation": doc.to_json(),
         }
-        with trial.store.transaction() as tx:
-            if any(e.kind == "unblind" for e in tx.entries("unblind")):
-                raise TrialStateError("the trial was unblinded meanwhile; run blindself report")
-            tx.append("unblind", None, payload)
+        # All or nothing: the report, its data and its page are computed *before* the log is
+        # closed, so a failing analysis leaves the trial blinded (and retryable); only the
+        # file writes come after the commit, and `unblind`, `report` and `export` re-derive
+        # them from the closed log (it holds the revealed allocation) whenever they are lost.
+        while True:
+            head = trial.store.entries()[-1].seq
+            outputs = _compute_outputs(trial, doc, payload)
+            with trial.store.transaction() as tx:
+                entries = tx.entries()
+                if any(e.kind == "unblind" for e in entries):
+                    raise TrialStateError("the trial was unblinded meanwhile; run blindself report")
+                if entries[-1].seq != head:
+                    continue  # a check-in landed meanwhile: analyse again with it
+                tx.append("unblind", None, payload)
+                break
         try:
-            report = _write_outputs(trial)
+            report = _write_files(trial, outputs)
         except OSError as exc:
             # Reliability fix: the CLI's generic message said "nothing was recorded", but the
             # unblind entry is committed; a re-run (idempotent) writes the report.
@@ -143,20 +167,13 @@ def trial_data(trial: Trial) -> TrialData:
 
 def _trial_data(trial: Trial, doc: AllocationDoc, payload: dict[str, Any]) -> TrialData:
     entries = trial.store.entries()
-    current = {d: e.payload for d, e in current_checkins(entries).items()}
     opened = {str(e.payload.get("code")) for e in entries if e.kind == "codebreak"}
     broken = set(opened)
     for e in entries:
         if e.kind == "codebreak":
             broken.update(e.payload.get("implied", []))
-    rows, observed = from_trial(
-        list(trial.calendar.days),
-        current,
-        doc.code_to_arm,
-        trial.schedule.period_code,
-        broken,
-    )
-    observed = complete_allocation(doc.scheme, observed)
+    until = str(payload["unblinded_at"])[:10]
+    rows, observed = analysed_days(trial, doc.code_to_arm, until)
     p = trial.protocol
     scheme_note = (
         "randomized blocks of " + ", ".join(p.design.block) + f" ({p.design.blocks} blocks)"
@@ -205,25 +222,42 @@ def _checked(trial: Trial) -> Revealed:
     return revealed
 
 
-def _write_outputs(trial: Trial) -> dict[str, Any]:
-    """Analyse the allocation stored in the log (checked first) and write report/."""
+def _compute_outputs(trial: Trial, doc: AllocationDoc, payload: dict[str, Any]) -> dict[str, Any]:
+    """The report and the texts of its files, from the log and a checked allocation."""
     from blindself.analysis import analyze
     from blindself.rendering import render
 
-    revealed = _checked(trial)
-    data = _trial_data(trial, revealed.doc, revealed.entry.payload)
-    report = analyze(data)
-    csv_text = export_trial(trial.paths.root, "csv", False)
+    report = analyze(_trial_data(trial, doc, payload))
+    texts: dict[str, Any] = {
+        "report.json": json.dumps(report, indent=2, allow_nan=False) + "\n",
+        "data.csv": export_trial(trial.paths.root, "csv", False, unblind=payload),
+    }
+    report["trial"][VERIFIED_KEY] = True
+    texts["report.html"] = render(report, "html")
+    texts["report"] = report
+    return texts
+
+
+def _write_files(trial: Trial, outputs: dict[str, Any]) -> dict[str, Any]:
     with _report_dir(trial) as out:
-        _atomic_write(out, "report.json", json.dumps(report, indent=2, allow_nan=False) + "\n")
-        _atomic_write(out, "data.csv", csv_text)
-        report["trial"][VERIFIED_KEY] = True
-        _atomic_write(out, "report.html", render(report, "html"))
+        for name in ("report.json", "data.csv", "report.html"):
+            _atomic_write(out, name, outputs[name])
+    report: dict[str, Any] = outputs["report"]
     return report
 
 
+def _write_outputs(trial: Trial) -> dict[str, Any]:
+    """Analyse the allocation stored in the log (checked first) and write report/."""
+    revealed = _checked(trial)
+    return _write_files(trial, _compute_outputs(trial, revealed.doc, revealed.entry.payload))
+
+
 def load_report(trial_dir: Path) -> dict[str, Any]:
-    """The stored report.json of an unblinded trial (re-rendering never re-draws)."""
+    """The report of an unblinded trial: report.json, rebuilt from the closed log if lost.
+
+    The stored file is preferred (re-rendering never re-draws); a missing one is derived
+    again from the log's unblind entry, which holds the revealed allocation.
+    """
     with opened_trial(trial_dir, readonly=True) as trial:
         revealed = _checked(trial)
         path = trial.paths.report / "report.json"
@@ -232,21 +266,26 @@ def load_report(trial_dir: Path) -> dict[str, Any]:
                 f"{path} is reached through a symbolic link; run blindself unblind again to "
                 "rebuild the report"
             )
-        if not path.exists():
-            raise TrialStateError(f"{path} is missing; run blindself unblind again to rebuild it")
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        meta = data.get("trial") if isinstance(data, dict) else None
-        if not isinstance(meta, dict) or meta.get("commitment") != revealed.commitment:
-            raise TrialStateError(
-                f"{path} is not the report of this trial's checked allocation; "
-                "run blindself unblind again to rebuild it"
-            )
-        # The published-value check is a fact logged at unblinding (in the chained entry).
-        meta["published_commitment_checked"] = revealed.entry.payload.get(
-            "published_commitment_checked"
+        missing = not all(
+            (trial.paths.report / n).exists() for n in ("report.json", "data.csv", "report.html")
         )
-        meta[VERIFIED_KEY] = True
-        return data
+        if not missing:
+            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            meta = data.get("trial") if isinstance(data, dict) else None
+            if not isinstance(meta, dict) or meta.get("commitment") != revealed.commitment:
+                raise TrialStateError(
+                    f"{path} is not the report of this trial's checked allocation; "
+                    "run blindself unblind again to rebuild it"
+                )
+            # The published-value check is a fact logged at unblinding (in the chained entry).
+            meta["published_commitment_checked"] = revealed.entry.payload.get(
+                "published_commitment_checked"
+            )
+            meta[VERIFIED_KEY] = True
+            return data
+    # Lost files are derived again from the closed log (it holds the checked allocation).
+    with opened_trial(trial_dir) as trial:
+        return _write_outputs(trial)
 
 
 def _summary(report: dict[str, Any]) -> str:

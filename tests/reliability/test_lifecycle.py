@@ -1,0 +1,332 @@
+"""Model-based lifecycle test (RELIABILITY T-48; issue 11): a fallible person, start to end.
+
+Hypothesis draws a trial (helper and self mode; small synthetic designs and shipped
+templates cut down to two blocks) and a day-by-day sequence of the mistakes the CLI
+accepts: the right code, a code from the wrong bag or of another day, a swapped pair
+then its ``correct --swap``, missed days, ``--no-capsule``, ``--replace`` corrections,
+code-breaks and early unblinding.  Whatever happens, ``unblind`` must exit 0 and write
+the report, and ``analyze report/data.csv`` must reproduce every estimate and p of the
+report, exclusions included.
+
+Profiles: 50 examples in CI (in-process, cheap KDF); ``BLINDSELF_LIFECYCLE_EXAMPLES=1000``
+for a long run.  ``BLINDSELF_LIFECYCLE_STATS=FILE`` appends what each example did (JSON
+lines), to report how many trials and mistake sequences ran.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections import Counter
+from contextlib import ExitStack
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+from click.testing import CliRunner
+from helpers import PASSPHRASE, SMALL_PROTOCOL, START, at, make_context, with_clock
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from blindself.checkins import CheckinRequest, current_checkins
+from blindself.cli import cli
+from blindself.errors import BlindselfError
+from blindself.services.codebreak import codebreak_code
+from blindself.services.corrections import swap_codes
+from blindself.services.daily import record_checkin
+from blindself.services.setup import init_trial
+from blindself.trial import open_trial
+
+ROOT = Path(__file__).resolve().parents[2]
+LONG = "BLINDSELF_LIFECYCLE_EXAMPLES" in os.environ
+EXAMPLES = int(os.environ.get("BLINDSELF_LIFECYCLE_EXAMPLES", "50"))
+# The CI profile draws the page without its matplotlib figures (about 4 s a report, measured
+# in benchmarks/); the long profile draws everything.
+FIGURES = ("outcome_figure", "decomposition", "guess_rate_by_week")
+STATS = os.environ.get("BLINDSELF_LIFECYCLE_STATS")
+
+THREE_ARMS = """\
+[trial]
+title = "Three arms"
+question = "Dose?"
+timezone = "UTC"
+
+[[arms]]
+name = "placebo"
+kind = "placebo"
+label = "placebo"
+
+[[arms]]
+name = "low"
+kind = "active"
+label = "low dose"
+dose = 1
+
+[[arms]]
+name = "high"
+kind = "active"
+label = "high dose"
+dose = 2
+
+[design]
+kind = "blocks"
+block = ["placebo", "low", "high"]
+blocks = 2
+period_days = 2
+dosing = "every-other-day"
+baseline_days = 1
+blinding = "{blinding}"
+
+[[outcomes]]
+name = "mood"
+scale = [1, 10]
+better = "higher"
+primary = true
+
+[checkin]
+guess = true
+days = "all"
+"""
+
+COMPLETE = SMALL_PROTOCOL.replace(
+    'kind = "blocks"\nblock = ["active", "placebo"]\nblocks = 4',
+    'kind = "complete"\ncounts = {{ active = 3, placebo = 3 }}',
+)
+
+
+def shipped(name: str, blinding: str) -> str:
+    """A shipped template cut to two blocks and one baseline day, so an example stays fast."""
+    text = (ROOT / "protocols" / f"{name}.toml").read_text()
+    text = re.sub(r"(?m)^blocks = \d+", "blocks = 2", text)
+    text = re.sub(r"(?m)^baseline_days = \d+", "baseline_days = 1", text)
+    text = re.sub(r"(?m)^period_days = 7", "period_days = 2", text)
+    return re.sub(r'(?m)^blinding = "\w+"', f'blinding = "{blinding}"', text)
+
+
+DESIGNS = {
+    "small-helper": lambda: SMALL_PROTOCOL.format(blinding="helper"),
+    "small-self": lambda: SMALL_PROTOCOL.format(blinding="self"),
+    "three-arms-self": lambda: THREE_ARMS.format(blinding="self"),
+    "three-arms-helper": lambda: THREE_ARMS.format(blinding="helper"),
+    "complete-helper": lambda: COMPLETE.format(blinding="helper"),
+    "complete-self": lambda: COMPLETE.format(blinding="self"),
+    "microdosing-resilience": lambda: shipped("microdosing-resilience", "self"),
+    "placebo-response": lambda: shipped("placebo-response", "helper"),
+}
+
+ACTIONS = ["right", "right", "right", "other-code", "no-capsule", "missed", "replace"]
+
+
+def run_cli(args: list[str], ctx: Any) -> Any:
+    return CliRunner().invoke(cli, args, obj=ctx, env={"BLINDSELF_PASSPHRASE": PASSPHRASE})
+
+
+def codes_in_use(trial_dir: Path) -> dict[str, int]:
+    """Code -> 1-based period of every current check-in (the log's invariant)."""
+    trial = open_trial(trial_dir, readonly=True)
+    try:
+        current = current_checkins(trial.store.entries())
+        return {
+            str(e.payload["code"]): int(e.payload["period"])
+            for e in current.values()
+            if e.payload.get("code")
+        }
+    finally:
+        trial.close()
+
+
+def live(trial_dir: Path, data: st.DataObject, stats: Counter[str]) -> tuple[Any, Any]:
+    """Check in day by day with drawn mistakes; returns the unblinding context and flags."""
+    trial = open_trial(trial_dir, readonly=True)
+    days = list(trial.calendar.days)
+    schedule = trial.schedule
+    protocol = trial.protocol
+    trial.close()
+    early = (
+        data.draw(st.booleans().map(lambda b: b and True), label="early")
+        and data.draw(st.integers(0, 3), label="early-weight") == 0
+    )
+    last = len(days) - 1
+    stop = data.draw(st.integers(0, last), label="early-day") if early else last
+    guesses = [*protocol.arm_names, "unsure"]
+    for n, d in enumerate(days[: stop + 1]):
+        due = protocol.checkin.days == "all" or d.day_type in ("baseline", "dose")
+        if not due:
+            continue
+        action = data.draw(st.sampled_from(ACTIONS), label=f"day{n}") if d.is_dose else "right"
+        if not d.is_dose and data.draw(st.integers(0, 9), label=f"miss{n}") == 0:
+            action = "missed"
+        stats[action] += 1
+        if action == "missed":
+            continue
+        ctx = with_clock(make_context(), at(d.date, 21))
+        used = codes_in_use(trial_dir)
+        period = None if d.period is None else d.period + 1
+        code: str | None = None
+        if d.is_dose and action != "no-capsule":
+            mine = [c for c, p in used.items() if p == period]
+            if schedule.period_code:
+                right = schedule.period_code[d.period or 0]
+            else:
+                bag = schedule.bags[d.block or 0]
+                right = mine[0] if mine else next((c for c in bag if c not in used), None)
+            free = [c for c in schedule.codes if c not in used or used[c] == period]
+            if action == "other-code" and free:
+                code = data.draw(st.sampled_from(sorted(free)), label=f"code{n}")
+            else:
+                code = (
+                    right
+                    if right is not None and (right not in used or used[right] == period)
+                    else None
+                )
+        mood = data.draw(st.integers(1, 10), label=f"mood{n}")
+        ratings = {
+            o.name: min(max(mood + i, o.scale[0]), o.scale[1])
+            for i, o in enumerate(protocol.outcomes)
+        }
+        guess = (
+            data.draw(st.sampled_from(guesses), label=f"guess{n}")
+            if d.is_dose and protocol.checkin.guess
+            else None
+        )
+        conf = None if guess in (None, "unsure") else 70
+        if d.is_dose and code is None and guess is not None:
+            guess, conf = "unsure", None
+        req = CheckinRequest(
+            date=d.date, code=code, ratings=ratings, guess=guess, confidence=conf,
+            no_capsule=d.is_dose and code is None,
+        )  # fmt: skip
+        try:
+            record_checkin(trial_dir, req, ctx)
+        except BlindselfError:
+            stats["refused"] += 1
+            continue
+        if action == "replace":
+            later = replace(
+                req, ratings={k: v for k, v in ratings.items()} | {protocol.outcomes[0].name: protocol.outcomes[0].scale[0]},
+                replace=True, reason="typo",
+            )  # fmt: skip
+            try:
+                record_checkin(trial_dir, later, ctx)
+                stats["replaced"] += 1
+            except BlindselfError:
+                stats["refused"] += 1
+    end_ctx = with_clock(
+        make_context(), at(days[stop].date + timedelta(days=0 if early else 1), 22)
+    )
+    # A swapped pair noticed later, corrected in one step.
+    used = codes_in_use(trial_dir)
+    if len(used) >= 2 and data.draw(st.integers(0, 2), label="swap") == 0:
+        trial = open_trial(trial_dir, readonly=True)
+        by_code = {
+            str(e.payload["code"]): e.day
+            for e in current_checkins(trial.store.entries()).values()
+            if e.payload.get("code")
+        }
+        trial.close()
+        a, b = data.draw(
+            st.lists(st.sampled_from(sorted(by_code)), min_size=2, max_size=2, unique=True),
+            label="pair",
+        )
+        try:
+            from datetime import date as date_
+
+            swap_codes(
+                trial_dir,
+                date_.fromisoformat(str(by_code[a])),
+                date_.fromisoformat(str(by_code[b])),
+                "mixed up",
+                end_ctx,
+            )
+            stats["swap"] += 1
+        except BlindselfError:
+            stats["refused"] += 1
+    if data.draw(st.integers(0, 3), label="codebreak") == 0:
+        code = data.draw(st.sampled_from(sorted(schedule.codes)), label="broken")
+        codebreak_code(trial_dir, code, "side effect", end_ctx, passphrase=PASSPHRASE)
+        stats["codebreak"] += 1
+    stats["early"] += int(early)
+    return end_ctx, early
+
+
+def numbers(report: dict[str, Any]) -> dict[str, Any]:
+    """Every estimate and p of a report, keyed by position (arm names differ in analyze)."""
+    out: dict[str, Any] = {
+        "codebroken_days": report["adherence"]["codebroken_days"],
+        "excluded_days": report["adherence"]["excluded_days"],
+        "missed": report["adherence"]["missed"],
+    }
+    for i, o in enumerate(report["outcomes"]):
+        out[f"{i}.n"] = sorted(o["n"].values())
+        for j, c in enumerate(o["contrasts"]):
+            for key in ("estimate", "p_randomization"):
+                out[f"{i}.{j}.{key}"] = c.get(key)
+            out[f"{i}.{j}.classical.p"] = (c.get("classical") or {}).get("p")
+    return out
+
+
+def close(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return a == pytest.approx(b, rel=1e-9, abs=1e-12)
+    return bool(a == b)
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    database=None,
+)
+@given(design=st.sampled_from(sorted(DESIGNS)), alloc=st.integers(0, 2**16), data=st.data())
+def test_any_accepted_mistakes_unblind_into_a_reproducible_report(
+    design: str, alloc: int, data: st.DataObject
+) -> None:
+    stats: Counter[str] = Counter({design: 1})
+    with ExitStack() as stack:
+        if not LONG:
+            from blindself import plots
+
+            for name in FIGURES:
+                stack.enter_context(mock.patch.object(plots, name, lambda *a, **k: "<svg></svg>"))
+        lifecycle(design, alloc, data, stats, stack.enter_context(tempfile.TemporaryDirectory()))
+    if STATS:
+        with open(STATS, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(stats) + "\n")
+
+
+def lifecycle(design: str, alloc: int, data: st.DataObject, stats: Counter[str], tmp: str) -> None:
+    if True:
+        base = Path(tmp)
+        protocol = base / "p.toml"
+        protocol.write_text(DESIGNS[design]())
+        trial = base / "t"
+        init_trial(
+            protocol, trial, passphrase=PASSPHRASE, ctx=make_context(alloc_seed=alloc),
+            start=START, no_sheet=True,
+        )  # fmt: skip
+        ctx, early = live(trial, data, stats)
+        args = ["unblind", "--trial", str(trial)]
+        if early:
+            args += ["--early", "--reason", "stopped"]
+        r = run_cli(args, ctx)
+        assert r.exit_code == 0, r.output
+        for name in ("report.html", "report.json", "data.csv"):
+            assert (trial / "report" / name).exists()
+        report = json.loads((trial / "report" / "report.json").read_text())
+        arms = {a.name: a.kind for a in open_trial(trial, readonly=True).protocol.arms}
+        cmd = ["analyze", str(trial / "report" / "data.csv"), "--arm-column", "arm", "--json"]
+        for name, kind in arms.items():
+            flag = {"active": "--active", "placebo": "--placebo", "none": "--none"}[kind]
+            cmd += [flag, name]
+        cmd += ["--protocol", str(protocol)]
+        again = run_cli(cmd, ctx)
+        assert again.exit_code == 0, again.output
+        ours, theirs = numbers(report), numbers(json.loads(again.stdout))
+        diff = {k: (v, theirs.get(k)) for k, v in ours.items() if not close(v, theirs.get(k))}
+        assert not diff, diff
+        stats["excluded:" + ",".join(sorted(report["adherence"]["excluded_days"]))] += 1
