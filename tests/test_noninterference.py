@@ -165,8 +165,9 @@ def run_flow(invoke: Invoke, base: Path, protocol: Path, alloc_seed: int) -> dic
     go("anchor", ["verify", *t, "--anchor"], when=9)
     go("dup-rate", ["checkin", *t, "--rate", "mood=1", "--rate", "mood=2"], when=9)
     go("week-date", ["checkin", *t, "--date", "2026-W10-1", "--rate", "mood=1"], when=9)
-    go("early", ["unblind", *t], when=9, env=env)
-    go("early-no-reason", ["unblind", *t, "--early"], when=9, env=env)
+    # The day before the last: unblinding opens on the last day once its check-in is in.
+    go("early", ["unblind", *t], when=8, env=env)
+    go("early-no-reason", ["unblind", *t, "--early"], when=8, env=env)
     go("wrong-pass", ["unblind", *t], when=10, env={"BLINDSELF_PASSPHRASE": "not the passphrase"})
     go("report-blind", ["report", *t], when=10)
     go("backup", ["backup", *t, "-o", "backup"], when=10)
