@@ -43,7 +43,11 @@ def check_rows(name: str, b: dict[str, Any], doc: AllocationDoc) -> None:
                     f"{where}: its arm does not match the committed allocation; the bundle was "
                     "edited after unblinding and cannot be pooled"
                 )
-        for measure, value in (r.get("ratings") or {}).items():
+        ratings = r.get("ratings") or {}
+        if not isinstance(ratings, dict):
+            # Fix: a list here crashed pool with a traceback (issue 11 item 3).
+            raise DataError(f"{where}: its ratings are not NAME: VALUE pairs")
+        for measure, value in ratings.items():
             if value is None:
                 continue
             if measure not in scales:

@@ -91,4 +91,4 @@ def test_a_bundle_whose_ratings_are_a_list(tmp_path: Path, invoke: Invoke) -> No
             bundle["rows"][3]["ratings"] = [1, 2]
         path.write_text(json.dumps(bundle))
     err = assert_one_error_line(invoke(["pool", *map(str, bundles)]))
-    assert "b2.json: a row's ratings are not NAME: VALUE pairs" in err
+    assert err.startswith("Error: b2.json: row 4") and "ratings are not NAME: VALUE pairs" in err
