@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from blindself.stats.cgrc import GRID, correct_guess_rate_curve
-from blindself.stats.guess_strata import pseudo_trials, strata_of
+from blindself.analysis.stats.cgrc import GRID, correct_guess_rate_curve
+from blindself.analysis.stats.guess_strata import pseudo_trials, strata_of
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "szigeti2021-acutes.csv"
 REPEAT = 5

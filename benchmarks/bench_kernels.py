@@ -16,7 +16,7 @@ on stdout; the parent measures the child's peak RSS.  Cases:
   (production KDF; left in ``--workdir`` for the parent's ``blindself unblind`` runs), then
   ``analyze`` and the HTML render timed in-process.
 - ``power``: ``simulate_power`` with 1,000 simulated trials on a shipped protocol.
-- ``kdf``: one Argon2id derivation at ``blindself.seal.DEFAULT_KDF``.
+- ``kdf``: one Argon2id derivation at ``blindself.trial.seal.crypto.DEFAULT_KDF``.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def _block_data(
     blocks: int, period_days: int, baseline: int, rng: np.random.Generator
 ) -> tuple[Any, tuple[str, ...], np.ndarray, np.ndarray]:
     """Scheme, observed allocation, daily outcome and 0-based period (-1: baseline)."""
-    from blindself.scheme import Scheme
+    from blindself.trial.scheme import Scheme
 
     scheme = Scheme("blocks", ARMS, ARMS, n_blocks=blocks)
     observed: list[str] = []
@@ -87,8 +87,8 @@ def _block_data(
 def _blindself_test(
     blocks: int, period_days: int, baseline: int, draws: int, repeat: int
 ) -> tuple[Series, dict[str, Any]]:
-    from blindself.stats.assignments import assignment_set
-    from blindself.stats.randomization import randomization_test
+    from blindself.analysis.stats.assignments import assignment_set
+    from blindself.analysis.stats.randomization import randomization_test
 
     scheme, observed, y, period = _block_data(blocks, period_days, baseline, _rng())
 
@@ -219,14 +219,14 @@ def _fixed(when: datetime) -> Callable[[], datetime]:
 
 def _build_year_trial(trial: Path, blocks: int, outcomes: int) -> Path:
     """A blinded trial at the production KDF that ended yesterday, every day checked in."""
-    from blindself.checkins import CheckinRequest
-    from blindself.protocol import parse_protocol
+    from blindself.protocol.loading import parse_protocol
     from blindself.randomness import GeneratorSource
-    from blindself.schedule import build_calendar
-    from blindself.seal import DEFAULT_KDF
     from blindself.services.context import Context
     from blindself.services.daily import record_checkin
     from blindself.services.setup import init_trial
+    from blindself.trial.checkins import CheckinRequest
+    from blindself.trial.schedule import build_calendar
+    from blindself.trial.seal.format import DEFAULT_KDF
 
     raw = _year_protocol(blocks, outcomes)
     protocol_path = trial.parent / "protocol.toml"
@@ -279,11 +279,11 @@ def _build_year_trial(trial: Path, blocks: int, outcomes: int) -> Path:
 def _analysis(quick: bool, repeat: int, workdir: Path | None) -> tuple[Series, dict[str, Any]]:
     """Build ``workdir/pristine`` (kept for the parent's ``blindself unblind`` runs), then
     time ``analyze`` and the HTML render in-process on an unblinded copy."""
-    from blindself.analysis import analyze
-    from blindself.rendering import render
+    from blindself.analysis.engine import analyze
+    from blindself.report.rendering import render
     from blindself.services.context import Context
     from blindself.services.unblinding import trial_data, unblind_trial
-    from blindself.trial import open_trial
+    from blindself.trial.folder import open_trial
 
     blocks, outcomes = (4, 2) if quick else (26, 5)
     tmp = Path(tempfile.mkdtemp(prefix="blindself-bench-"))
@@ -358,12 +358,13 @@ def _power(quick: bool, repeat: int) -> tuple[Series, dict[str, Any]]:
 def _kdf(quick: bool, repeat: int) -> tuple[Series, dict[str, Any]]:
     from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
-    from blindself.seal import DEFAULT_KDF
+    from blindself.trial.seal.format import DEFAULT_KDF
 
     before = _maxrss_mib()
 
     def run() -> bytes:
-        # The derivation seal() and open_seal() run once each (blindself.seal._argon2id).
+        # The derivation seal() and open_seal() run once each
+        # (blindself.trial.seal.crypto._argon2id).
         kdf = Argon2id(
             salt=b"\x00" * 16,
             length=32,

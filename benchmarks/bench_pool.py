@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from blindself.pool_report import render_pool_html
+from blindself.report.pool import render_pool_html
 from blindself.services.pooling import PoolOptions, pool_inputs
 
 

@@ -14,9 +14,9 @@ from datetime import date
 from importlib.resources import files
 from pathlib import Path
 
-from blindself.protocol import load_protocol
-from blindself.schedule import build_calendar
-from blindself.stats.power import power_of_design
+from blindself.analysis.stats.power import power_of_design
+from blindself.protocol.loading import load_protocol
+from blindself.trial.schedule import build_calendar
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from blindself.report_html import render_html
+from blindself.report.page import render_html
 
 SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "report-sample.json"
 

@@ -27,12 +27,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from blindself.codes import format_code  # noqa: E402
-from blindself.seal import TEST_KDF  # noqa: E402
 from blindself.services.context import Context  # noqa: E402
 from blindself.services.daily import record_checkin  # noqa: E402
 from blindself.services.diary import CheckinRequest  # noqa: E402
 from blindself.services.setup import init_trial  # noqa: E402
+from blindself.trial.codes import format_code  # noqa: E402
+from blindself.trial.seal.format import TEST_KDF  # noqa: E402
 from blindself.web.app import create_app, pairing_token  # noqa: E402
 
 PAGE_TARGET_MS = 50.0

@@ -496,7 +496,7 @@ def cold_rows(quick: bool, work: Path) -> list[Row]:
             "command", target_s=COLD_TARGET),
         Row("cold.analyze", "blindself analyze data.csv of that trial (--json)", "command",
             target_s=COLD_TARGET),
-        Row("import.analysis", "python -c 'import blindself.analysis'", "command"),
+        Row("import.analysis", "python -c 'import blindself.analysis.engine'", "command"),
     ]  # fmt: skip
     demo = work / "demo"
     made = run_process([*cli, "demo", str(demo)], env=env, cwd=work)
@@ -512,7 +512,7 @@ def cold_rows(quick: bool, work: Path) -> list[Row]:
         "cold.analyze": [*cli, "analyze", str(csv), "--arm-column", "arm", "--active", "active",
                          "--placebo", "placebo", "--protocol", str(demo / "protocol.toml"),
                          "--json"],
-        "import.analysis": [sys.executable, "-c", "import blindself.analysis"],
+        "import.analysis": [sys.executable, "-c", "import blindself.analysis.engine"],
     }  # fmt: skip
     for row in rows:
         if row.status != "ok":
@@ -646,7 +646,7 @@ def kdf_row(quick: bool) -> Row:
 def power_row(quick: bool) -> Row:
     sims = 50 if quick else 1000
     row = Row("power", f"power, {sims} simulated trials", "kernel", target_s=POWER_TARGET)
-    if not (ROOT / "blindself" / "stats" / "power.py").exists():
+    if not (ROOT / "blindself" / "analysis" / "stats" / "power.py").exists():
         row.status = "not available yet"
         return row
     _fill(row, *kernel("power", quick, 1 if quick else 3))
@@ -663,9 +663,9 @@ SCRIPTS: tuple[tuple[str, str, str, float | None, str | None], ...] = (
      "blindself/services/pooling.py"),
     ("script.bench_report", "bench_report.py", "bench_report.py (whole script)", None, None),
     ("script.bench_power", "bench_power.py", "bench_power.py (all protocols)", None,
-     "blindself/stats/power.py"),
+     "blindself/analysis/stats/power.py"),
     ("script.bench_cgrc", "bench_cgrc.py", "bench_cgrc.py (correct guess rate curves)", None,
-     "blindself/stats/cgrc.py"),
+     "blindself/analysis/stats/cgrc.py"),
     ("script.bench_web", "bench_web.py", "bench_web.py (check-in page and POST, a year)", None,
      "blindself/web/__init__.py"),
 )  # fmt: skip

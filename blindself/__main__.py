@@ -1,5 +1,5 @@
 """``python -m blindself``."""
 
-from blindself.cli import main
+from blindself.cli.main import main
 
 main()

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 from helpers import SMALL_PROTOCOL, Invoke, make_context
 
-from blindself.cli import cli
+from blindself.cli.main import cli
 from blindself.services.context import Context
 
 

@@ -13,8 +13,8 @@ import numpy as np
 from click.testing import Result
 
 from blindself.randomness import GeneratorSource
-from blindself.seal import TEST_KDF
 from blindself.services.context import Context
+from blindself.trial.seal.format import TEST_KDF
 
 PASSPHRASE = "correct horse battery staple"
 START = date(2026, 3, 2)

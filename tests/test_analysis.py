@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from helpers import Invoke, make_context
 
-from blindself import analysis
-from blindself.dataset import DayRow, TrialData
-from blindself.protocol import AnalysisPlan, Arm, Outcome
+from blindself.analysis import engine as analysis
+from blindself.analysis.dataset import DayRow, TrialData
+from blindself.protocol.model import AnalysisPlan, Arm, Outcome
 from blindself.randomness import GeneratorSource
-from blindself.scheme import Scheme, draw_allocation
 from blindself.services.analyze import AnalyzeOptions, build_data
+from blindself.trial.scheme import Scheme, draw_allocation
 
 PLAN = AnalysisPlan(0.05, "two-sided", "holm", "pairwise", "mean-difference")
 KINDS = {"none": "none", "placebo": "placebo"}
@@ -149,7 +149,7 @@ def test_report_has_the_spec_9_skeleton() -> None:
 
 
 def test_undefined_statistics_are_null_not_nan() -> None:
-    # every guess unsure: Bang's index is 0/0 (NaN in blindself.stats.blinding)
+    # every guess unsure: Bang's index is 0/0 (NaN in blindself.analysis.stats.blinding)
     data = trial(("active", "placebo"), 4, guess="unsure")
     r = analysis.analyze(data)
     text = json.dumps(r, allow_nan=False)  # raises on NaN or infinity

@@ -1,7 +1,7 @@
 """The blinding sentence of the verdict never contradicts the blinding indices beside it.
 
 Crafted guess tables go through the whole analysis (randomization test, Bang's and James'
-indices from blindself.stats.blinding, which tests/stats/test_blinding.py checks against R
+indices from blindself.analysis.stats.blinding, which tests/stats/test_blinding.py checks against R
 package BI 1.2.0); the sentence is then checked against those numbers.  Issue 11 item 4:
 with 8 of 9 periods guessed right the report said "The blind held" (p = 0.0625) while
 James' index had its whole interval below 0.5.
@@ -16,11 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from blindself import analysis
-from blindself.dataset import DayRow, TrialData
-from blindself.protocol import AnalysisPlan, Arm, Outcome
+from blindself.analysis import engine as analysis
+from blindself.analysis.dataset import DayRow, TrialData
+from blindself.protocol.model import AnalysisPlan, Arm, Outcome
 from blindself.randomness import GeneratorSource
-from blindself.scheme import Scheme, draw_allocation
+from blindself.trial.scheme import Scheme, draw_allocation
 
 PLAN = AnalysisPlan(0.05, "two-sided", "holm", "pairwise", "mean-difference")
 OTHER = {"active": "placebo", "placebo": "active"}
@@ -49,7 +49,7 @@ def sentence_of(answers: list[str | None], seed: int = 0) -> tuple[dict[str, Any
 
 
 def blinding_of(answers: list[str | None], seed: int = 0) -> tuple[dict[str, Any], str, str]:
-    from blindself.verdict import blinding_judgement
+    from blindself.analysis.verdict import blinding_judgement
 
     bl, sentence = sentence_of(answers, seed)
     state, expected = blinding_judgement(bl)

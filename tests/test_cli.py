@@ -21,7 +21,7 @@ from helpers import (
     with_clock,
 )
 
-from blindself.codes import ALPHABET
+from blindself.trial.codes import ALPHABET
 
 ENV = {"BLINDSELF_PASSPHRASE": PASSPHRASE}
 
@@ -113,7 +113,7 @@ def test_new_copies_and_never_overwrites(invoke: Invoke, tmp_path: Path) -> None
 
 
 def test_every_command_has_help(invoke: Invoke) -> None:
-    from blindself.cli import cli
+    from blindself.cli.main import cli
 
     for name, command in cli.commands.items():
         assert command.help, name
@@ -364,7 +364,7 @@ def test_mistyped_code_gets_a_suggestion(trial: Path, invoke: Invoke) -> None:
 
 
 def test_code_of_another_trial_is_refused(trial: Path, invoke: Invoke) -> None:
-    from blindself.codes import check_symbol, format_code
+    from blindself.trial.codes import check_symbol, format_code
 
     issued = set(sheet_of(trial)["codes"])
     for data in ("0000", "ZZZZ", "1234", "ABCD"):

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from blindself import codes
-from blindself.codes import (
+from blindself.errors import CodeError
+from blindself.randomness import GeneratorSource, shuffle
+from blindself.trial import codes
+from blindself.trial.codes import (
     ALPHABET,
     check_symbol,
     format_code,
@@ -19,8 +21,6 @@ from blindself.codes import (
     match_code,
     normalize_code,
 )
-from blindself.errors import CodeError
-from blindself.randomness import GeneratorSource, shuffle
 
 # Damm's decimal TA quasigroup as printed in Wikipedia, "Damm algorithm" (cited there to Damm 2004,
 # p. 111); its worked example gives check digit 4 for 572.

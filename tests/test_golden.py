@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from helpers import Invoke
 
-from blindself.rendering import render
+from blindself.report.rendering import render
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = Path(__file__).parent / "golden"

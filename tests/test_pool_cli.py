@@ -25,9 +25,9 @@ from helpers import (
     with_clock,
 )
 
-from blindself.cli import cli
+from blindself.cli.main import cli
 from blindself.errors import DataError, TrialStateError
-from blindself.pool_report import render_pool_html, render_pool_text
+from blindself.report.pool import render_pool_html, render_pool_text
 from blindself.services.pooling import PoolOptions, pool_inputs, share_trial
 
 ENV = {"BLINDSELF_PASSPHRASE": PASSPHRASE}
@@ -114,8 +114,8 @@ def test_bundle_is_anonymized_and_verifiable(bundles: list[Path]) -> None:
     assert b["protocol"]["arms"][0] == {"name": "active", "kind": "active",
                                         "label": "active capsule", "dose": None, "unit": None}  # fmt: skip
     assert b["trial"]["question"] == "Does the active capsule lift my mood?"
-    from blindself.allocation import parse_allocation
-    from blindself.seal import commitment
+    from blindself.trial.allocation import parse_allocation
+    from blindself.trial.seal.crypto import commitment
 
     doc = parse_allocation(json.dumps(b["allocation"]).encode())
     assert commitment(doc.canonical()) == b["commitment"]

@@ -1,4 +1,4 @@
-"""Tests for blindself.protocol: loading and validating a protocol (SPEC 3, 4 and 12).
+"""Tests for blindself.protocol.loading: loading and validating a protocol (SPEC 3, 4 and 12).
 
 Every validation error is one line that names the file, the key and what is allowed;
 a representative set is asserted verbatim.
@@ -19,12 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from blindself.errors import BlindselfError, ProtocolError
-from blindself.protocol import (
-    MAX_PROTOCOL_BYTES,
-    Protocol,
-    load_protocol,
-    parse_protocol,
-)
+from blindself.protocol.loading import MAX_PROTOCOL_BYTES, load_protocol, parse_protocol
+from blindself.protocol.model import Protocol
 
 BASE = """\
 [trial]

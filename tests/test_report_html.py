@@ -2,7 +2,7 @@
 
 The fixture ``tests/data/report-sample.json`` is hand-made in the shape ``analysis.py`` writes
 (numbers invented, not a statistical reference).  The expected strings are the fixture's
-numbers passed through the display helpers of ``blindself.report``: the page must show the
+numbers passed through the display helpers of ``blindself.report.text``: the page must show the
 stored numbers, never recompute them.
 """
 
@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from browser_checks import DESKTOP, PHONE, assert_accessible, assert_no_sideways_scroll, watch
 
-from blindself.rendering import render
-from blindself.report import f, fci, fp
-from blindself.report_html import render_html
+from blindself.report.page import render_html
+from blindself.report.rendering import render
+from blindself.report.text import f, fci, fp
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = Path(__file__).parent / "data" / "report-sample.json"
@@ -191,7 +191,7 @@ def test_commitment_states(checked: bool | None, source: str, expected: str) -> 
 @pytest.mark.parametrize("checked", [True, None, False])
 def test_a_stored_flag_never_renders_as_verified(checked: bool | None) -> None:
     """T-40: only the command that re-hashed the allocation sets commitment_verified."""
-    from blindself.report import render_text
+    from blindself.report.text import render_text
 
     r = sample()
     r["trial"]["published_commitment_checked"] = checked
@@ -448,7 +448,7 @@ def test_rendering_is_reproducible(html: str) -> None:
 
 def test_report_module_does_not_import_matplotlib_or_jinja2() -> None:
     code = (
-        "import sys, blindself.report, blindself.rendering; "
+        "import sys, blindself.report.text, blindself.report.rendering; "
         "print(sorted(m for m in ('matplotlib', 'jinja2', 'numpy') if m in sys.modules))"
     )
     out = subprocess.run(
@@ -542,7 +542,7 @@ def test_charts_fit_a_phone(
 
 # ------------------------------------------------- issue 11 item 8: cards a lay reader can read
 def test_headline_cards_explain_every_missing_value() -> None:
-    from blindself.report_html import page_view
+    from blindself.report.page import page_view
 
     r = nulled(sample())
     r["outcomes"][0]["contrasts"][0]["notes"] = ["no rated dose days of placebo"]
@@ -559,7 +559,7 @@ def test_headline_cards_explain_every_missing_value() -> None:
 
 
 def test_a_missing_interval_says_the_design_cannot_give_one() -> None:
-    from blindself.report import why_missing
+    from blindself.report.text import why_missing
 
     c = {"estimate": 0.5, "ci95": None, "randomization": {"p_min": 0.125}, "notes": []}
     assert why_missing(c) == (
@@ -569,8 +569,8 @@ def test_a_missing_interval_says_the_design_cannot_give_one() -> None:
 
 
 def test_the_bayesian_probability_names_its_model() -> None:
-    from blindself.report_html import page_view
-    from blindself.verdict import verdict
+    from blindself.analysis.verdict import verdict
+    from blindself.report.page import page_view
 
     r = sample()
     c = r["outcomes"][0]["contrasts"][0]
@@ -584,7 +584,7 @@ def test_the_bayesian_probability_names_its_model() -> None:
 
 
 def test_the_blinding_p_is_worded_as_a_p_value() -> None:
-    from blindself.report_html import page_view
+    from blindself.report.page import page_view
 
     card = next(x for x in page_view(sample())["headline"] if x["key"] == "blind_p")
     assert "tracked" not in card["caption"]

@@ -1,4 +1,4 @@
-"""Tests for blindself.schedule: the trial calendar (SPEC 4 and 12 "Calendar and periods").
+"""Tests for blindself.trial.schedule: the trial calendar (SPEC 4 and 12 "Calendar and periods").
 
 Hand-worked calendars for each dosing pattern, then a brute-force reference
 implementation written here (dose-day stream by testing every day against the pattern)
@@ -19,9 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from blindself import randomness
-from blindself import scheme as scheme_module
-from blindself.protocol import Design, Protocol, load_protocol, parse_protocol
-from blindself.schedule import Calendar, Day, build_calendar, scheme_of
+from blindself.protocol.loading import load_protocol, parse_protocol
+from blindself.protocol.model import Design, Protocol
+from blindself.trial import scheme as scheme_module
+from blindself.trial.schedule import Calendar, Day, build_calendar, scheme_of
 
 BASE = b"""\
 [trial]

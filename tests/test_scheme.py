@@ -1,4 +1,4 @@
-"""Tests for blindself.scheme: the set of allocations a design can draw (SPEC 4, 12).
+"""Tests for blindself.trial.scheme: the set of allocations a design can draw (SPEC 4, 12).
 
 The reference for every set is exact enumeration with itertools, written here
 independently of the module; uniformity is a chi-square test over that enumerated set.
@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from scipy.stats import chisquare
 
-from blindself import scheme as scheme_module
 from blindself.errors import ProtocolError
 from blindself.randomness import GeneratorSource
-from blindself.scheme import Scheme, draw_allocation, longest_run
+from blindself.trial import scheme as scheme_module
+from blindself.trial.scheme import Scheme, draw_allocation, longest_run
 
 # -- independent references ------------------------------------------------------------
 

@@ -15,15 +15,11 @@ import numpy as np
 import pytest
 import rfc8785
 
-from blindself import seal as seal_mod
 from blindself.errors import SealError
 from blindself.randomness import GeneratorSource, SystemRandomSource
-from blindself.seal import (
-    DEFAULT_KDF,
-    MAGIC,
+from blindself.trial.seal import crypto as seal_mod
+from blindself.trial.seal.crypto import (
     OPAQUE,
-    TEST_KDF,
-    KdfParams,
     Sealed,
     check_seal_structure,
     commitment,
@@ -32,6 +28,7 @@ from blindself.seal import (
     seal,
     sealed_size,
 )
+from blindself.trial.seal.format import DEFAULT_KDF, MAGIC, TEST_KDF, KdfParams
 
 DATA = Path(__file__).parent / "data" / "seal"
 TRIAL = "trial-x"

@@ -20,7 +20,7 @@ import pytest
 from browser_checks import DESKTOP, PHONE, assert_accessible, assert_no_sideways_scroll, axe
 from helpers import PASSPHRASE, SMALL_PROTOCOL, START, Invoke, make_context
 
-from blindself.protocol import load_protocol
+from blindself.protocol.loading import load_protocol
 
 ENV = {"BLINDSELF_PASSPHRASE": PASSPHRASE}
 ROOT = Path(__file__).resolve().parents[1]

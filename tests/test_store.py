@@ -20,9 +20,10 @@ import rfc8785
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-import blindself.store as store_mod
+import blindself.trial.log.store as store_mod
 from blindself.errors import StoreError
-from blindself.store import ADVICE, Store, parse_head
+from blindself.trial.log.chain import parse_head
+from blindself.trial.log.store import ADVICE, Store
 
 ROOT = Path(__file__).resolve().parents[1]
 CHILD_ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -32,7 +33,7 @@ NOBODY = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
 CHILD_APPEND = """
 import sys
 from pathlib import Path
-from blindself.store import Store
+from blindself.trial.log.store import Store
 path, worker, n = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 with Store.open(path) as store:
     for i in range(n):
@@ -44,7 +45,7 @@ with Store.open(path) as store:
 CHILD_LOOP = """
 import sys
 from pathlib import Path
-from blindself.store import Store
+from blindself.trial.log.store import Store
 with Store.open(Path(sys.argv[1])) as store:
     i = 0
     while True:
@@ -606,7 +607,7 @@ def test_read_only_files_refuse_writes(tmp_path: Path) -> None:
     python = _python_for_nobody()
     site = str(Path(rfc8785.__file__).resolve().parents[1])
     child = (
-        "import sys\nfrom pathlib import Path\nfrom blindself.store import Store, StoreError\n"
+        "import sys\nfrom pathlib import Path\nfrom blindself.trial.log.store import Store, StoreError\n"
         "try:\n    with Store.open(Path(sys.argv[1])) as s:\n        s.append('x', None, {})\n"
         "except StoreError as e:\n    print(e)\nelse:\n    print('appended')\n"
     )

@@ -11,10 +11,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from blindself.dataset import DayRow, TrialData
+from blindself.analysis.dataset import DayRow, TrialData
 from blindself.errors import DataError
-from blindself.protocol import AnalysisPlan, Arm, Outcome, load_protocol
-from blindself.scheme import Scheme
+from blindself.protocol.loading import load_protocol
+from blindself.protocol.model import AnalysisPlan, Arm, Outcome
+from blindself.trial.scheme import Scheme
 
 MAX_CSV_BYTES = 200_000_000
 MISSING = {"", "na", "nan", "null", "none", "."}
@@ -45,7 +46,7 @@ class AnalyzeResult:
 
 def analyze_csv(path: Path, opts: AnalyzeOptions) -> AnalyzeResult:
     """Read a one-row-per-day CSV and run the analysis plan on it."""
-    from blindself.analysis import analyze
+    from blindself.analysis.engine import analyze
 
     raw = read_bounded(path, MAX_CSV_BYTES)
     data, notes = build_data(raw, path.name, opts)

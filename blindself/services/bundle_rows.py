@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from blindself.errors import DataError
 
 if TYPE_CHECKING:
-    from blindself.allocation import AllocationDoc
+    from blindself.trial.allocation import AllocationDoc
 
 
 def check_rows(name: str, b: dict[str, Any], doc: AllocationDoc) -> None:

@@ -14,19 +14,19 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from blindself.checkins import (
+from blindself.errors import BlindselfError
+from blindself.services.context import Context
+from blindself.services.daily import opened_trial
+from blindself.trial.checkins import (
     CheckinForm,
     CheckinRequest,
     check_container_code,
     checkin_form,
     current_checkins,
 )
-from blindself.codes import format_code
-from blindself.errors import BlindselfError
-from blindself.services.context import Context
-from blindself.services.daily import opened_trial
-from blindself.store import Entry
-from blindself.trial import Trial
+from blindself.trial.codes import format_code
+from blindself.trial.folder import Trial
+from blindself.trial.log.store import Entry
 
 
 @dataclass(frozen=True)

@@ -22,15 +22,15 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from blindself.checkins import check_free_text
-from blindself.codes import format_code, match_code
 from blindself.errors import TrialStateError
-from blindself.schedule import scheme_of
 from blindself.services.context import Context
 from blindself.services.daily import opened_trial
 from blindself.services.unblinding import open_allocation
-from blindself.store import Entry
-from blindself.trial import Trial
+from blindself.trial.checkins import check_free_text
+from blindself.trial.codes import format_code, match_code
+from blindself.trial.folder import Trial
+from blindself.trial.log.store import Entry
+from blindself.trial.schedule import scheme_of
 
 KIND = "codebreak"
 

@@ -11,7 +11,7 @@ from blindself.randomness import RandomSource, SystemRandomSource
 
 if TYPE_CHECKING:
     # Imported for the type only: daily commands never load cryptography.
-    from blindself.seal import KdfParams
+    from blindself.trial.seal.format import KdfParams
 
 
 def _utcnow() -> datetime:

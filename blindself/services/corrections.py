@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from blindself.checkins import check_free_text, code_deviations, current_checkins
-from blindself.codes import format_code
 from blindself.errors import CheckinError
 from blindself.services.context import Context
 from blindself.services.daily import opened_trial
+from blindself.trial.checkins import check_free_text, code_deviations, current_checkins
+from blindself.trial.codes import format_code
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,9 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from blindself.checkins import (
+from blindself.errors import BlindselfError, CheckinError, TrialStateError
+from blindself.services.context import Context
+from blindself.trial.checkins import (
     CheckinForm,
     CheckinOutcome,
     CheckinRequest,
@@ -27,11 +29,9 @@ from blindself.checkins import (
     stop_rules_met,
     unblinding_open,
 )
-from blindself.codes import format_code
-from blindself.errors import BlindselfError, CheckinError, TrialStateError
-from blindself.services.context import Context
-from blindself.store import parse_head
-from blindself.trial import Trial, open_trial
+from blindself.trial.codes import format_code
+from blindself.trial.folder import Trial, open_trial
+from blindself.trial.log.chain import parse_head
 
 
 def form_for(trial_dir: Path, when: date | None, ctx: Context) -> CheckinForm:
@@ -160,7 +160,8 @@ def seal_warnings(trial_dir: Path) -> tuple[str, ...]:
     Reads only the seal's public header; kept out of ``trial_status`` because the web server
     uses that and never opens the seal file.
     """
-    from blindself.seal import check_seal_structure, weak_kdf_warning
+    from blindself.trial.seal.crypto import check_seal_structure
+    from blindself.trial.seal.format import weak_kdf_warning
 
     with opened_trial(trial_dir, readonly=True) as trial:
         try:
@@ -218,8 +219,8 @@ def analysed_days(
     from dataclasses import replace
 
     # Only after unblinding: kept off the import path of the daily commands.
-    from blindself.dataset import from_trial
-    from blindself.schedule import scheme_of
+    from blindself.analysis.dataset import from_trial
+    from blindself.trial.schedule import scheme_of
 
     entries = trial.store.entries()
     current = {d: e.payload for d, e in current_checkins(entries).items()}
@@ -403,7 +404,8 @@ def verify_trial(
     Before unblinding the commitment can only be compared with the value recorded at init;
     after unblinding the revealed allocation in the log is hashed again and compared too.
     """
-    from blindself.seal import check_seal_structure, weak_kdf_warning
+    from blindself.trial.seal.crypto import check_seal_structure
+    from blindself.trial.seal.format import weak_kdf_warning
 
     anchor = parse_head(expect_head) if expect_head else None
     with opened_trial(trial_dir, readonly=True) as trial:
@@ -542,7 +544,7 @@ def day_instruction(trial: Trial, d: Any) -> str:
 
 def calendar_html(trial_dir: Path) -> str:
     """The participant's printable calendar: what to do each day, no arm information."""
-    from blindself.sheet import participant_calendar
+    from blindself.report.sheet import participant_calendar
 
     with opened_trial(trial_dir, readonly=True) as trial:
         days = [

@@ -18,13 +18,13 @@ from datetime import UTC, datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
 
-from blindself.checkins import CheckinRequest
-from blindself.protocol import parse_protocol
-from blindself.schedule import build_calendar
+from blindself.protocol.loading import parse_protocol
 from blindself.services.context import Context
 from blindself.services.daily import record_checkin
 from blindself.services.setup import init_trial
 from blindself.services.unblinding import unblind_trial
+from blindself.trial.checkins import CheckinRequest
+from blindself.trial.schedule import build_calendar
 
 DEMO_TEMPLATE = "microdosing-resilience.toml"
 

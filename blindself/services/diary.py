@@ -12,15 +12,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from blindself.checkins import CheckinForm as CheckinForm
-from blindself.checkins import CheckinOutcome as CheckinOutcome
-from blindself.checkins import CheckinRequest as CheckinRequest
-from blindself.checkins import checkin_form, current_checkins
-from blindself.codes import format_code
 from blindself.errors import TrialStateError
 from blindself.services.context import Context
 from blindself.services.daily import day_instruction, opened_trial, scheduled
-from blindself.store import Entry
+from blindself.trial.checkins import CheckinForm as CheckinForm
+from blindself.trial.checkins import CheckinOutcome as CheckinOutcome
+from blindself.trial.checkins import CheckinRequest as CheckinRequest
+from blindself.trial.checkins import checkin_form, current_checkins
+from blindself.trial.codes import format_code
+from blindself.trial.log.store import Entry
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import shutil
 from contextlib import suppress
 from pathlib import Path
 
-from blindself.trial import INIT_MARKER
+from blindself.trial.folder import INIT_MARKER
 
 
 def lock_marker(folder: Path, outside: list[Path]) -> int:

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from blindself.errors import BlindselfError, ProtocolError
-from blindself.protocol import Protocol, load_protocol
-from blindself.schedule import Calendar, build_calendar, scheme_of
-from blindself.scheme import Scheme
+from blindself.protocol.loading import load_protocol
+from blindself.protocol.model import Protocol
 from blindself.services.context import Context
+from blindself.trial.schedule import Calendar, build_calendar, scheme_of
+from blindself.trial.scheme import Scheme
 
 
 @dataclass(frozen=True)
@@ -128,9 +129,9 @@ def _attainable(protocol: Protocol) -> tuple[int, float, float, tuple[str, ...]]
     """Allocations, smallest two- and one-sided p of the primary test, and warnings."""
     import numpy as np
 
+    from blindself.analysis.stats.assignments import assignment_set, count_assignments
     from blindself.randomness import GeneratorSource
-    from blindself.scheme import draw_allocation
-    from blindself.stats.assignments import assignment_set, count_assignments
+    from blindself.trial.scheme import draw_allocation
 
     scheme = scheme_of(protocol)
     total = count_assignments(scheme)
@@ -186,7 +187,7 @@ def _check_drawable(scheme: Scheme, allowed: int) -> None:
     """Refuse a ``max_run`` so tight that a random draw cannot find an allowed allocation."""
     from dataclasses import replace
 
-    from blindself.stats.assignments import count_assignments
+    from blindself.analysis.stats.assignments import count_assignments
 
     if scheme.max_run is None or scheme.max_run >= scheme.n_periods:
         return
@@ -253,7 +254,7 @@ def simulate_power(
     """Power of the design's own randomization test by simulation (see stats.power)."""
     import math
 
-    from blindself.stats.power import power_of_design
+    from blindself.analysis.stats.power import power_of_design
 
     if not math.isfinite(effect):
         raise BlindselfError("the effect must be a finite number of rating points")

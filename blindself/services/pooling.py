@@ -4,7 +4,8 @@
 the dose-day data with day numbers counted from the start (no dates, notes or codes), the
 protocol's public parts, the commitment and the revealed allocation document (which holds
 no dates, SPEC 12), so that anyone can re-check the commitment.  ``pool`` reads such
-bundles, or one long CSV, and runs :func:`blindself.stats.pooling.pool_measure` per measure.
+bundles, or one long CSV, and runs :func:`blindself.analysis.stats.pooling.pool_measure` per
+measure.
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ _ROW_FIELDS = ("day", "period", "block", "confidence")
 
 def share_trial(trial_dir: Path) -> dict[str, Any]:
     """The anonymized ``blindself-share/1`` bundle of an unblinded trial."""
-    from blindself.checkins import current_checkins
-    from blindself.dataset import codes_of_periods
+    from blindself.analysis.dataset import codes_of_periods
     from blindself.services.unblinding import trial_data
+    from blindself.trial.checkins import current_checkins
 
     with opened_trial(trial_dir, readonly=True) as trial:
         unblind = trial.unblinding()
@@ -147,7 +148,7 @@ def pool_inputs(inputs: Sequence[Path], opts: PoolOptions) -> PoolResult:
     """Pool bundles (``*.json``) or one long CSV; returns the ``blindself-pool/1`` report."""
     import numpy as np
 
-    from blindself.stats.pooling import pool_measure
+    from blindself.analysis.stats.pooling import pool_measure
 
     if not inputs:
         raise DataError("give the bundles (*.json) or one long CSV to pool")
@@ -271,9 +272,9 @@ def _from_bundles(
 
 
 def _load_bundle(path: Path) -> dict[str, Any]:
-    from blindself.allocation import parse_allocation
     from blindself.errors import SealError
-    from blindself.seal import commitment
+    from blindself.trial.allocation import parse_allocation
+    from blindself.trial.seal.crypto import commitment
 
     raw = read_bounded(path, MAX_INPUT_BYTES)
     try:

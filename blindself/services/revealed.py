@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from blindself.allocation import AllocationDoc, parse_allocation
 from blindself.errors import BlindselfError, ChainError, CommitmentMismatch
-from blindself.store import Entry
-from blindself.trial import Trial
+from blindself.trial.allocation import AllocationDoc, parse_allocation
+from blindself.trial.folder import Trial
+from blindself.trial.log.store import Entry
 
 # The same lines `blindself verify` prints.
 MISMATCH = "commitment: MISMATCH: the revealed allocation does not hash to the init value"
@@ -33,7 +33,7 @@ class Revealed:
 
 def revealed_matches(trial: Trial, entry: Entry) -> bool:
     """Whether the allocation stored in ``entry`` hashes to the init commitment."""
-    from blindself.seal import commitment  # cryptography stays off the daily path
+    from blindself.trial.seal.crypto import commitment  # cryptography stays off the daily path
 
     recorded = str(trial.genesis["commitment"])
     try:

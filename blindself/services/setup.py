@@ -13,19 +13,21 @@ from pathlib import Path
 from typing import Any
 
 from blindself import __version__
-from blindself.allocation import NONCE_BYTES, AllocationDoc, Container, padded_length
-from blindself.codes import ALPHABET, generate_codes
 from blindself.errors import ProtocolError, TrialStateError
-from blindself.protocol import Protocol, load_protocol, parse_protocol
+from blindself.protocol.loading import load_protocol, parse_protocol
+from blindself.protocol.model import Protocol
 from blindself.randomness import shuffle
-from blindself.schedule import Calendar, build_calendar, scheme_of
-from blindself.scheme import Scheme, draw_allocation
-from blindself.seal import DEFAULT_KDF, commitment, seal, weak_kdf_warning
+from blindself.report.sheet import write_sheet
 from blindself.services.context import Context
 from blindself.services.interrupted import clean_interrupted, fsync_dir, lock_marker
-from blindself.sheet import write_sheet
-from blindself.store import Store
-from blindself.trial import INIT_MARKER, PublicSchedule, TrialPaths, machine_timezone
+from blindself.trial.allocation import NONCE_BYTES, AllocationDoc, Container, padded_length
+from blindself.trial.codes import ALPHABET, generate_codes
+from blindself.trial.folder import INIT_MARKER, PublicSchedule, TrialPaths, machine_timezone
+from blindself.trial.log.store import Store
+from blindself.trial.schedule import Calendar, build_calendar, scheme_of
+from blindself.trial.scheme import Scheme, draw_allocation
+from blindself.trial.seal.crypto import commitment, seal
+from blindself.trial.seal.format import DEFAULT_KDF, weak_kdf_warning
 
 SHEET_SUFFIXES = (".html", ".json")
 

@@ -11,21 +11,21 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from blindself.allocation import AllocationDoc, parse_allocation
-from blindself.checkins import (
+from blindself.analysis.dataset import TrialData
+from blindself.errors import CommitmentMismatch, StoreError, TrialStateError
+from blindself.services.context import Context
+from blindself.services.daily import analysed_days, export_trial, opened_trial
+from blindself.services.revealed import Revealed, checked_unblinding
+from blindself.trial.allocation import AllocationDoc, parse_allocation
+from blindself.trial.checkins import (
     check_free_text,
     current_checkins,
     last_due_day,
     unblinding_open,
 )
-from blindself.codes import format_code
-from blindself.dataset import TrialData
-from blindself.errors import CommitmentMismatch, StoreError, TrialStateError
-from blindself.seal import commitment, open_seal
-from blindself.services.context import Context
-from blindself.services.daily import analysed_days, export_trial, opened_trial
-from blindself.services.revealed import Revealed, checked_unblinding
-from blindself.trial import Trial
+from blindself.trial.codes import format_code
+from blindself.trial.folder import Trial
+from blindself.trial.seal.crypto import commitment, open_seal
 
 # Set on a report only by the command rendering it, after checking the revealed allocation
 # against the commitment; never stored in report.json, so no stored flag is ever shown.
@@ -224,8 +224,8 @@ def _checked(trial: Trial) -> Revealed:
 
 def _compute_outputs(trial: Trial, doc: AllocationDoc, payload: dict[str, Any]) -> dict[str, Any]:
     """The report and the texts of its files, from the log and a checked allocation."""
-    from blindself.analysis import analyze
-    from blindself.rendering import render
+    from blindself.analysis.engine import analyze
+    from blindself.report.rendering import render
 
     report = analyze(_trial_data(trial, doc, payload))
     texts: dict[str, Any] = {
@@ -289,7 +289,7 @@ def load_report(trial_dir: Path) -> dict[str, Any]:
 
 
 def _summary(report: dict[str, Any]) -> str:
-    from blindself.rendering import render
+    from blindself.report.rendering import render
 
     return render(report, "text")
 

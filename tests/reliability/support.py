@@ -173,8 +173,9 @@ def reseal_flipped(trial: Path) -> None:
     """T-7: open the seal with the passphrase, flip every arm, seal again the same way."""
     from dataclasses import replace
 
-    from blindself.allocation import parse_allocation
-    from blindself.seal import TEST_KDF, open_seal, seal
+    from blindself.trial.allocation import parse_allocation
+    from blindself.trial.seal.crypto import open_seal, seal
+    from blindself.trial.seal.format import TEST_KDF
 
     genesis = json.loads(entries(trial)[0][3])
     path = trial / "allocation.seal"

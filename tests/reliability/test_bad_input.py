@@ -24,7 +24,7 @@ from reliability.support import (
     make_small_trial,
 )
 
-from blindself.codes import ALPHABET
+from blindself.trial.codes import ALPHABET
 
 MAX_MESSAGE = 300  # characters of output a refusal may print, whatever the input size
 

@@ -10,8 +10,7 @@ import pytest
 from helpers import PASSPHRASE, SMALL_PROTOCOL, START, Invoke, at, day, make_context, with_clock
 from reliability.support import assert_one_error_line, entries, make_small_trial, reseal_flipped
 
-import blindself.store as store_mod
-from blindself.codes import format_code
+import blindself.trial.log.store as store_mod
 from blindself.errors import (
     CodeError,
     CommitmentMismatch,
@@ -19,11 +18,12 @@ from blindself.errors import (
     StoreError,
     TrialStateError,
 )
-from blindself.seal import OPAQUE
 from blindself.services.codebreak import codebreak_code, prepare_codebreak
 from blindself.services.daily import record_checkin
 from blindself.services.setup import init_trial
 from blindself.services.unblinding import unblind_trial
+from blindself.trial.codes import format_code
+from blindself.trial.seal.crypto import OPAQUE
 
 
 def partner(sheet: dict[str, Any], code: str) -> list[str]:
@@ -204,7 +204,7 @@ def test_resealed_allocation_is_a_commitment_mismatch(tmp_path: Path) -> None:
 
 def test_break_then_unblind_keeps_the_codes_flagged(tmp_path: Path) -> None:
     """T-33 and T-34: one unblind entry; the broken pair's days are left out and counted."""
-    from blindself.checkins import CheckinRequest
+    from blindself.trial.checkins import CheckinRequest
 
     trial, sheet = make_small_trial(tmp_path)
     by_period = {c["period"]: c["code"] for c in sheet["containers"]}

@@ -26,15 +26,15 @@ from reliability.support import (
     run_cli,
 )
 
-from blindself.store import Store
+from blindself.trial.log.store import Store
 
 CHILD = r"""
 import json, sys, time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from blindself.checkins import CheckinRequest
+from blindself.trial.checkins import CheckinRequest
 from blindself.errors import BlindselfError
-from blindself.seal import TEST_KDF
+from blindself.trial.seal.crypto import TEST_KDF
 from blindself.services.context import Context
 from blindself.services.daily import record_checkin
 

@@ -27,16 +27,16 @@ from reliability.support import (
     run_cli,
 )
 
+import blindself.report.sheet as sheet_mod
 import blindself.services.interrupted as interrupted_mod
 import blindself.services.setup as setup_mod
 import blindself.services.unblinding as unblinding_mod
-import blindself.sheet as sheet_mod
-import blindself.store as store_mod
+import blindself.trial.log.store as store_mod
 from blindself.errors import BlindselfError, TrialStateError
 from blindself.services.setup import init_trial
 from blindself.services.unblinding import unblind_trial
-from blindself.store import Store
-from blindself.trial import open_trial
+from blindself.trial.folder import open_trial
+from blindself.trial.log.store import Store
 
 NOBODY = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
 BASELINE = ["--rate", "mood=5", "--rate", "anxiety=3"]

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reliability.support import make_small_trial
 
-from blindself.cli import cli
+from blindself.cli.main import cli
 
 EXAMPLES = int(os.environ.get("BLINDSELF_FUZZ_EXAMPLES", "150"))
 # demo runs a whole simulated trial per call; it has its own tests.

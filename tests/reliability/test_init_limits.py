@@ -15,7 +15,7 @@ from reliability.support import ROOT, assert_one_error_line, cli_env
 
 import blindself.services.planning as planning_mod
 from blindself.services.setup import init_trial
-from blindself.trial import open_trial
+from blindself.trial.folder import open_trial
 
 LIMIT_PROTOCOL = """\
 [trial]
@@ -151,7 +151,7 @@ KILLER = textwrap.dedent(
     import os, sys
     import blindself.services.interrupted as interrupted
     import blindself.services.setup as setup
-    import blindself.sheet as sheet
+    import blindself.report.sheet as sheet
     name, nth = sys.argv[1], int(sys.argv[2])
     real = getattr(os, name)
     calls = [0]
@@ -165,7 +165,7 @@ KILLER = textwrap.dedent(
             return dying if attr == name else getattr(os, attr)
     for mod in (setup, interrupted, sheet):
         mod.os = Os()
-    from blindself.cli import main
+    from blindself.cli.main import main
     sys.argv = ["blindself", *sys.argv[3:]]
     main()
     """
@@ -281,9 +281,9 @@ def test_parent_is_fsynced_after_the_rename(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The rename is durable before any sheet exists (strace-free: record the calls)."""
+    import blindself.report.sheet as sheet_mod
     import blindself.services.interrupted as interrupted_mod
     import blindself.services.setup as setup_mod
-    import blindself.sheet as sheet_mod
 
     events: list[str] = []
     real_rename, real_fsync_dir = os.rename, interrupted_mod.fsync_dir

@@ -12,10 +12,10 @@ import pytest
 from helpers import PASSPHRASE, SMALL_PROTOCOL, Invoke, at, day, make_context, with_clock
 from reliability.support import assert_one_error_line, make_small_trial
 
-from blindself.checkins import CheckinRequest, check_free_text
 from blindself.errors import CheckinError
 from blindself.services.daily import export_trial, record_checkin
 from blindself.services.unblinding import unblind_trial
+from blindself.trial.checkins import CheckinRequest, check_free_text
 
 FORMULAS = ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "=1+1\nsecond"]
 

@@ -14,11 +14,11 @@ import pytest
 from helpers import at, day, make_context, with_clock
 from reliability.support import assert_one_error_line, entries, make_small_trial, run_cli
 
-import blindself.store as store_mod
-from blindself.checkins import CheckinRequest
+import blindself.trial.log.store as store_mod
 from blindself.errors import StoreError
 from blindself.services.daily import record_checkin
-from blindself.store import Store
+from blindself.trial.checkins import CheckinRequest
+from blindself.trial.log.store import Store
 
 IGNORE_INSERTS = "CREATE TRIGGER quiet BEFORE INSERT ON entries BEGIN SELECT RAISE(IGNORE); END"
 MISMATCH = "commitment: MISMATCH: the revealed allocation does not hash to the init value"

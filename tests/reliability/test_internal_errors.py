@@ -11,11 +11,11 @@ from helpers import PASSPHRASE, SMALL_PROTOCOL, Invoke, at, day, make_context, w
 from reliability.support import assert_one_error_line, make_small_trial
 
 import blindself.services.daily as daily
-from blindself.checkins import CheckinRequest
-from blindself.cli import cli
+from blindself.cli.main import cli
 from blindself.services.daily import record_checkin
 from blindself.services.pooling import share_trial
 from blindself.services.unblinding import unblind_trial
+from blindself.trial.checkins import CheckinRequest
 
 LATE = with_clock(make_context(), at(day(12)))
 

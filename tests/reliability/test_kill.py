@@ -27,7 +27,7 @@ from reliability.support import (
     run_cli,
 )
 
-from blindself.store import Store
+from blindself.trial.log.store import Store
 
 ITERATIONS = 30
 

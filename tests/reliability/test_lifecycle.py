@@ -33,14 +33,14 @@ from helpers import PASSPHRASE, SMALL_PROTOCOL, START, at, make_context, with_cl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from blindself.checkins import CheckinRequest, current_checkins
-from blindself.cli import cli
+from blindself.cli.main import cli
 from blindself.errors import BlindselfError
 from blindself.services.codebreak import codebreak_code
 from blindself.services.corrections import swap_codes
 from blindself.services.daily import record_checkin
 from blindself.services.setup import init_trial
-from blindself.trial import open_trial
+from blindself.trial.checkins import CheckinRequest, current_checkins
+from blindself.trial.folder import open_trial
 
 ROOT = Path(__file__).resolve().parents[2]
 LONG = "BLINDSELF_LIFECYCLE_EXAMPLES" in os.environ
@@ -289,7 +289,7 @@ def test_any_accepted_mistakes_unblind_into_a_reproducible_report(
     stats: Counter[str] = Counter({design: 1})
     with ExitStack() as stack:
         if not LONG:
-            from blindself import plots
+            from blindself.report import plots
 
             for name in FIGURES:
                 stack.enter_context(mock.patch.object(plots, name, lambda *a, **k: "<svg></svg>"))

@@ -53,7 +53,7 @@ def bundles(
 ) -> list[dict[str, Any]]:
     from click.testing import CliRunner
 
-    from blindself.cli import cli
+    from blindself.cli.main import cli
 
     tmp_path = tmp_path_factory.mktemp(f"pool-{request.param}")
     unset = {"BLINDSELF_TRIAL": None, "BLINDSELF_PASSPHRASE": None, "BLINDSELF_TEST_KDF": None}

@@ -13,7 +13,7 @@ import pytest
 from helpers import SMALL_PROTOCOL, START, Invoke, at, day, make_context, with_clock
 from reliability.support import entries
 
-from blindself.cli import cli
+from blindself.cli.main import cli
 from blindself.errors import BlindselfError
 from blindself.services.unblinding import unblind_trial
 

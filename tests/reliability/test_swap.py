@@ -10,7 +10,7 @@ import pytest
 from helpers import Invoke, at, day, make_context, with_clock
 from reliability.support import assert_one_error_line, entries, make_small_trial
 
-import blindself.store as store_mod
+import blindself.trial.log.store as store_mod
 
 NOW = with_clock(make_context(), at(day(9)))
 

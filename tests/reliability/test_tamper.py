@@ -18,9 +18,9 @@ from reliability.support import (
     run_cli,
 )
 
-import blindself.store as store_mod
-from blindself.checkins import CheckinRequest
+import blindself.trial.log.store as store_mod
 from blindself.services.daily import record_checkin
+from blindself.trial.checkins import CheckinRequest
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ import pytest
 from helpers import PASSPHRASE, Invoke, at, day, make_context, with_clock
 from reliability.support import assert_one_error_line, entries, make_small_trial
 
-from blindself.checkins import CheckinRequest
 from blindself.services.daily import export_trial, record_checkin
 from blindself.services.unblinding import load_report, unblind_trial
+from blindself.trial.checkins import CheckinRequest
 
 LATE = with_clock(make_context(), at(day(12)))
 
@@ -89,7 +89,7 @@ def test_a_lost_report_is_rebuilt_from_the_log(tmp_path: Path) -> None:
 
 def test_analysis_failure_leaves_the_trial_blinded(tmp_path: Path, monkeypatch: Any) -> None:
     """All or nothing: the unblind entry is written only after the report is computed."""
-    import blindself.analysis as analysis_mod
+    import blindself.analysis.engine as analysis_mod
 
     trial, _ = wrong_bag_trial(tmp_path)
     before = entries(trial)

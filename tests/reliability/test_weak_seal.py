@@ -8,7 +8,7 @@ from pathlib import Path
 from helpers import PASSPHRASE, SMALL_PROTOCOL, Invoke, make_context
 from reliability.support import cli_env, run_cli
 
-from blindself.seal import DEFAULT_KDF, TEST_KDF, weak_kdf_warning
+from blindself.trial.seal.format import DEFAULT_KDF, TEST_KDF, weak_kdf_warning
 
 
 def _init(tmp_path: Path, invoke: Invoke, *, production: bool) -> tuple[Path, str]:

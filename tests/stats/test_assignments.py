@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 from scipy.stats import chisquare
 
-from blindself.errors import DataError, ProtocolError
-from blindself.scheme import Scheme
-from blindself.stats.assignments import (
+from blindself.analysis.stats.assignments import (
     assignment_set,
     count_assignments,
     enumerate_assignments,
     sample_assignments,
 )
+from blindself.errors import DataError, ProtocolError
+from blindself.trial.scheme import Scheme
 
 AP = ("active", "placebo")
 NPA = ("none", "placebo", "active")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from blindself.stats.bayes import DEFAULT_RHO_GRID, bayes_effect
+from blindself.analysis.stats.bayes import DEFAULT_RHO_GRID, bayes_effect
 
 REFERENCE = Path(__file__).resolve().parent.parent / "reference"
 

@@ -7,14 +7,14 @@ import math
 import pytest
 from scipy import stats
 
-from blindself.errors import DataError
-from blindself.stats.blinding import (
+from blindself.analysis.stats.blinding import (
     bang_index,
     brier_score,
     correct_rate_by_week,
     guess_table,
     james_index,
 )
+from blindself.errors import DataError
 
 ARMS = ["active", "placebo"]
 

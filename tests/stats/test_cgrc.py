@@ -3,7 +3,7 @@
 References: the all_prop stratum sizes of Szigeti's CorrectGuessRateCurve (MIT),
 ``get_strata_sample_sizes``, worked by hand below; the closed-form expectation against
 exact enumeration of every pseudo-trial; the trial's own estimate against the OLS of
-:mod:`blindself.stats.regression` (itself checked against R's ``lm``).
+:mod:`blindself.analysis.stats.regression` (itself checked against R's ``lm``).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from blindself.stats import regression
-from blindself.stats.cgrc import MIN_STRATUM, correct_guess_rate_curve
-from blindself.stats.guess_strata import (
+from blindself.analysis.stats import regression
+from blindself.analysis.stats.cgrc import MIN_STRATUM, correct_guess_rate_curve
+from blindself.analysis.stats.guess_strata import (
     STRATA,
     expected_contrast,
     pseudo_trial_sizes,

@@ -14,16 +14,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from blindself.scheme import Scheme
-from blindself.stats import assignments as assignments_module
-from blindself.stats.assignments import (
+from blindself.analysis.stats import assignments as assignments_module
+from blindself.analysis.stats.assignments import (
     assignment_set,
     enumerate_assignments,
     sample_assignments,
 )
-from blindself.stats.block_orders import uniform_indices
-from blindself.stats.inversion import invert, invert_by_search
-from blindself.stats.randomization import sums_by_allocation
+from blindself.analysis.stats.block_orders import uniform_indices
+from blindself.analysis.stats.inversion import invert, invert_by_search
+from blindself.analysis.stats.randomization import sums_by_allocation
+from blindself.trial.scheme import Scheme
 
 AB = ("active", "placebo")
 

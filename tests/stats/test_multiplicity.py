@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from blindself.stats.multiplicity import benjamini_hochberg, holm
+from blindself.analysis.stats.multiplicity import benjamini_hochberg, holm
 
 # Benjamini & Hochberg (1995), J R Statist Soc B 57:289-300, sec. 4.2: 15 p-values.
 BH1995 = [0.0001, 0.0004, 0.0019, 0.0095, 0.0201, 0.0278, 0.0298, 0.0344,

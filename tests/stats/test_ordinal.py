@@ -7,10 +7,10 @@ import itertools
 import numpy as np
 import pytest
 
-from blindself.scheme import Scheme
-from blindself.stats.assignments import assignment_set, sample_assignments
-from blindself.stats.ordinal import cliffs_delta, cliffs_delta_test
-from blindself.stats.randomization import permutation_p
+from blindself.analysis.stats.assignments import assignment_set, sample_assignments
+from blindself.analysis.stats.ordinal import cliffs_delta, cliffs_delta_test
+from blindself.analysis.stats.randomization import permutation_p
+from blindself.trial.scheme import Scheme
 
 AP = ("active", "placebo")
 

@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from blindself.errors import DataError
-from blindself.stats.pooling import (
+from blindself.analysis.stats.pooling import (
     covariate_matrix,
     fit_random_intercept,
     group_blinding,
@@ -24,6 +23,7 @@ from blindself.stats.pooling import (
     pool_measure,
     random_effects_meta,
 )
+from blindself.errors import DataError
 
 DATA = Path(__file__).parent.parent / "data" / "szigeti2021-acutes.csv"
 COVARIATES = ("expectation", "psychiatric_past")

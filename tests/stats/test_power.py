@@ -13,12 +13,13 @@ import pytest
 from helpers import Invoke
 from scipy.stats import permutation_test
 
-import blindself.stats.power as power_module
-from blindself.protocol import Protocol, parse_protocol
-from blindself.schedule import build_calendar
-from blindself.stats.assignments import AssignmentSet, assignment_set, sample_assignments
-from blindself.stats.power import PowerEstimate, power_of_design
-from blindself.stats.randomization import randomization_test
+import blindself.analysis.stats.power as power_module
+from blindself.analysis.stats.assignments import AssignmentSet, assignment_set, sample_assignments
+from blindself.analysis.stats.power import PowerEstimate, power_of_design
+from blindself.analysis.stats.randomization import randomization_test
+from blindself.protocol.loading import parse_protocol
+from blindself.protocol.model import Protocol
+from blindself.trial.schedule import build_calendar
 
 START = date(2000, 1, 3)
 

@@ -10,10 +10,10 @@ import pytest
 import statsmodels.api as sm
 from scipy.stats import permutation_test
 
+from blindself.analysis.stats.assignments import assignment_set, sample_assignments
+from blindself.analysis.stats.randomization import minimum_p, permutation_p, randomization_test
 from blindself.errors import DataError
-from blindself.scheme import Scheme
-from blindself.stats.assignments import assignment_set, sample_assignments
-from blindself.stats.randomization import minimum_p, permutation_p, randomization_test
+from blindself.trial.scheme import Scheme
 
 AP = ("active", "placebo")
 NPA = ("none", "placebo", "active")

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from blindself.analysis.stats.regression import ar1_gls, ar1_whiten, classical, ols_term
 from blindself.errors import DataError
-from blindself.stats.regression import ar1_gls, ar1_whiten, classical, ols_term
 
 REFERENCE = Path(__file__).resolve().parent.parent / "reference"
 
@@ -99,7 +99,7 @@ def test_ar1_gls_does_not_stall_at_zero_when_gaps_are_even() -> None:
 def test_ar1_gls_365_days_five_outcomes_is_cheap() -> None:
     # timing guards count work, not seconds: one year x 5 outcomes must not call the O(n)
     # profile more than a few hundred times in total
-    import blindself.stats.regression as reg
+    import blindself.analysis.stats.regression as reg
 
     y, arm, day = load("D")
     calls = 0

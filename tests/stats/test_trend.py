@@ -8,10 +8,10 @@ from typing import cast
 import numpy as np
 import pytest
 
+from blindself.analysis.stats.assignments import assignment_set
+from blindself.analysis.stats.trend import dose_scores, trend_test
 from blindself.errors import DataError
-from blindself.scheme import Scheme
-from blindself.stats.assignments import assignment_set
-from blindself.stats.trend import dose_scores, trend_test
+from blindself.trial.scheme import Scheme
 
 
 def brute_force(

@@ -18,7 +18,7 @@ from browser_checks import DESKTOP, PHONE, assert_accessible, assert_no_sideways
 from helpers import SMALL_PROTOCOL
 from web.support import Served, entries, live_today, live_trial, public_schedule
 
-from blindself.codes import format_code
+from blindself.trial.codes import format_code
 
 # Mood on 1-10 (a row of buttons), anxiety on 0-100 (a number box the browser can bound).
 PROTOCOL = SMALL_PROTOCOL.format(blinding="helper").replace(

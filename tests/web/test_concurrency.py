@@ -19,8 +19,8 @@ import pytest
 from reliability.support import LONG_START, long_day, make_long_trial
 from web.support import HttpClient, Served, entries, public_schedule, serve_env
 
-from blindself.codes import format_code
-from blindself.store import Store
+from blindself.trial.codes import format_code
+from blindself.trial.log.store import Store
 
 BASELINE = 2
 

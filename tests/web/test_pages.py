@@ -20,8 +20,8 @@ from web.support import (
     today_is,
 )
 
-from blindself.codes import format_code
 from blindself.services.setup import init_trial
+from blindself.trial.codes import format_code
 
 
 def code_of(trial: Path, n: int) -> str:

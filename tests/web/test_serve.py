@@ -10,7 +10,7 @@ import pytest
 from helpers import Invoke
 from web.support import HttpClient, Served, entries, live_today, live_trial, public_schedule
 
-from blindself.codes import format_code
+from blindself.trial.codes import format_code
 
 
 def test_serve_prints_one_url_pairs_records_and_logs_nothing_of_it(tmp_path: Path) -> None:

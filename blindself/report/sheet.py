@@ -1,0 +1,173 @@
+"""Preparation sheets for whoever fills the containers (SPEC 5 and 8).
+
+The sheet is the one place the allocation exists in plaintext outside the seal; it is
+written only to a path outside the trial directory.  JSON for scripts, HTML to print.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import jinja2
+
+from blindself.errors import ProtocolError
+from blindself.protocol.model import Protocol
+from blindself.trial.allocation import AllocationDoc
+from blindself.trial.codes import format_code
+from blindself.trial.folder import PublicSchedule
+from blindself.trial.schedule import Calendar
+
+BLIND_BREAKERS = (
+    "Weight: fill the placebo to the same weight as the active capsule (weigh a few of each).",
+    "Colour and look: use opaque capsules of one colour and size; nothing visible through them.",
+    "Taste and smell: choose a placebo filler with a similar taste; close capsules fully.",
+    "Sound: capsules should not rattle differently; fill them equally full.",
+    "Containers: identical, opaque envelopes or bags; nothing shows through against light.",
+    "Labels: write codes with the same pen, in the same hand, on the same place.",
+)
+
+
+def sheet_json(
+    protocol: Protocol, calendar: Calendar, doc: AllocationDoc, schedule: PublicSchedule
+) -> dict[str, Any]:
+    """The machine-readable sheet (SPEC 8): codes, containers, blocks, periods and dates."""
+    containers = []
+    for c in sorted(doc.containers, key=lambda c: c.code):
+        dates: list[str] = []
+        if c.period is not None:
+            dates = [d.isoformat() for d in calendar.period_dates(c.period - 1)]
+        containers.append(
+            {
+                "code": format_code(c.code),
+                "arm": c.arm,
+                "block": c.block,
+                "period": c.period,
+                "dates": dates,
+            }
+        )
+    return {
+        "trial": doc.trial_id,
+        "blinding": doc.blinding,
+        "codes": {format_code(c.code): c.arm for c in sorted(doc.containers, key=lambda c: c.code)},
+        "containers": containers,
+    }
+
+
+def write_sheet(
+    path: Path, protocol: Protocol, calendar: Calendar, doc: AllocationDoc, schedule: PublicSchedule
+) -> Path:
+    """Write the sheet in the format its suffix names; refuses to overwrite."""
+    data = sheet_json(protocol, calendar, doc, schedule)
+    if path.suffix.lower() == ".json":
+        text = json.dumps(data, indent=2) + "\n"
+    else:
+        text = _render_html(protocol, calendar, data)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise ProtocolError(f"cannot write the sheet {path}: {exc.strerror}") from exc
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return path
+
+
+def participant_calendar(protocol: Protocol, trial_id: str, days: list[tuple[date, str]]) -> str:
+    """The participant's printable page: date and what to do; built from public facts only."""
+    return (
+        _environment()
+        .get_template("participant.html.j2")
+        .render(
+            title=protocol.title,
+            question=protocol.question,
+            trial_id=trial_id,
+            outcomes=protocol.outcomes,
+            days=[{"date": d, "weekday": d.strftime("%a"), "what": what} for d, what in days],
+        )
+    )
+
+
+def _environment() -> jinja2.Environment:
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("blindself.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def qr_svg(code: str) -> str:
+    """A standard QR code (never Micro QR, which phone cameras and zbar do not read) of
+    ``code``, with the 4-module quiet zone the standard asks for; its printed size is set by
+    the page's CSS (about 2.8 cm, readable by a phone camera at arm's length)."""
+    import segno
+
+    qr = segno.make(code, error="m", micro=False)
+    return str(
+        qr.svg_inline(
+            border=4, omitsize=True, svgclass="qr", title="QR code of the code printed with it"
+        )
+    )
+
+
+def _render_html(protocol: Protocol, calendar: Calendar, data: dict[str, Any]) -> str:
+    per_arm: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for c in data["containers"]:
+        per_arm[c["arm"]].append(c)
+    totals = []
+    for arm in protocol.arms:
+        n = len(per_arm.get(arm.name, []))
+        capsules = n * protocol.design.period_days if arm.kind != "none" else 0
+        dose = f"{arm.dose * capsules:g} {arm.unit or ''}".strip() if arm.dose else ""
+        totals.append({"arm": arm, "containers": n, "capsules": capsules, "dose": dose})
+    order = {a.name: i for i, a in enumerate(protocol.arms)}
+    fill = {a.name: _fill_text(a.label, a.kind, protocol.design.period_days) for a in protocol.arms}
+    blocks: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for c in data["containers"]:
+        blocks[c["block"]].append(c)
+    # Self mode: one strip per envelope, arms in protocol order within a bag (easier to fill);
+    # the arm is printed only on the tab, which is cut off before sealing.
+    bags = [
+        {
+            "number": b,
+            "strips": [
+                {"code": c["code"], "qr": qr_svg(c["code"]), "fill": fill[c["arm"]]}
+                for c in sorted(cs, key=lambda c: (order[c["arm"]], c["code"]))
+            ],
+        }
+        for b, cs in sorted(blocks.items())
+    ]
+    labels = []
+    if data["blinding"] == "helper":
+        labels = [
+            {**c, "qr": qr_svg(c["code"])}
+            for c in sorted(data["containers"], key=lambda c: c["period"] or 0)
+        ]
+    return (
+        _environment()
+        .get_template("sheet.html.j2")
+        .render(
+            protocol=protocol,
+            calendar=calendar,
+            data=data,
+            totals=totals,
+            bags=bags,
+            labels=labels,
+            breakers=BLIND_BREAKERS,
+            period_days=protocol.design.period_days,
+        )
+    )
+
+
+def _fill_text(label: str, kind: str, period_days: int) -> str:
+    if kind == "none":
+        return 'a card saying "no capsule this period"'
+    return f"{label} × {period_days}" if period_days != 1 else label

@@ -1,0 +1,334 @@
+"""Daily check-ins: what a day asks for, validation, and the current view of the log.
+
+Nothing here reads the allocation: every check uses the public schedule only, so the
+messages are the same whichever code is active.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from blindself.errors import BlindselfError, CheckinError
+from blindself.protocol.fields import unsafe_text
+from blindself.protocol.model import Outcome, StopRule
+from blindself.trial.codes import format_code, match_code
+from blindself.trial.folder import Trial
+from blindself.trial.log.store import Entry
+from blindself.trial.schedule import Day
+
+CHECKIN_KINDS = ("checkin", "correction")
+MAX_NOTE = 2000
+MAX_EXACT = 2**53 - 1  # the largest integer canonical JSON (RFC 8785) stores exactly
+_IDENTITY_IGNORES = ("recorded_at", "reason", "anomaly")
+
+
+@dataclass(frozen=True)
+class CheckinRequest:
+    date: date
+    code: str | None = None
+    ratings: dict[str, float] = field(default_factory=dict)
+    guess: str | None = None
+    confidence: int | None = None
+    note: str | None = None  # None: not given (--replace then keeps the recorded note)
+    no_capsule: bool = False
+    replace: bool = False
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckinForm:
+    """What a day's check-in needs; the CLI prompts for whatever a request lacks."""
+
+    day: Day
+    needs_code: bool
+    expected_code: str | None  # helper mode: today's container
+    bag: int | None  # self mode: 1-based bag to open
+    outcomes: tuple[Outcome, ...]
+    asks_guess: bool
+    guess_options: tuple[str, ...]
+    guess_first: bool
+    issued: tuple[str, ...] = ()  # every code of the trial (public), to check a typed code early
+
+
+@dataclass(frozen=True)
+class CheckinOutcome:
+    status: str  # "recorded" | "already recorded" | "replaced"
+    entry: Entry
+    deviations: tuple[str, ...]
+    stop_rules: tuple[StopRule, ...]
+    previous: Entry | None = None  # the entry a --replace superseded
+
+
+def current_checkins(entries: list[Entry]) -> dict[str, Entry]:
+    """The latest check-in or correction per day (superseded ones stay in the log)."""
+    out: dict[str, Entry] = {}
+    for e in entries:
+        if e.kind in CHECKIN_KINDS and e.day is not None:
+            out[e.day] = e
+    return out
+
+
+def last_due_day(trial: Trial) -> Day:
+    """The trial's last day that asks for a check-in (the last day under ``days = "all"``)."""
+    days = trial.calendar.days
+    if trial.protocol.checkin.days == "all":
+        return days[-1]
+    return next((d for d in reversed(days) if d.day_type in ("baseline", "dose")), days[-1])
+
+
+def unblinding_open(trial: Trial, today: date, current: dict[str, Entry]) -> bool:
+    """Whether unblinding (without --early) is open: the trial is over, or its last due
+    check-in is recorded (so a person can unblind on the last day, issue 11 item 6)."""
+    last = last_due_day(trial)
+    return today > trial.calendar.end or (today >= last.date and last.date.isoformat() in current)
+
+
+def checkin_form(trial: Trial, when: date, today: date) -> CheckinForm:
+    """Validate the date and say what its check-in needs."""
+    cal = trial.calendar
+    if when > today:
+        raise CheckinError(f"{when} is in the future (today is {today}); check --date")
+    day = cal.day(when)
+    if day is None:
+        if when < cal.start:
+            raise CheckinError(
+                f"the trial starts on {cal.start}; nothing can be recorded for {when}"
+            )
+        raise CheckinError(f"the trial ended on {cal.end}; nothing can be recorded for {when}")
+    if trial.protocol.checkin.days == "dose" and day.day_type in ("off", "washout"):
+        raise CheckinError(
+            f"{when} is a{'n' if day.day_type == 'off' else ''} {day.day_type} day and this "
+            "protocol rates dose days only; nothing to record"
+        )
+    schedule = trial.schedule
+    expected = None
+    bag = None
+    if day.is_dose and day.period is not None:
+        if schedule.period_code:
+            expected = format_code(schedule.period_code[day.period])
+        elif day.block is not None:
+            bag = day.block + 1
+    plan = trial.protocol.checkin
+    return CheckinForm(
+        day=day,
+        needs_code=day.is_dose,
+        expected_code=expected,
+        bag=bag,
+        outcomes=trial.protocol.outcomes,
+        asks_guess=plan.guess and day.is_dose,
+        guess_options=(*trial.protocol.arm_names, "unsure"),
+        guess_first=plan.guess_first,
+        issued=trial.schedule.codes,
+    )
+
+
+def build_payload(
+    trial: Trial, form: CheckinForm, req: CheckinRequest, entries: list[Entry], recorded_at: str
+) -> tuple[dict[str, Any], list[str]]:
+    """Validate a request against the form and the log; return the payload and deviations."""
+    day = form.day
+    deviations: list[str] = []
+    code = _check_code(trial, form, req, entries, deviations)
+    ratings = _check_ratings(form.outcomes, req.ratings)
+    guess, confidence = _check_guess(form, req)
+    note = req.note or ""
+    check_free_text(note, "the note")
+    if req.reason is not None:
+        # Reliability fix: --reason was stored unchecked (10 MB, escape codes, bad bytes).
+        check_free_text(req.reason, "the reason")
+    payload: dict[str, Any] = {
+        "date": day.date.isoformat(),
+        "day_type": day.day_type,
+        "period": None if day.period is None else day.period + 1,
+        "block": None if day.block is None else day.block + 1,
+        "code": code,
+        "taken": bool(day.is_dose and code is not None and not req.no_capsule),
+        "ratings": ratings,
+        "guess": guess,
+        "confidence": confidence,
+        "note": note,
+        "deviation": deviations,
+        "recorded_at": recorded_at,
+    }
+    if req.reason:
+        payload["reason"] = req.reason
+    return payload, deviations
+
+
+def check_free_text(text: str, what: str, error: type[BlindselfError] = CheckinError) -> None:
+    """Refuse free text the log should not hold: too long, control characters, bad bytes."""
+    if len(text) > MAX_NOTE:
+        raise error(f"{what} is longer than {MAX_NOTE} characters; shorten it")
+    # Reliability fix (T-45): C1 controls (U+009B is a terminal CSI) and bidi overrides
+    # (U+202E) passed the check that looked only below U+0020.
+    problem = unsafe_text(text)
+    if problem:
+        raise error(f"{what} contains {problem}; type plain text")
+    try:
+        # Undecodable bytes in argv arrive as lone surrogates, which the log cannot store.
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise error(f"{what} is not valid text (undecodable bytes); type plain text") from None
+
+
+def same_checkin(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two payloads record the same thing (ignoring when and why)."""
+
+    def strip(p: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in p.items() if k not in _IDENTITY_IGNORES}
+
+    return strip(a) == strip(b)
+
+
+def check_container_code(
+    trial: Trial, form: CheckinForm, code: str, entries: list[Entry]
+) -> tuple[str, list[str]]:
+    """The check-in's own code rule on a code alone: ``(code, deviations)`` or CheckinError.
+
+    Lets the prompt judge a typed code before it asks for the ratings.
+    """
+    deviations: list[str] = []
+    req = CheckinRequest(date=form.day.date, code=code)
+    checked = _check_code(trial, form, req, entries, deviations)
+    if checked is None:  # a day with no container: _check_code refused the code already
+        raise CheckinError(f"{form.day.date} is a {form.day.day_type} day with no container")
+    return checked, deviations
+
+
+def _check_code(
+    trial: Trial, form: CheckinForm, req: CheckinRequest, entries: list[Entry], dev: list[str]
+) -> str | None:
+    day = form.day
+    if not form.needs_code:
+        if req.code:
+            raise CheckinError(
+                f"{day.date} is a {day.day_type} day with no container; leave out --code"
+            )
+        if req.no_capsule:
+            raise CheckinError(
+                f"{day.date} is a {day.day_type} day: no capsule was due; leave out --no-capsule"
+            )
+        return None
+    if req.code is None:
+        if req.no_capsule:
+            return None
+        raise CheckinError(
+            f"{day.date} is a dose day: give --code (the container's label) or --no-capsule"
+        )
+    code = match_code(req.code, trial.schedule.codes)
+    period = (day.period or 0) + 1
+    for e in current_checkins(entries).values():
+        if e.day == day.date.isoformat() or e.payload.get("period") is None:
+            continue
+        other = e.payload.get("code")
+        if other == code and e.payload["period"] != period:
+            raise CheckinError(
+                f"{format_code(code)} was already used on {e.day}, in another period; "
+                "each container belongs to one period: check the label"
+            )
+        if (
+            other not in (None, code)
+            and e.payload["period"] == period
+            and not trial.schedule.period_code
+        ):
+            raise CheckinError(
+                f"this period already uses {format_code(other)} (from {e.day}); "
+                "enter that code, or correct the earlier day with --replace"
+            )
+    dev.extend(code_deviations(trial, day, code))
+    return code
+
+
+def code_deviations(trial: Trial, day: Day, code: str) -> list[str]:
+    """Deviation flags of a code typed on a dose day, from the public schedule only."""
+    period = day.period or 0
+    if trial.schedule.period_code:
+        return [] if trial.schedule.period_code[period] == code else ["container-swapped"]
+    if day.block is not None and trial.schedule.bag_of(code) != day.block:
+        return ["wrong-bag"]
+    return []
+
+
+def _check_ratings(outcomes: tuple[Outcome, ...], ratings: dict[str, float]) -> dict[str, float]:
+    known = {o.name: o for o in outcomes}
+    for name in ratings:
+        if name not in known:
+            # Reliability fix: show a bounded, printable part of the name, not all of it.
+            shown = "".join(c if c.isprintable() else "?" for c in name[:20])
+            shown += "..." if len(name) > 20 else ""
+            raise CheckinError(f"--rate {shown}: no such outcome (outcomes: {', '.join(known)})")
+    missing = [o.name for o in outcomes if o.name not in ratings]
+    if missing:
+        raise CheckinError(
+            "missing ratings: " + ", ".join(missing) + " (give --rate NAME=VALUE for each)"
+        )
+    out: dict[str, float] = {}
+    for o in outcomes:
+        v = ratings[o.name]
+        lo, hi = o.scale
+        if not math.isfinite(v) or not lo <= v <= hi:
+            raise CheckinError(f"--rate {o.name}={v:g} is outside the scale {lo:g}-{hi:g}")
+        if abs(v) > MAX_EXACT:
+            # Fix: the canonical JSON of the log (RFC 8785) holds integers exactly only up
+            # to 2^53; a larger rating crashed the check-in.
+            raise CheckinError(
+                f"--rate {o.name}={v:g} is too large to record exactly; ratings must lie "
+                f"within +-{MAX_EXACT}"
+            )
+        out[o.name] = int(v) if float(v).is_integer() else float(v)
+    return out
+
+
+def _check_guess(form: CheckinForm, req: CheckinRequest) -> tuple[str | None, int | None]:
+    if not form.asks_guess:
+        if req.guess is not None or req.confidence is not None:
+            raise CheckinError(
+                f"no guess is asked on {form.day.date} (not a dose day); leave out --guess"
+            )
+        return None, None
+    if req.no_capsule and req.guess is None:
+        return None, None
+    if req.guess is None:
+        raise CheckinError(
+            "missing guess: give --guess "
+            + "|".join(form.guess_options)
+            + " and --confidence 50-100"
+        )
+    if req.guess not in form.guess_options:
+        raise CheckinError(
+            f"--guess {req.guess[:20]!r}: choose one of {', '.join(form.guess_options)}"
+        )
+    if req.guess == "unsure":
+        if req.confidence is not None:
+            raise CheckinError("--confidence goes with a guess of an arm, not with 'unsure'")
+        return "unsure", None
+    if req.confidence is None:
+        raise CheckinError("missing --confidence: how sure are you of your guess, 50-100 (%)")
+    if not 50 <= req.confidence <= 100:
+        raise CheckinError(f"--confidence {req.confidence} must be 50-100 (%)")
+    return req.guess, req.confidence
+
+
+def stop_rules_met(
+    rules: tuple[StopRule, ...], outcomes: tuple[Outcome, ...], current: dict[str, Entry]
+) -> tuple[StopRule, ...]:
+    """Stop rules whose threshold was reached on at least ``days`` check-in days."""
+    hits = []
+    for rule in rules:
+        better = next(o.better for o in outcomes if o.name == rule.outcome)
+        n = 0
+        for e in current.values():
+            v = e.payload.get("ratings", {}).get(rule.outcome)
+            if v is None:
+                continue
+            # An adverse rating is one at or beyond the threshold in the *worse* direction.
+            if (better == "lower" and v >= rule.threshold) or (
+                better == "higher" and v <= rule.threshold
+            ):
+                n += 1
+        if n >= rule.days:
+            hits.append(rule)
+    return tuple(hits)

@@ -1,0 +1,622 @@
+"""The trial log: an append-only, hash-chained SQLite table (SPEC 7 and 12).
+
+One file per trial holds one table, ``entries``.  Rows are never updated or deleted
+(triggers refuse it); a correction is a new row that ``supersedes`` an older one.  Each
+row's ``hash`` covers its content and the previous row's hash (see
+:mod:`blindself.trial.log.chain`), so :meth:`Store.verify` names the first entry that was edited,
+removed or reordered, and an externally kept head (``SEQ:HEX``) also catches a recomputed chain or a
+cut-off tail in entries 1..SEQ (never in later entries: only a later head covers those).
+
+This is the only module that imports :mod:`sqlite3`.  It never repairs or re-creates a
+database: a damaged or foreign file is refused with advice to restore a backup.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from blindself.errors import StoreError
+from blindself.trial.log.chain import (
+    anchor_break,
+    canonical,
+    entry_hash,
+    first_break,
+    genesis_prev,
+    loads,
+    parse_head,
+)
+
+__all__ = [
+    "ADVICE",
+    "APPLICATION_ID",
+    "BUSY_TIMEOUT_S",
+    "SCHEMA_VERSION",
+    "Entry",
+    "Store",
+    "Transaction",
+    "VerifyReport",
+    "parse_head",
+]
+
+APPLICATION_ID = 0x424C5346  # "BLSF" in the SQLite header
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 10.0
+ADVICE = (
+    "restore from a backup made with `blindself backup`; blindself never repairs a trial database"
+)
+_SIDECARS = ("-wal", "-shm", "-journal")
+_KIND_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_SELECT = "SELECT seq, kind, day, payload, supersedes, prev_hash, hash FROM entries"
+_SELECT_ALL = _SELECT + " ORDER BY seq"
+_SELECT_KIND = _SELECT + " WHERE kind = ? ORDER BY seq"
+_SELECT_HEAD = _SELECT + " ORDER BY seq DESC LIMIT 1"
+_SELECT_FIRST = _SELECT + " WHERE seq = 1"
+_SELECT_SEQ = _SELECT + " WHERE seq = ?"
+# Every schema object except SQLite's statistics tables (ANALYZE; they only steer the query
+# planner).  Its own autoindexes (the UNIQUE columns) are part of the expected schema.
+_SELECT_SCHEMA = (
+    "SELECT type, name, tbl_name, sql FROM sqlite_schema"
+    " WHERE name NOT LIKE 'sqlite~_stat%' ESCAPE '~' ORDER BY type, name"
+)
+_INSERT = (
+    "INSERT INTO entries (seq, kind, day, payload, supersedes, prev_hash, hash)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+_TABLE = """CREATE TABLE entries (
+    seq INTEGER PRIMARY KEY CHECK (seq >= 1),
+    kind TEXT NOT NULL,
+    day TEXT,
+    payload TEXT NOT NULL,
+    supersedes INTEGER REFERENCES entries(seq) CHECK (supersedes < seq),
+    prev_hash TEXT NOT NULL UNIQUE,
+    hash TEXT NOT NULL UNIQUE
+)"""
+# verify checks that the table and its guards exist exactly as written here.
+_TRIGGERS = {
+    "entries_no_update": """CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
+BEGIN SELECT RAISE(ABORT, 'blindself: the trial log is append-only'); END""",
+    "entries_no_delete": """CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
+BEGIN SELECT RAISE(ABORT, 'blindself: the trial log is append-only'); END""",
+    "entries_linear": """CREATE TRIGGER entries_linear BEFORE INSERT ON entries
+WHEN NEW.seq IS NOT (SELECT coalesce(max(seq), 0) + 1 FROM entries)
+  OR (NEW.seq > 1 AND NEW.prev_hash IS NOT (SELECT hash FROM entries WHERE seq = NEW.seq - 1))
+BEGIN SELECT RAISE(ABORT, 'blindself: an entry must extend the head of the log'); END""",
+}
+
+
+def _build_schema(conn: sqlite3.Connection) -> None:
+    conn.execute(_TABLE)
+    for ddl in _TRIGGERS.values():
+        conn.execute(ddl)
+
+
+def _read_schema(conn: sqlite3.Connection) -> list[tuple[str, str, str, str | None]]:
+    return [(str(t), str(n), str(tb), sql) for t, n, tb, sql in conn.execute(_SELECT_SCHEMA)]
+
+
+def _expected_schema() -> list[tuple[str, str, str, str | None]]:
+    """What :meth:`Store.create` makes, read back from SQLite itself (autoindexes included)."""
+    global _EXPECTED
+    if _EXPECTED is None:
+        mem = sqlite3.connect(":memory:")
+        try:
+            _build_schema(mem)
+            _EXPECTED = _read_schema(mem)
+        finally:
+            mem.close()
+    return _EXPECTED
+
+
+_EXPECTED: list[tuple[str, str, str, str | None]] | None = None
+
+
+def _schema_problem(conn: sqlite3.Connection) -> str | None:
+    """Name the first schema object that differs from blindself's own (RELIABILITY T-39).
+
+    A trigger added with the sqlite3 shell can drop or rewrite every insert while the
+    commands report success, so nothing is trusted until the schema is exactly ours.
+    """
+    found = _read_schema(conn)
+    expected = _expected_schema()
+    if found == expected:
+        return None
+    for obj in found:
+        if obj not in expected:
+            return (
+                f"holds a {obj[0]} {obj[1]!r} that blindself did not create, or that was changed "
+                "outside blindself (e.g. with the sqlite3 shell)"
+            )
+    missing = next(obj for obj in expected if obj not in found)
+    return f"has lost its {missing[0]} {missing[1]!r} (removed outside blindself)"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One row of the log; ``payload`` is a fresh copy, changing it changes nothing stored."""
+
+    seq: int
+    kind: str
+    day: str | None
+    payload: dict[str, Any]
+    supersedes: int | None
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """The result of walking the chain; ``anchored`` is True only if ``expect_head`` matched."""
+
+    ok: bool
+    entries: int
+    head_seq: int
+    head_hash: str
+    first_bad_seq: int | None
+    problem: str | None
+    anchored: bool
+
+
+# Their names before the chain moved to blindself.trial.log.chain; tests forge entries with them.
+_canonical = canonical
+_entry_hash = entry_hash
+
+
+def _translate(exc: sqlite3.DatabaseError, path: Path, *, writing: bool) -> StoreError:
+    """One clear line for a SQLite failure."""
+    code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+    tail = "; nothing was recorded" if writing else ""
+    if code == sqlite3.SQLITE_FULL:
+        msg = f"{path}: the disk is full: free space and retry{tail}"
+    elif code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH):
+        what = "write to" if writing else "use (read-only file or folder)"
+        msg = f"cannot {what} {path}: check permissions{tail}"
+    elif code == sqlite3.SQLITE_CANTOPEN:
+        msg = f"cannot open {path}: check permissions of the file and its folder{tail}"
+    elif code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        msg = f"{path}: the trial is busy (another blindself is writing); retry"
+    elif code == sqlite3.SQLITE_IOERR:
+        msg = f"{path}: input/output error (check the disk and its connection){tail}"
+    elif code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        msg = f"{path} is damaged; {ADVICE}"
+    else:
+        name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
+        msg = f"{path}: database error {name} ({exc}){tail}"
+    return StoreError(msg)
+
+
+@contextmanager
+def _mapped(path: Path, *, writing: bool) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        raise _translate(exc, path, writing=writing) from exc
+
+
+@contextmanager
+def _private_umask() -> Iterator[None]:
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def _connect(path: Path, mode: str) -> sqlite3.Connection:
+    uri = f"{path.absolute().as_uri()}?mode={mode}"
+    with _private_umask():
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S)
+    try:
+        for pragma in (  # busy_timeout is set by connect's timeout
+            "foreign_keys = ON",
+            "synchronous = FULL",
+            "secure_delete = ON",
+            "trusted_schema = OFF",
+        ):
+            conn.execute(f"PRAGMA {pragma}")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _use_wal(conn: sqlite3.Connection, path: Path) -> None:
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise StoreError(
+            f"{path}: this file system cannot hold a trial (no WAL support); "
+            "keep the trial on a local disk"
+        )
+
+
+def _damaged(path: Path, what: str) -> StoreError:
+    return StoreError(f"{path} {what}; {ADVICE}")
+
+
+def _check_file(path: Path) -> None:
+    """Cheap checks before SQLite sees the file: it exists and looks like whole pages."""
+    for p in _with_sidecars(path):
+        # SQLite follows symlinks: a link to a file elsewhere would be written through.
+        if p.is_symlink():
+            raise StoreError(
+                f"{p} is a symbolic link; blindself writes nothing through a link inside a "
+                "trial: replace it with the real file"
+            )
+    if not path.exists():
+        raise StoreError(
+            f"{path}: no trial database there; check the path, or {ADVICE.split(';')[0]}"
+        )
+    if not path.is_file():
+        raise StoreError(f"{path} is not a file; give the trial's trial.db")
+    try:
+        with path.open("rb") as f:
+            header = f.read(100)
+        size = path.stat().st_size
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: check permissions ({exc.strerror})") from exc
+    if size == 0:
+        raise _damaged(path, "is empty")
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        raise _damaged(path, "is not a trial database (not SQLite: damaged or another file)")
+    page = int.from_bytes(header[16:18], "big")
+    page = 65536 if page == 1 else page
+    if page < 512 or page & (page - 1) or size % page:
+        raise _damaged(path, "is truncated or damaged")
+
+
+def _with_sidecars(path: Path) -> list[Path]:
+    return [path, *(Path(f"{path}{suffix}") for suffix in _SIDECARS)]
+
+
+def _new_file(path: Path, advice: str) -> None:
+    """Create an empty 0600 file; refuse if it or a stale -wal/-shm/-journal exists."""
+    for p in _with_sidecars(path):
+        if os.path.lexists(p):
+            raise StoreError(f"{p} already exists; {advice}")
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError as exc:
+        raise StoreError(f"{path} already exists; {advice}") from exc
+    except OSError as exc:
+        raise StoreError(f"cannot create {path}: {exc.strerror}; check the folder") from exc
+
+
+def _sync_dir(path: Path) -> None:
+    """Make a new file's directory entry durable (POSIX; skipped where unsupported)."""
+    if os.name != "posix":
+        return
+    with suppress(OSError):
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _remove(path: Path) -> None:
+    for p in _with_sidecars(path):
+        with suppress(OSError):
+            p.unlink()
+
+
+class Store:
+    """An open trial log; use :meth:`create` or :meth:`open`, then ``close`` (or ``with``)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, trial_id: str, readonly: bool) -> None:
+        self._conn: sqlite3.Connection | None = conn
+        self._path = path
+        self._trial_id = trial_id
+        self._readonly = readonly
+        self._in_tx = False
+
+    @classmethod
+    def create(cls, path: Path, *, trial_id: str, genesis: dict[str, Any]) -> Store:
+        """Create a new trial database holding the genesis entry (seq 1, kind ``init``)."""
+        path = Path(path)
+        if not trial_id:
+            raise ValueError("trial_id must be a non-empty string")
+        if genesis.get("trial_id", trial_id) != trial_id:
+            raise ValueError("genesis['trial_id'] differs from trial_id")
+        payload = canonical({**genesis, "trial_id": trial_id})
+        _new_file(path, "blindself never overwrites a trial database")
+        conn: sqlite3.Connection | None = None
+        try:
+            with _mapped(path, writing=True):
+                conn = _connect(path, "rw")
+                _use_wal(conn, path)
+                conn.execute("BEGIN IMMEDIATE")
+                _build_schema(conn)
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                prev = genesis_prev(trial_id)
+                digest = entry_hash(1, "init", None, loads(payload), None, prev)
+                conn.execute(_INSERT, (1, "init", None, payload, None, prev, digest))
+                conn.execute("COMMIT")
+                _confirm(conn, path, Entry(1, "init", None, loads(payload), None, prev, digest))
+            _sync_dir(path)
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            _remove(path)
+            raise
+        return cls(conn, path, trial_id, readonly=False)
+
+    @classmethod
+    def open(cls, path: Path, *, readonly: bool = False) -> Store:
+        """Open an existing trial database; refuse anything missing, foreign or damaged."""
+        path = Path(path)
+        _check_file(path)
+        with _mapped(path, writing=False):
+            conn = _connect(path, "ro" if readonly else "rw")
+            try:
+                app = conn.execute("PRAGMA application_id").fetchone()[0]
+                if app != APPLICATION_ID:
+                    raise _damaged(
+                        path, f"is an SQLite database of another program (application id {app})"
+                    )
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"{path} was made by a newer blindself (schema {version}); "
+                        "upgrade blindself to open it"
+                    )
+                if version != SCHEMA_VERSION:
+                    raise _damaged(path, f"has an unknown schema version {version}")
+                check = conn.execute("PRAGMA quick_check(1)").fetchone()
+                if check is None or check[0] != "ok":
+                    raise _damaged(path, "is damaged (integrity check failed)")
+                problem = _schema_problem(conn)
+                if problem is not None:
+                    raise _damaged(path, problem)
+                if not readonly:
+                    _use_wal(conn, path)
+                row = conn.execute(_SELECT_FIRST).fetchone()
+                genesis = _decode(row, path) if row is not None else None
+                if genesis is None or genesis.kind != "init":
+                    raise _damaged(path, "has lost its first entry")
+                trial_id = genesis.payload.get("trial_id")
+                if not isinstance(trial_id, str) or not trial_id:
+                    raise _damaged(path, "has a first entry without a trial id")
+            except BaseException:
+                conn.close()
+                raise
+        return cls(conn, path, trial_id, readonly)
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def trial_id(self) -> str:
+        return self._trial_id
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError("the store is closed")
+        return self._conn
+
+    def entries(self, kind: str | None = None) -> list[Entry]:
+        """All entries (or those of one kind), ordered by seq."""
+        return _select(self._db(), self._path, kind)
+
+    def head(self) -> Entry:
+        """The last entry."""
+        with _mapped(self._path, writing=False):
+            row = self._db().execute(_SELECT_HEAD).fetchone()
+        if row is None:
+            raise _damaged(self._path, "has no entries")
+        return _decode(row, self._path)
+
+    def append(
+        self, kind: str, day: str | None, payload: dict[str, Any], supersedes: int | None = None
+    ) -> Entry:
+        """Append one entry; returns only after it is durably committed."""
+        with self.transaction() as tx:
+            return tx.append(kind, day, payload, supersedes)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """A write transaction (``BEGIN IMMEDIATE``): commit on exit, roll back on error."""
+        conn = self._db()
+        if self._in_tx:
+            raise RuntimeError("transactions do not nest")
+        if self._readonly:
+            raise StoreError(f"{self._path} was opened read-only; nothing was recorded")
+        with _mapped(self._path, writing=True):
+            conn.execute("BEGIN IMMEDIATE")
+        self._in_tx = True
+        tx = Transaction(conn, self._path)
+        try:
+            try:
+                yield tx
+            finally:
+                tx._open = False
+            with _mapped(self._path, writing=True):
+                conn.execute("COMMIT")
+                # Success is reported only for rows read back after the commit (T-39).
+                for entry in tx._appended:
+                    _confirm(conn, self._path, entry)
+        except BaseException:
+            if conn.in_transaction:
+                with suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            raise
+        finally:
+            self._in_tx = False
+
+    def verify(self, expect_head: tuple[int, str] | None = None) -> VerifyReport:
+        """Walk the chain and name the first broken entry; ``expect_head`` anchors it."""
+        conn = self._db()
+        with _mapped(self._path, writing=False):
+            damage = [r[0] for r in conn.execute("PRAGMA integrity_check(1)").fetchall()]
+            rows = conn.execute(_SELECT_ALL).fetchall()
+            schema_problem = _schema_problem(conn)
+        head_seq, head_hash = (rows[-1][0], str(rows[-1][6])) if rows else (0, "")
+
+        def report(
+            problem: str | None, bad: int | None = None, anchored: bool = False
+        ) -> VerifyReport:
+            return VerifyReport(
+                problem is None, len(rows), head_seq, head_hash, bad, problem, anchored
+            )
+
+        if damage != ["ok"]:
+            return report(f"the database file is damaged ({damage[0]}); {ADVICE}")
+        bad = first_break(rows)
+        if bad is None and expect_head is not None:
+            bad = anchor_break(rows, expect_head)
+        if bad is not None:
+            return report(bad[1], bad[0])
+        anchored = expect_head is not None
+        if schema_problem is not None:
+            return report(f"the database {schema_problem}")
+        return report(None, None, anchored)
+
+    def backup(self, dest: Path) -> None:
+        """Write a consistent copy to a new file ``dest`` (mode 0600), even while others write."""
+        dest = Path(dest)
+        source = self._db()
+        if self._in_tx:
+            raise RuntimeError("cannot back up from inside a transaction")
+        _new_file(dest, "choose a new backup file name")
+        try:
+            with _mapped(dest, writing=False):
+                target = _connect(dest, "rw")
+                try:
+                    source.backup(target)
+                finally:
+                    target.close()
+            with Store.open(dest) as copy:  # read-write, so closing removes -wal and -shm
+                report = copy.verify()
+            if not report.ok:
+                raise StoreError(f"the backup does not verify ({report.problem}); retry")
+            _sync_dir(dest)
+        except BaseException:
+            _remove(dest)
+            raise
+
+    def close(self) -> None:
+        """Close the database (idempotent)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class Transaction:
+    """The inside of :meth:`Store.transaction`: reads see this transaction's own appends."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self._path = path
+        self._open = True
+        self._appended: list[Entry] = []
+
+    def _live(self) -> sqlite3.Connection:
+        if not self._open:
+            raise RuntimeError("the transaction is over")
+        return self._conn
+
+    def entries(self, kind: str | None = None) -> list[Entry]:
+        """All entries (or those of one kind), ordered by seq."""
+        return _select(self._live(), self._path, kind)
+
+    def append(
+        self, kind: str, day: str | None, payload: dict[str, Any], supersedes: int | None = None
+    ) -> Entry:
+        """Append one entry; durable once the transaction commits."""
+        conn = self._live()
+        if not _KIND_RE.match(kind) or kind == "init":
+            raise ValueError(f"invalid entry kind {kind!r}")
+        if day is not None and not isinstance(day, str):
+            raise TypeError("day must be a str or None")
+        text = canonical(payload)
+        with _mapped(self._path, writing=True):
+            row = conn.execute("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
+        if row is None:
+            raise _damaged(self._path, "has no entries")
+        seq, prev = int(row[0]) + 1, str(row[1])
+        if supersedes is not None and not 1 <= supersedes < seq:
+            raise ValueError(f"supersedes={supersedes} is not an earlier entry")
+        data = loads(text)
+        digest = entry_hash(seq, kind, day, data, supersedes, prev)
+        entry = Entry(seq, kind, day, data, supersedes, prev, digest)
+        with _mapped(self._path, writing=True):
+            cursor = conn.execute(_INSERT, (seq, kind, day, text, supersedes, prev, digest))
+            if cursor.rowcount != 1:
+                raise _not_stored(self._path, seq)
+            _confirm(conn, self._path, entry)
+        self._appended.append(entry)
+        return entry
+
+
+def _not_stored(path: Path, seq: int) -> StoreError:
+    return StoreError(
+        f"{path}: entry {seq} was not stored as written (something in the database changes "
+        f"or drops inserts; run blindself verify); nothing was recorded; {ADVICE}"
+    )
+
+
+def _confirm(conn: sqlite3.Connection, path: Path, entry: Entry) -> None:
+    """Read an appended entry back and compare every column with what was written."""
+    row = conn.execute(_SELECT_SEQ, (entry.seq,)).fetchone()
+    if row is None:
+        raise _not_stored(path, entry.seq)
+    stored = (row[0], row[1], row[2], row[3], row[4], row[5], row[6])
+    written = (
+        entry.seq,
+        entry.kind,
+        entry.day,
+        canonical(entry.payload),
+        entry.supersedes,
+        entry.prev_hash,
+        entry.hash,
+    )
+    if stored != written:
+        raise _not_stored(path, entry.seq)
+
+
+def _select(conn: sqlite3.Connection, path: Path, kind: str | None) -> list[Entry]:
+    with _mapped(path, writing=False):
+        if kind is None:
+            rows = conn.execute(_SELECT_ALL).fetchall()
+        else:
+            rows = conn.execute(_SELECT_KIND, (kind,)).fetchall()
+    return [_decode(r, path) for r in rows]
+
+
+def _decode(row: tuple[Any, ...], path: Path) -> Entry:
+    seq, kind, day, text, supersedes, prev, digest = row
+    try:
+        payload = loads(text)
+    except (TypeError, ValueError, RecursionError):
+        payload = None
+    if not (
+        isinstance(seq, int)
+        and isinstance(kind, str)
+        and (day is None or isinstance(day, str))
+        and isinstance(payload, dict)
+        and (supersedes is None or isinstance(supersedes, int))
+        and isinstance(prev, str)
+        and isinstance(digest, str)
+    ):
+        raise _damaged(path, f"has a damaged entry {seq} (run blindself verify)")
+    return Entry(seq, kind, day, payload, supersedes, prev, digest)
