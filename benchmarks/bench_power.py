@@ -1,4 +1,5 @@
-"""Time ``blindself power`` for every shipped protocol (SPEC 11: 1,000 trials under 10 s).
+"""Time ``blindself power`` for every shipped protocol (docs/design.md#performance-targets: 1,000
+trials under 10 s).
 
 Run: ``python benchmarks/bench_power.py [--sims N] [--seed S]``.  Prints, per protocol,
 the simulated power (effect 1, SD 1.5, rho 0.3 unless given) with its Monte Carlo SE,

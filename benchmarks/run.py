@@ -1,4 +1,5 @@
-"""Every benchmark of SPEC 11, side by side with its peer, on this machine.
+"""Every benchmark of docs/design.md#performance-targets, side by side with its peer, on this
+machine.
 
 Run with the project's interpreter: ``.venv/bin/python benchmarks/run.py [--quick] [--json FILE]``.
 

@@ -480,7 +480,10 @@ def test_null_size_and_interval_coverage(mode: str, monkeypatch: pytest.MonkeyPa
 
 
 def test_dose_trend_as_the_pre_registered_primary_test(invoke: Invoke, tmp_path: Path) -> None:
-    """SPEC 12: a protocol may pre-register the ordered trend as its primary test."""
+    """A protocol may pre-register the ordered trend as its primary test.
+
+    docs/design.md#companion-estimates
+    """
     plan = replace(PLAN, primary_test="dose-trend")
     data = trial(
         ("placebo", "low", "high"),

@@ -1,8 +1,8 @@
 """CI guard for ``benchmarks/run.py --quick``: gross regressions only, never seconds.
 
 It checks that every benchmark still runs to the end, that the daily commands import
-nothing heavy (counted by ``python -X importtime``, SPEC 11), and that the exact
-randomization test agrees with ``scipy.stats.permutation_test`` on the same 2^12 sign
+nothing heavy (counted by ``python -X importtime``, docs/design.md#performance-targets), and that
+the exact randomization test agrees with ``scipy.stats.permutation_test`` on the same 2^12 sign
 patterns.  Times are printed by the benchmark, not asserted: they are machine noise here.
 """
 

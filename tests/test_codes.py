@@ -477,7 +477,7 @@ def simulate_trials(n_trials: int, leaky: bool) -> list[tuple[list[str], list[st
 
 
 def test_codes_carry_no_information_about_arms() -> None:
-    # Leak-channel test of RELIABILITY.md: codes first, arms by a separate shuffle.
+    # Leak-channel test of docs/design.md: codes first, arms by a separate shuffle.
     p_first, p_check = arm_dependence_pvalues(simulate_trials(1500, leaky=False))
     assert p_first > 1e-3 and p_check > 1e-3
 

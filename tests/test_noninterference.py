@@ -1,4 +1,5 @@
-"""Non-interference (RELIABILITY T-36, T-37): before unblinding nothing depends on the allocation.
+"""Non-interference (docs/design.md T-36, T-37): before unblinding nothing depends on the
+allocation.
 
 The whole pre-unblinding flow runs twice with different allocation streams and everything
 else identical (clock, the stream for codes/ids/salts/keys, inputs).  Every output, error,
@@ -347,7 +348,7 @@ def test_checkin_prompts_are_indistinguishable(
         assert "placebo capsule" not in err and "active capsule" not in err, name
 
 
-# --- the web app (RELIABILITY T-50): every response identical across two allocations --------
+# --- the web app (docs/design.md T-50): every response identical across two allocations --------
 
 
 def web_flow(tmp_path: Path, blinding: str, alloc_seed: int) -> list[tuple[Any, ...]]:

@@ -1,4 +1,5 @@
-"""Tests for blindself.protocol.loading: loading and validating a protocol (SPEC 3, 4 and 12).
+"""Tests for blindself.protocol.loading: loading and validating a protocol
+(docs/design.md#protocol).
 
 Every validation error is one line that names the file, the key and what is allowed;
 a representative set is asserted verbatim.
@@ -626,7 +627,7 @@ def test_exact_message(text: str, expected: str) -> None:
 
 
 def test_spec_example_message_verbatim() -> None:
-    # SPEC 3 gives this line as the example of a validation error.
+    # docs/design.md#protocol gives this line as the example of a validation error.
     text = variant(('block = ["active", "placebo"]', 'block = ["actve", "placebo"]'))
     assert error(text) == (
         'protocol.toml: design.block names arm "actve", which is not defined '

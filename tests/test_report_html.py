@@ -353,7 +353,7 @@ def test_nulls_in_a_three_arm_trial() -> None:
 
 
 def test_minimal_skeleton_renders() -> None:
-    # Only the keys SPEC 9 guarantees, plus what verdict() always writes.
+    # Only the keys docs/design.md#report-document guarantees, plus what verdict() always writes.
     r = {
         "schema": "blindself-report/1",
         "trial": {

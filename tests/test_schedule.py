@@ -1,4 +1,4 @@
-"""Tests for blindself.trial.schedule: the trial calendar (SPEC 4 and 12 "Calendar and periods").
+"""Tests for blindself.trial.schedule: the trial calendar (docs/design.md#calendar-and-periods).
 
 Hand-worked calendars for each dosing pattern, then a brute-force reference
 implementation written here (dose-day stream by testing every day against the pattern)
@@ -290,8 +290,8 @@ def is_dose_day(dosing: str, day: date, restart: date) -> bool:
 
 
 def reference_days(p: Protocol, start: date) -> list[tuple[date, str, int | None, int | None]]:
-    """SPEC 12 by brute force: a dose stream per segment (the whole trial without
-    washout, one period per segment with washout), periods of period_days dose days,
+    """docs/design.md#calendar-and-periods by brute force: a dose stream per segment (the whole
+    trial without washout, one period per segment with washout), periods of period_days dose days,
     each span up to the day before the next dose of its stream."""
     d = p.design
     n_periods = len(d.block) * d.blocks if d.kind == "blocks" else sum(n for _, n in d.counts)
@@ -380,7 +380,7 @@ def test_calendar_matches_reference_and_invariants(p: Protocol, start: date) -> 
 
 
 def check_invariants(p: Protocol, start: date, cal: Calendar) -> None:
-    """What SPEC 12 says of every calendar, checked without the reference."""
+    """What docs/design.md#calendar-and-periods says of every calendar, without the reference."""
     d = p.design
     days = cal.days
     block_len = scheme_of(p).block_size
@@ -437,8 +437,8 @@ def check_invariants(p: Protocol, start: date, cal: Calendar) -> None:
 def test_without_washout_dose_days_are_one_unbroken_stream(
     dosing: str, period_days: int, n_blocks: int
 ) -> None:
-    # SPEC 12: period k holds dose days k*pd ... (k+1)*pd - 1 of the stream the
-    # pattern gives after the baseline.
+    # docs/design.md#calendar-and-periods: period k holds dose days k*pd ... (k+1)*pd - 1 of the
+    # stream the pattern gives after the baseline.
     p = protocol(dosing, period_days, 2 * n_blocks, baseline=4)
     cal = build_calendar(p, MONDAY)
     run_in_end = MONDAY + timedelta(days=4)

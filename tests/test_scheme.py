@@ -1,4 +1,5 @@
-"""Tests for blindself.trial.scheme: the set of allocations a design can draw (SPEC 4, 12).
+"""Tests for blindself.trial.scheme: the set of allocations a design can draw
+(docs/design.md#randomization).
 
 The reference for every set is exact enumeration with itertools, written here
 independently of the module; uniformity is a chi-square test over that enumerated set.
@@ -124,7 +125,7 @@ def test_satisfies_complete_ignores_zero_counts() -> None:
 
 
 def test_max_run_applies_across_block_boundaries() -> None:
-    # SPEC 12: max_run applies across block boundaries.
+    # docs/design.md#randomization: max_run applies across block boundaries.
     s = Scheme(
         kind="blocks",
         arms=("active", "placebo"),

@@ -1,4 +1,4 @@
-"""The seal: unlock paths, one opaque failure, tampering, size, vectors (RELIABILITY T-1..11)."""
+"""The seal: unlock paths, one opaque failure, tampering, size, vectors (docs/design.md T-1..11)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Printed materials as a person uses them (issues 11 and 19, RELIABILITY T-49).
+"""Printed materials as a person uses them (issues 11 and 19, docs/design.md T-49).
 
 Every shipped template's sheet, in helper and in self mode, is rendered in Chromium; a real
 decoder (Debian's zbarimg) reads every QR code from the screenshot.  The self-blinding slips

@@ -1,4 +1,5 @@
-"""Daily commands start light (SPEC 11): no numpy, scipy, statsmodels, matplotlib or jinja2.
+"""Daily commands start light (docs/design.md#performance-targets): no numpy, scipy, statsmodels,
+matplotlib or jinja2.
 
 Checked by what is imported, never by seconds (timings live in benchmarks/).
 """

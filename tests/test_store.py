@@ -1,4 +1,4 @@
-"""The append-only, hash-chained trial log (SPEC 7, 12; RELIABILITY T-19..T-29)."""
+"""The append-only, hash-chained trial log (docs/design.md#log; docs/design.md T-19..T-29)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The pre-registered analysis of an unblinded trial, as ``report.json`` (SPEC 9).
+"""The pre-registered analysis of an unblinded trial, as ``report.json``
+(docs/design.md#statistical-plan).
 
 This module assembles; the statistics live in ``blindself.analysis.stats`` (one module per family),
 each tested against an external reference.  Output is plain JSON-able data: every renderer

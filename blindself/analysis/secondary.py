@@ -1,4 +1,5 @@
-"""The secondary analyses of ``report.json`` (SPEC 9): everything beside the contrasts.
+"""The secondary analyses of ``report.json`` (docs/design.md#secondary-analyses): everything beside
+the contrasts.
 
 Per outcome: the dose trend over several active arms, the day after a dose, the placebo
 response, expectancy (exploratory), carry-over and the trend over the trial; per trial: the
@@ -72,7 +73,7 @@ def dose_trend(
     """The ordered trend over placebo and two or more active arms.
 
     Secondary by default; the primary test when the protocol pre-registers
-    ``analysis.primary_test = "dose-trend"`` (SPEC 12).
+    ``analysis.primary_test = "dose-trend"`` (docs/design.md#companion-estimates).
     """
     if len(actives) < 2:
         return None
@@ -354,7 +355,7 @@ def blinding_section(
     placebo: str,
     actives: list[str],
 ) -> dict[str, Any]:
-    """The blinding section: the last guess of each period against its arm (SPEC 9)."""
+    """The blinding section (docs/design.md#blinding): each period's last guess against its arm."""
     blinded = [a.name for a in data.arms if a.kind != "none"]
     answers = {*blinded, blinding.UNSURE}
     notes: list[str] = []

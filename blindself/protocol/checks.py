@@ -1,4 +1,5 @@
-"""Validate a parsed protocol document into :class:`~blindself.protocol.model.Protocol` (SPEC 3).
+"""Validate a parsed protocol document into :class:`~blindself.protocol.model.Protocol`
+(docs/design.md#protocol).
 
 Every validation error names the file, the key and what is allowed, e.g.
 ``protocol.toml: design.block names arm "actve", which is not defined (defined: active, placebo)``.
@@ -223,8 +224,8 @@ class _Validator(FieldReader):
         if n_periods > 2000:
             raise self.fail("design", f"allocates {n_periods} periods; at most 2000 are supported")
         if max_run is not None and max_run < n_periods and _run_count_cost(design) > _MAX_RUN_COST:
-            # Reliability fix (T-42): counting the allocations max_run allows is a dynamic
-            # programme over (arms left, last arm, run); a complete design of 1000 + 1000
+            # Reliability fix (docs/design.md T-42): counting the allocations max_run allows is a
+            # dynamic programme over (arms left, last arm, run); a complete design of 1000 + 1000
             # periods with max_run hung plan and init instead of being refused here.
             raise self.fail(
                 "design.max_run",

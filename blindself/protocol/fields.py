@@ -1,4 +1,4 @@
-"""Typed readers for the values of a protocol's TOML tables (SPEC section 3).
+"""Typed readers for the values of a protocol's TOML tables (docs/design.md#protocol).
 
 Each reader returns the value or raises a :class:`~blindself.errors.ProtocolError` of one
 line naming the file, the key as TOML writes it, the value found and what is allowed.
@@ -57,8 +57,8 @@ class FieldReader:
             raise self.fail(f"{prefix}.{key}", f"must be a string, not {show(v)}")
         problem = unsafe_text(v.replace("\r\n", "\n"))
         if problem:
-            # Reliability fix (T-45): an escape sequence in the title reached the terminal
-            # through status, plan and init.
+            # Reliability fix (docs/design.md T-45): an escape sequence in the title reached the
+            # terminal through status, plan and init.
             raise self.fail(f"{prefix}.{key}", f"contains {problem}; use plain text")
         return v
 
@@ -141,8 +141,8 @@ def unsafe_text(text: str) -> str | None:
 def show(value: Any) -> str:
     """A value from the file, shown as TOML writes it, on one line, at most 40 characters.
 
-    Fix: strings were shown with Python's repr ('actve'); SPEC 3 quotes them as in the
-    TOML file ("actve").
+    Fix: strings were shown with Python's repr ('actve'); docs/design.md#protocol quotes them as in
+    the TOML file ("actve").
     """
     if isinstance(value, str):
         text = _quote(value)

@@ -1,4 +1,4 @@
-"""Load and validate a protocol (SPEC section 3) into frozen dataclasses.
+"""Load and validate a protocol (docs/design.md#protocol) into frozen dataclasses.
 
 The dataclasses live in :mod:`blindself.protocol.model` and the checks in
 :mod:`blindself.protocol.checks`; callers import both from here.  Every validation error

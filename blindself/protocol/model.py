@@ -1,4 +1,4 @@
-"""The protocol's vocabulary and frozen dataclasses (SPEC section 3).
+"""The protocol's vocabulary and frozen dataclasses (docs/design.md#protocol).
 
 Built by :mod:`blindself.protocol.checks`; import them from :mod:`blindself.protocol.loading`.
 """
@@ -65,7 +65,7 @@ class AnalysisPlan:
     missing: Literal["pairwise", "listwise"]
     statistic: Literal["mean-difference", "trend-adjusted"]
     # With several active arms: Holm over each arm against placebo ("contrasts"), or a
-    # pre-registered ordered dose trend as the primary test (SPEC 12).
+    # pre-registered ordered dose trend as the primary test (docs/design.md#randomization-test).
     primary_test: Literal["contrasts", "dose-trend"] = "contrasts"
 
 

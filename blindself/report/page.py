@@ -1,4 +1,5 @@
-"""The self-contained HTML report (SPEC 10): one file, inline SVG, no network.
+"""The self-contained HTML report (docs/design.md#report-document): one file, inline SVG, no
+network.
 
 :func:`render_html` turns ``report.json`` into a page-shaped view (every value already a
 display string, made with the same helpers as the text and Markdown forms) and renders

@@ -1,4 +1,4 @@
-"""Preparation sheets for whoever fills the containers (SPEC 5 and 8).
+"""Preparation sheets for whoever fills the containers (docs/design.md#preparation-sheet).
 
 The sheet is the one place the allocation exists in plaintext outside the seal; it is
 written only to a path outside the trial directory.  JSON for scripts, HTML to print.
@@ -36,7 +36,10 @@ BLIND_BREAKERS = (
 def sheet_json(
     protocol: Protocol, calendar: Calendar, doc: AllocationDoc, schedule: PublicSchedule
 ) -> dict[str, Any]:
-    """The machine-readable sheet (SPEC 8): codes, containers, blocks, periods and dates."""
+    """The machine-readable sheet: codes, containers, blocks, periods and dates.
+
+    Its format: docs/design.md#preparation-sheet.
+    """
     containers = []
     for c in sorted(doc.containers, key=lambda c: c.code):
         dates: list[str] = []

@@ -1,4 +1,5 @@
-"""Render report.json as terminal text and Markdown (SPEC 10); shared display helpers.
+"""Render report.json as terminal text and Markdown (docs/design.md#report-document); shared display
+helpers.
 
 Renderers read only the report document, so every number shown is one stored there.
 """

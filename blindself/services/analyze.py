@@ -1,4 +1,7 @@
-"""``blindself analyze``: the same analysis on daily data collected elsewhere (SPEC 8, 12)."""
+"""``blindself analyze``: the same analysis on daily data collected elsewhere.
+
+Its input and defaults: docs/design.md#exported-data.
+"""
 
 from __future__ import annotations
 
@@ -181,7 +184,7 @@ EXPORT_DEFAULTS = {
 def _with_export_defaults(
     opts: AnalyzeOptions, header: list[str], records: list[dict[str, str]], notes: list[str]
 ) -> AnalyzeOptions:
-    """Columns of ``blindself export`` are used by default when present (SPEC 12).
+    """Columns of ``blindself export`` (docs/design.md#exported-data) are used by default.
 
     A date column is also found as ``Date`` or ``DATE``; a default date column whose values
     are not all ISO dates is not used (with a note) rather than refused.

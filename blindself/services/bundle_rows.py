@@ -1,4 +1,4 @@
-"""Row checks of a ``blindself-share/1`` bundle before pooling (T-46)."""
+"""Row checks of a ``blindself-share/1`` bundle before pooling (docs/design.md T-46)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ if TYPE_CHECKING:
 def check_rows(name: str, b: dict[str, Any], doc: AllocationDoc) -> None:
     """Every row's arm from the committed allocation; every value finite and on its scale.
 
-    Reliability fix (T-46): only helper-mode rows with a period were checked, so swapping
-    every row's arm in a self-blinded bundle flipped the pooled effect, and a rating of
+    Reliability fix (docs/design.md T-46): only helper-mode rows with a period were checked, so
+    swapping every row's arm in a self-blinded bundle flipped the pooled effect, and a rating of
     1e308 silently dropped its measure from the model.
     """
     by_code = {c.code: c for c in doc.containers}

@@ -1,4 +1,5 @@
-"""Emergency code-break: open one container's code, logged (SPEC 2, 8, 12; RELIABILITY T-34).
+"""Emergency code-break: open one container's code, logged (docs/design.md#concepts; threat T-34
+there).
 
 Order of events, chosen so that a bad input leaves the trial unchanged and nothing is
 ever revealed without a log entry:

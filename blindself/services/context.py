@@ -22,8 +22,8 @@ def _utcnow() -> datetime:
 class Context:
     """Clock, random streams and KDF cost (None = production parameters).
 
-    Two random streams (SPEC 12): ``allocation`` draws only the allocation; ``other`` draws
-    codes, ids, salts, nonces and keys, so a test can vary the allocation alone.
+    Two random streams (docs/design.md#randomization): ``allocation`` draws only the allocation;
+    ``other`` draws codes, ids, salts, nonces and keys, so a test can vary the allocation alone.
     """
 
     clock: Callable[[], datetime] = _utcnow

@@ -58,7 +58,8 @@ def record_checkin(trial_dir: Path, req: CheckinRequest, ctx: Context) -> Checki
                 req = kept_fields(req, existing.payload)
             payload, deviations = build_payload(trial, form, req, entries, ctx.now().isoformat())
             if _clock_went_back(entries, ctx.now()):
-                # T-30: accepted (entries are ordered by seq), but flagged for the report.
+                # docs/design.md T-30: accepted (entries are ordered by seq), but flagged for the
+                # report.
                 payload["anomaly"] = ["clock-regression"]
             existing = current_checkins(entries).get(payload["date"])
             if existing is not None and same_checkin(existing.payload, payload):
@@ -155,7 +156,8 @@ def trial_status(trial_dir: Path, ctx: Context) -> Status:
 
 
 def seal_warnings(trial_dir: Path) -> tuple[str, ...]:
-    """A test-strength seal (T-47), for ``status``; a seal that does not parse is verify's.
+    """A test-strength seal (docs/design.md T-47), for ``status``; a seal that does not parse is
+    verify's.
 
     Reads only the seal's public header; kept out of ``trial_status`` because the web server
     uses that and never opens the seal file.
@@ -342,7 +344,7 @@ def export_trial(
             if entry is not None:
                 from blindself.services.revealed import checked_unblinding
 
-                checked_unblinding(trial)  # T-40: no arms from an edited allocation
+                checked_unblinding(trial)  # docs/design.md T-40: no arms from an edited allocation
                 unblind = entry.payload
         days = None
         until = "9999-12-31"
@@ -377,7 +379,7 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _cell(value: Any) -> Any:
-    """Neutralise text a spreadsheet would execute, as OWASP recommends (T-45).
+    """Neutralise text a spreadsheet would execute, as OWASP recommends (docs/design.md T-45).
 
     A text cell starting with ``= + - @``, tab or CR gets a leading ``'``; numbers are
     written as they are (a rating of -2 stays a number).  See README, "Exports".
@@ -490,8 +492,8 @@ def backup_trial(trial_dir: Path, dest: Path) -> Path:
 def calendar_ics(trial_dir: Path, ctx: Context, remind_at: str | None = None) -> str:
     """An iCalendar file of check-in days, with no arm information.
 
-    Written with ``icalendar`` (T-45): escaping, folding and CRLF are the library's, so no
-    text of the protocol can end a line or start a property.
+    Written with ``icalendar`` (docs/design.md T-45): escaping, folding and CRLF are the library's,
+    so no text of the protocol can end a line or start a property.
     """
     from datetime import UTC
 

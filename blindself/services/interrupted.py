@@ -1,4 +1,5 @@
-"""Leftovers of an interrupted ``init`` (T-43): the in-progress marker and its cleanup.
+"""Leftovers of an interrupted ``init`` (docs/design.md T-43): the in-progress marker and its
+cleanup.
 
 ``init`` builds a trial in a hidden sibling folder holding a locked marker that names the
 files it will write outside the trial (sheets, key file).  The marker is removed only once

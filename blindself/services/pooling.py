@@ -3,9 +3,9 @@
 ``share`` turns an unblinded trial into an anonymized bundle (schema ``blindself-share/1``):
 the dose-day data with day numbers counted from the start (no dates, notes or codes), the
 protocol's public parts, the commitment and the revealed allocation document (which holds
-no dates, SPEC 12), so that anyone can re-check the commitment.  ``pool`` reads such
-bundles, or one long CSV, and runs :func:`blindself.analysis.stats.pooling.pool_measure` per
-measure.
+no dates, docs/design.md#allocation-document-and-commitment), so that anyone can re-check the
+commitment.  ``pool`` reads such bundles, or one long CSV, and runs
+:func:`blindself.analysis.stats.pooling.pool_measure` per measure.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def share_trial(trial_dir: Path) -> dict[str, Any]:
                 "the trial is still blinded: run blindself unblind first, then share"
             )
         data = trial_data(trial)  # checks the allocation against the commitment first
-        # T-46: each row names its period's container code, so pool can check its arm
+        # docs/design.md T-46: each row names its period's container code, so pool can check its arm
         # against the committed allocation in self mode too (the code is in the allocation
         # the bundle carries anyway, so it adds nothing that identifies the person).
         current = {d: e.payload for d, e in current_checkins(trial.store.entries()).items()}

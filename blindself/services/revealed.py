@@ -1,4 +1,4 @@
-"""The revealed allocation, checked before any command uses it (RELIABILITY T-40).
+"""The revealed allocation, checked before any command uses it (docs/design.md T-40).
 
 After unblinding, the allocation lives in the log's ``unblind`` entry.  Anyone with the
 sqlite3 shell can swap its arms (and recompute the chain), so every command that shows a

@@ -179,8 +179,8 @@ def init_trial(
         start = ctx.now().astimezone(ZoneInfo(tz)).date()
     calendar = build_calendar(protocol, start)
     scheme = scheme_of(protocol)
-    # Reliability fix (T-42): the warnings were computed after the trial folder was renamed
-    # into place, so a design whose check crashed left a trial without its recovery key.
+    # Reliability fix (docs/design.md T-42): the warnings were computed after the trial folder was
+    # renamed into place, so a design whose check crashed left a trial without its recovery key.
     # Every check runs before anything is written.
     kdf = ctx.kdf if ctx.kdf is not None else DEFAULT_KDF
     weak = weak_kdf_warning(kdf)
@@ -231,8 +231,8 @@ def init_trial(
     parent = directory.parent
     parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=parent))
-    # Reliability fix (T-43): the sheets were written before the rename, so a kill -9 there
-    # left an allocation that was never sealed.  Now the files outside the trial are written
+    # Reliability fix (docs/design.md T-43): the sheets were written before the rename, so a kill -9
+    # there left an allocation that was never sealed.  Now the files outside the trial are written
     # only once the trial is durable (renamed, parent fsynced), and the trial holds a locked
     # marker naming them until they are; a rerun removes what a dead init left (see
     # _clean_interrupted).

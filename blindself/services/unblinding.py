@@ -136,7 +136,8 @@ def open_allocation(
     """Open the seal and check it against the commitment recorded at init.
 
     Returns the allocation and its commitment; a seal that opens but does not match (a
-    re-sealed, different allocation: RELIABILITY T-7) raises CommitmentMismatch (exit 3).
+    re-sealed, different allocation: threat T-7 in docs/design.md) raises CommitmentMismatch (exit
+    3).
     """
     data = open_seal(
         trial.paths.seal.read_bytes(),
@@ -296,7 +297,8 @@ def _summary(report: dict[str, Any]) -> str:
 
 @contextmanager
 def _report_dir(trial: Trial) -> Iterator[int]:
-    """The report folder as a directory descriptor, never reached through a link (T-44).
+    """The report folder as a directory descriptor, never reached through a link
+    (docs/design.md T-44).
 
     Every file is then created relative to that descriptor, so swapping the folder for a
     link after the check changes nothing either.

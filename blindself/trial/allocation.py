@@ -1,4 +1,5 @@
-"""The allocation document: what the seal hides and the commitment binds (SPEC 6, 12).
+"""The allocation document: what the seal hides and the commitment binds
+(docs/design.md#allocation-document-and-commitment).
 
 It holds the protocol hash, trial id, scheme, every container (code, arm, block, period),
 a 256-bit secret nonce and no calendar dates.  It is serialised as RFC 8785 canonical

@@ -162,8 +162,8 @@ def check_free_text(text: str, what: str, error: type[BlindselfError] = CheckinE
     """Refuse free text the log should not hold: too long, control characters, bad bytes."""
     if len(text) > MAX_NOTE:
         raise error(f"{what} is longer than {MAX_NOTE} characters; shorten it")
-    # Reliability fix (T-45): C1 controls (U+009B is a terminal CSI) and bidi overrides
-    # (U+202E) passed the check that looked only below U+0020.
+    # Reliability fix (docs/design.md T-45): C1 controls (U+009B is a terminal CSI) and bidi
+    # overrides (U+202E) passed the check that looked only below U+0020.
     problem = unsafe_text(text)
     if problem:
         raise error(f"{what} contains {problem}; type plain text")

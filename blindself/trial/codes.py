@@ -1,4 +1,5 @@
-"""Container codes: 4 random Crockford base32 symbols and a Damm check symbol (SPEC 2, 12).
+"""Container codes: 4 random Crockford base32 symbols and a Damm check symbol
+(docs/design.md#codes).
 
 A code is shown as ``K7M2-X`` and stored as ``K7M2X``.  The check symbol comes from a
 totally anti-symmetric quasigroup of order 32, ``x∘y = a·x ⊕ y`` in GF(2^5) with the

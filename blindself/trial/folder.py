@@ -1,4 +1,5 @@
-"""A trial on disk: its directory, frozen protocol, public schedule and log (SPEC 7).
+"""A trial on disk: its directory, frozen protocol, public schedule and log
+(docs/design.md#trial-folder).
 
 Everything here is public: it never touches the seal's contents, so every daily command
 can use it before unblinding.
@@ -23,7 +24,8 @@ PROTOCOL_FILE = "protocol.toml"
 SEAL_FILE = "allocation.seal"
 DB_FILE = "trial.db"
 REPORT_DIR = "report"
-# Present (and locked by the running init) until everything init writes is durable (T-43).
+# Present (and locked by the running init) until everything init writes is durable
+# (docs/design.md T-43).
 INIT_MARKER = ".init-incomplete.json"
 
 

@@ -1,4 +1,5 @@
-"""The trial calendar: which day is baseline, dose, off or washout (SPEC 4 and 12).
+"""The trial calendar: which day is baseline, dose, off or washout
+(docs/design.md#calendar-and-periods).
 
 Pure and arm-free: the calendar depends only on the protocol and the start date, so
 every command may show it before unblinding.

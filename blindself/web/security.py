@@ -1,4 +1,4 @@
-"""What stands between the network and someone's health diary (RELIABILITY T-50).
+"""What stands between the network and someone's health diary (docs/design.md T-50).
 
 One object, :class:`Guard`, checked before every request and applied to every response:
 

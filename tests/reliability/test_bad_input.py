@@ -1,4 +1,4 @@
-"""The bad-input catalogue at the command line (RELIABILITY T-14..T-19, T-30, T-31).
+"""The bad-input catalogue at the command line (docs/design.md T-14..T-19, T-30, T-31).
 
 "Refused" means: a non-zero exit, one ``Error:`` line (or click's usage block for exit 2),
 no traceback, a bounded message, and an unchanged log.  The ``invoke`` fixture runs with

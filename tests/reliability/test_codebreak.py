@@ -1,4 +1,4 @@
-"""Emergency code-break (SPEC 2, 8, 12; RELIABILITY T-34, T-33, T-7)."""
+"""Emergency code-break (docs/design.md#concepts; docs/design.md T-34, T-33, T-7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Concurrent writer processes through the service layer (SPEC 11; RELIABILITY T-20, T-19).
+"""Concurrent writer processes through the service layer (docs/design.md#performance-targets;
+docs/design.md T-20, T-19).
 
 Each child process calls ``blindself.services.daily.record_checkin`` (the code path of
 ``blindself checkin``) for its list of days, all children released at the same moment,

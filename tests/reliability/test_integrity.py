@@ -1,4 +1,4 @@
-"""Integrity round two (issue 12; RELIABILITY T-39, T-40, T-41, T-44): what an adversarial
+"""Integrity round two (issue 12; docs/design.md T-39, T-40, T-41, T-44): what an adversarial
 review broke, attacked the way a participant would, with the sqlite3 module editing the
 trial's database file as the sqlite3 shell does, and the real CLI process."""
 

@@ -1,4 +1,5 @@
-"""kill -9 of the real ``blindself checkin`` process at random moments (SPEC 11; T-21, T-23).
+"""kill -9 of the real ``blindself checkin`` process at random moments
+(docs/design.md#performance-targets; T-21, T-23).
 
 Every iteration records a fresh day of a long trial, kills the process after a random
 delay spread around its run time, and then checks: the database passes integrity_check

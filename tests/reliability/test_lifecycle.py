@@ -1,4 +1,4 @@
-"""Model-based lifecycle test (RELIABILITY T-48; issue 11): a fallible person, start to end.
+"""Model-based lifecycle test (docs/design.md T-48; issue 11): a fallible person, start to end.
 
 Hypothesis draws a trial (helper and self mode; small synthetic designs and shipped
 templates cut down to two blocks) and a day-by-day sequence of the mistakes the CLI

@@ -1,4 +1,4 @@
-"""Secrets hygiene (RELIABILITY T-38): the passphrase goes nowhere; files are private."""
+"""Secrets hygiene (docs/design.md T-38): the passphrase goes nowhere; files are private."""
 
 from __future__ import annotations
 

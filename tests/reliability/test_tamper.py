@@ -1,4 +1,4 @@
-"""Tampering, seen through the real CLI process (RELIABILITY T-6, T-7, T-27, T-28)."""
+"""Tampering, seen through the real CLI process (docs/design.md T-6, T-7, T-27, T-28)."""
 
 from __future__ import annotations
 

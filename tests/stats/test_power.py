@@ -1,4 +1,4 @@
-"""Simulated power (SPEC 8, power issue) against independent, deliberately simple simulations."""
+"""Simulated power (docs/design.md#power) against independent, deliberately simple simulations."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""RELIABILITY T-50: each protection of the web app, tested by an attempt it must refuse."""
+"""docs/design.md T-50: each protection of the web app, tested by an attempt it must refuse."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """The allocation set of a randomization scheme: count, enumerate, sample.
 
 A randomization test compares the observed allocation with the allocations the scheme
-could have drawn (SPEC 4): the same blocks, the same counts, the same ``max_run``.  This
-module builds that reference set, either completely (exact test) or as a uniform
+could have drawn (docs/design.md#randomization): the same blocks, the same counts, the same
+``max_run``.  This module builds that reference set, either completely (exact test) or as a uniform
 Monte Carlo sample with the observed allocation first (``p = (c + 1) / (B + 1)``).
 
 Allocations are ``int8`` rows of indices into ``scheme.arms``, one column per period.

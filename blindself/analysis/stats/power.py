@@ -1,4 +1,4 @@
-"""Power of a design's own primary analysis, by simulation (SPEC 8 and 11).
+"""Power of a design's own primary analysis, by simulation (docs/design.md#power).
 
 Each simulated trial draws its own allocation from the protocol's scheme (blocks,
 counts, ``max_run``), rates the calendar's dose days with normal AR(1) noise
@@ -9,7 +9,7 @@ alternative, labels moved at the period level, periods of other arms held at the
 observed arm.  ``effect`` is an improvement in the primary outcome's ``better``
 direction; since the noise is symmetric, simulating ``+effect`` and testing
 "greater" is the same as simulating ``-effect`` on a lower-is-better outcome and
-testing "less" (SPEC 12).
+testing "less" (docs/design.md#power).
 
 Vectorization: the reference set of a contrast depends on the observed allocation
 only through which periods hold the two compared arms (the *slots*); the arms on the

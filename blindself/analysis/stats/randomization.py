@@ -1,9 +1,9 @@
 """Randomization test of one contrast under the trial's own randomization scheme.
 
-The test statistic is recomputed for every allocation of the reference set (SPEC 4 and
-9.2): labels move at the level at which they were randomized (periods), days follow
-their period.  Under the sharp null of no difference between the two arms the observed
-outcomes are fixed, so the p-value is exact for the exact set and valid for the Monte
+The test statistic is recomputed for every allocation of the reference set
+(docs/design.md#randomization-test): labels move at the level at which they were randomized
+(periods), days follow their period.  Under the sharp null of no difference between the two arms the
+observed outcomes are fixed, so the p-value is exact for the exact set and valid for the Monte
 Carlo set (row 0 is the observed allocation, so ``p = (c + 1) / (B + 1)``; Phipson and
 Smyth 2010, *Stat Appl Genet Mol Biol* 9:39).  Both statistics are linear in ``y`` for
 a fixed allocation, so the confidence interval for an additive effect follows from two

@@ -1,4 +1,4 @@
-"""The trial log's hash chain (SPEC 7 and 12): entry hashes, walking and anchoring.
+"""The trial log's hash chain (docs/design.md#log): entry hashes, walking and anchoring.
 
 Each entry's hash is SHA-256 over a domain tag and the RFC 8785 canonical JSON of its seq,
 kind, day, payload, the entry it supersedes and the previous entry's hash; the first entry's

@@ -1,4 +1,4 @@
-"""The trial log: an append-only, hash-chained SQLite table (SPEC 7 and 12).
+"""The trial log: an append-only, hash-chained SQLite table (docs/design.md#log).
 
 One file per trial holds one table, ``entries``.  Rows are never updated or deleted
 (triggers refuse it); a correction is a new row that ``supersedes`` an older one.  Each
@@ -120,7 +120,7 @@ _EXPECTED: list[tuple[str, str, str, str | None]] | None = None
 
 
 def _schema_problem(conn: sqlite3.Connection) -> str | None:
-    """Name the first schema object that differs from blindself's own (RELIABILITY T-39).
+    """Name the first schema object that differs from blindself's own (docs/design.md T-39).
 
     A trigger added with the sqlite3 shell can drop or rewrite every insert while the
     commands report success, so nothing is trusted until the schema is exactly ours.
@@ -441,7 +441,8 @@ class Store:
                 tx._open = False
             with _mapped(self._path, writing=True):
                 conn.execute("COMMIT")
-                # Success is reported only for rows read back after the commit (T-39).
+                # Success is reported only for rows read back after the commit
+                # (docs/design.md T-39).
                 for entry in tx._appended:
                     _confirm(conn, self._path, entry)
         except BaseException:

@@ -1,4 +1,5 @@
-"""Seal and open the allocation, and the commitment (SPEC 6 and 12; RELIABILITY T-1 to T-11).
+"""Seal and open the allocation, and the commitment (docs/design.md#seal-file; threats T-1 to T-11
+there).
 
 The file layout and every check that needs no key live in :mod:`blindself.trial.seal.format`.
 The payload is ChaCha20-Poly1305 over ``length (4 bytes) | plaintext | zeros`` of fixed

@@ -1,4 +1,5 @@
-"""The ``allocation.seal`` file format, version 1 (SPEC 12; RELIABILITY T-1 to T-11).
+"""The ``allocation.seal`` file format, version 1 (docs/design.md#seal-file; threats T-1 to T-11
+there).
 
 Layout::
 
@@ -86,7 +87,7 @@ TEST_KDF = KdfParams(memory_kib=8, iterations=1, lanes=1)
 
 
 def weak_kdf_warning(kdf: KdfParams) -> str | None:
-    """Say so when a seal's Argon2id cost is below the production parameters (T-47).
+    """Say so when a seal's Argon2id cost is below the production parameters (docs/design.md T-47).
 
     The cost is the same for every allocation, so the warning reveals nothing about it.
     """
