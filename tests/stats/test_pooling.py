@@ -15,14 +15,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from blindself.analysis.stats.pooling import (
-    covariate_matrix,
-    fit_random_intercept,
-    group_blinding,
-    n_of_1_estimates,
-    pool_measure,
-    random_effects_meta,
-)
+from blindself.analysis.stats.meta import n_of_1_estimates, random_effects_meta
+from blindself.analysis.stats.mixed import covariate_matrix, fit_random_intercept
+from blindself.analysis.stats.pooling import group_blinding, pool_measure
 from blindself.errors import DataError
 
 DATA = Path(__file__).parent.parent / "data" / "szigeti2021-acutes.csv"

@@ -13,7 +13,7 @@ import pytest
 from helpers import Invoke
 from scipy.stats import permutation_test
 
-import blindself.analysis.stats.power as power_module
+import blindself.analysis.stats.simulation as simulation
 from blindself.analysis.stats.assignments import AssignmentSet, assignment_set, sample_assignments
 from blindself.analysis.stats.power import PowerEstimate, power_of_design
 from blindself.analysis.stats.randomization import randomization_test
@@ -205,7 +205,7 @@ def test_vectorized_p_values_equal_the_analysis_randomization_test(
     )
     cal = build_calendar(p, START)
     rng = np.random.default_rng(3)
-    setup = power_module._setup(p, cal, rng)
+    setup = simulation._setup(p, cal, rng)
     scheme = setup.scheme
     obs = sample_assignments(scheme, rng, 8)
     y = (
@@ -214,7 +214,7 @@ def test_vectorized_p_values_equal_the_analysis_randomization_test(
     )
     (c,) = setup.contrasts
     assert (c.rows is None) == (max_run is not None)
-    ours = power_module._p_values(setup, c, obs, y, rng)
+    ours = simulation._p_values(setup, c, obs, y, rng)
     day = setup.days.reshape(-1).astype(float)
     period = np.repeat(np.arange(scheme.n_periods), 3)
     for i in range(8):
@@ -237,18 +237,18 @@ def test_vectorized_p_values_equal_the_analysis_randomization_test(
 def test_monte_carlo_rows_equal_the_analysis_test_with_the_same_rows(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(power_module, "EXACT_CELLS", 10)
+    monkeypatch.setattr(simulation, "EXACT_CELLS", 10)
     p = protocol(blocks=8, alternative="two-sided")
     rng = np.random.default_rng(4)
-    setup = power_module._setup(p, build_calendar(p, START), rng)
+    setup = simulation._setup(p, build_calendar(p, START), rng)
     (c,) = setup.contrasts
-    assert not c.exact and c.rows is not None and c.size == power_module.MC_DRAWS + 1
+    assert not c.exact and c.rows is not None and c.size == simulation.MC_DRAWS + 1
     obs = sample_assignments(setup.scheme, rng, 5)
     y = rng.normal(size=(5, 16, 1))
-    ours = power_module._p_values(setup, c, obs, y, rng)
+    ours = simulation._p_values(setup, c, obs, y, rng)
     for i in range(5):
         matrix = np.vstack([obs[i], np.where(c.rows, 0, 1).astype(np.int8)])
-        ref = AssignmentSet(matrix, False, 2**8, power_module.MC_DRAWS)
+        ref = AssignmentSet(matrix, False, 2**8, simulation.MC_DRAWS)
         r = randomization_test(
             y[i, :, 0], np.arange(16), ref, setup.scheme, active="active", placebo="placebo"
         )
@@ -259,7 +259,7 @@ def test_ar1_noise_has_the_stated_sd_and_correlation() -> None:
     # Reference: for a stationary AR(1), corr(e_t, e_t+g) = rho^g and var = sd^2.
     rng = np.random.default_rng(8)
     gaps = np.array([1, 3, 2])
-    e = power_module._ar1(200_000, gaps, 2.0, 0.5, rng)
+    e = simulation._ar1(200_000, gaps, 2.0, 0.5, rng)
     assert e.std(axis=0) == pytest.approx([2.0] * 4, rel=0.01)
     lags = [np.corrcoef(e[:, t], e[:, t + 1])[0, 1] for t in range(3)]
     assert lags == pytest.approx([0.5, 0.125, 0.25], abs=0.01)
@@ -277,7 +277,7 @@ def test_no_effect_gives_power_alpha() -> None:
 def test_no_effect_gives_power_alpha_with_monte_carlo_reference(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(power_module, "EXACT_CELLS", 10)
+    monkeypatch.setattr(simulation, "EXACT_CELLS", 10)
     r = estimate(protocol(blocks=10), effect=0.0, sims=3000, seed=6)
     # Two-sided Monte Carlo test with B + 1 = 2000 rows: size floor(0.025 * 2000) * 2 / 2000.
     assert r.design["reference"] == "monte-carlo"
