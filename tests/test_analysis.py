@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from helpers import Invoke, make_context
 
+from blindself.analysis import contrasts
 from blindself.analysis import engine as analysis
 from blindself.analysis.dataset import DayRow, TrialData
 from blindself.protocol.model import AnalysisPlan, Arm, Outcome
@@ -207,8 +208,8 @@ def test_three_arm_contrasts_use_the_conditional_set(monkeypatch: pytest.MonkeyP
     assert r["blinding"]["randomization"]["assignments"] == 2**4
     assert set(r["blinding"]["arms"]) == {"placebo", "active"}
     # with Monte Carlo sets the same conditional test (12 blocks, 2^12 conditional orders)
-    monkeypatch.setattr(analysis, "MAX_EXACT", 100)
-    monkeypatch.setattr(analysis, "MC_DRAWS", 1999)
+    monkeypatch.setattr(contrasts, "MAX_EXACT", 100)
+    monkeypatch.setattr(contrasts, "MC_DRAWS", 1999)
     big = trial(("none", "placebo", "active"), 12, effects={"none": -3.0}, seed=4)
     c = analysis.analyze(big)["outcomes"][0]["contrasts"][0]
     assert c["randomization"]["exact"] is False and c["randomization"]["draws"] == 1999
@@ -216,13 +217,13 @@ def test_three_arm_contrasts_use_the_conditional_set(monkeypatch: pytest.MonkeyP
 
 
 def test_monte_carlo_is_reproducible_and_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(analysis, "MAX_EXACT", 100)
+    monkeypatch.setattr(contrasts, "MAX_EXACT", 100)
     data = trial(("active", "placebo"), 10, effects={"active": 0.3}, seed=8)
     a = analysis.analyze(data)["outcomes"][0]["contrasts"][0]
     b = analysis.analyze(data)["outcomes"][0]["contrasts"][0]
     assert a["p_randomization"] == b["p_randomization"]
-    assert a["randomization"]["draws"] == analysis.MC_DRAWS >= 9999
-    assert a["randomization"]["p_min"] == pytest.approx(2 / (analysis.MC_DRAWS + 1))
+    assert a["randomization"]["draws"] == contrasts.MC_DRAWS >= 9999
+    assert a["randomization"]["p_min"] == pytest.approx(2 / (contrasts.MC_DRAWS + 1))
     # exact reference for comparison: 2^10 allocations; MC SE of p <= 0.005
     p, _ = brute_force_p(data, "active", "placebo")
     assert a["p_randomization"] == pytest.approx(p, abs=0.02)
@@ -449,8 +450,8 @@ def test_null_size_and_interval_coverage(mode: str, monkeypatch: pytest.MonkeyPa
     null at most alpha (+ 3 binomial SE) of the time, and the 95 % interval covers the
     simulated effect about 95 % of the time (Edgington and Onghena 2007, ch. 11)."""
     if mode == "monte-carlo":
-        monkeypatch.setattr(analysis, "MAX_EXACT", 64)
-        monkeypatch.setattr(analysis, "MC_DRAWS", 399)
+        monkeypatch.setattr(contrasts, "MAX_EXACT", 64)
+        monkeypatch.setattr(contrasts, "MC_DRAWS", 399)
     sims, effect = 200, 0.7
     rejected = covered = 0
     for s in range(sims):
