@@ -446,7 +446,7 @@ def web_flow(tmp_path: Path, blinding: str, alloc_seed: int) -> list[tuple[Any, 
 def test_every_web_response_is_the_same_under_two_allocations(
     tmp_path: Path, blinding: str
 ) -> None:
-    from blindself.services.daily import export_trial
+    from blindself.services.export import export_trial
 
     a = web_flow(tmp_path / "a", blinding, 11)
     b = web_flow(tmp_path / "b", blinding, 12)

@@ -764,7 +764,7 @@ def calendar(
     ctx: click.Context, trial_dir: Path, output: Path | None, remind_at: str | None
 ) -> None:
     """Check-in days as .ics (default) or a printable page (-o FILE.html); no arm information."""
-    from blindself.services.daily import calendar_html, calendar_ics
+    from blindself.services.calendar import calendar_html, calendar_ics
 
     if remind_at is not None:
         parts = remind_at.split(":")
@@ -790,7 +790,7 @@ def calendar(
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False))
 def export(trial_dir: Path, fmt: str, include_all: bool, output: Path | None) -> None:
     """Tidy data; arms appear only after unblinding."""
-    from blindself.services.daily import export_trial
+    from blindself.services.export import export_trial
 
     _emit(export_trial(trial_dir, fmt, include_all), output)
 
@@ -820,7 +820,7 @@ def verify(
     A head SEQ:HEX proves that entries 1..SEQ are unchanged; entries after it are covered
     only by a later head, so keep the newest one outside this computer.
     """
-    from blindself.services.daily import verify_trial
+    from blindself.services.integrity import verify_trial
 
     result = verify_trial(trial_dir, expect_head, expect_commitment)
     for line in result.lines:
@@ -853,7 +853,7 @@ def verify(
 )
 def backup(trial_dir: Path, output: Path) -> None:
     """A consistent copy of the trial, safe while it is in use."""
-    from blindself.services.daily import backup_trial
+    from blindself.services.integrity import backup_trial
 
     click.echo(f"Backed up to {backup_trial(trial_dir, output)}")
 

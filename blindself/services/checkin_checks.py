@@ -16,7 +16,6 @@ from typing import Any, Literal
 
 from blindself.errors import BlindselfError
 from blindself.services.context import Context
-from blindself.services.daily import opened_trial
 from blindself.trial.checkins import (
     CheckinForm,
     CheckinRequest,
@@ -25,7 +24,7 @@ from blindself.trial.checkins import (
     current_checkins,
 )
 from blindself.trial.codes import format_code
-from blindself.trial.folder import Trial
+from blindself.trial.folder import Trial, opened_trial
 from blindself.trial.log.store import Entry
 
 

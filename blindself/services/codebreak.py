@@ -25,11 +25,10 @@ from pathlib import Path
 
 from blindself.errors import TrialStateError
 from blindself.services.context import Context
-from blindself.services.daily import opened_trial
 from blindself.services.unblinding import open_allocation
 from blindself.trial.checkins import check_free_text
 from blindself.trial.codes import format_code, match_code
-from blindself.trial.folder import Trial
+from blindself.trial.folder import Trial, opened_trial
 from blindself.trial.log.store import Entry
 from blindself.trial.schedule import scheme_of
 

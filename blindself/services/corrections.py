@@ -15,9 +15,9 @@ from pathlib import Path
 
 from blindself.errors import CheckinError
 from blindself.services.context import Context
-from blindself.services.daily import opened_trial
 from blindself.trial.checkins import check_free_text, code_deviations, current_checkins
 from blindself.trial.codes import format_code
+from blindself.trial.folder import opened_trial
 
 
 @dataclass(frozen=True)

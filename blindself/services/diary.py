@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from blindself.errors import TrialStateError
+from blindself.services.calendar import day_instruction
 from blindself.services.context import Context
-from blindself.services.daily import day_instruction, opened_trial, scheduled
+from blindself.services.daily import scheduled
 from blindself.trial.checkins import CheckinForm as CheckinForm
 from blindself.trial.checkins import CheckinOutcome as CheckinOutcome
 from blindself.trial.checkins import CheckinRequest as CheckinRequest
 from blindself.trial.checkins import checkin_form, current_checkins
 from blindself.trial.codes import format_code
+from blindself.trial.folder import opened_trial
 from blindself.trial.log.store import Entry
 
 

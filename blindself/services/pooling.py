@@ -23,7 +23,7 @@ from blindself import __version__
 from blindself.errors import DataError, TrialStateError
 from blindself.services.analyze import read_bounded
 from blindself.services.bundle_rows import check_rows
-from blindself.services.daily import opened_trial
+from blindself.trial.folder import opened_trial
 
 SHARE_SCHEMA = "blindself-share/1"
 POOL_SCHEMA = "blindself-pool/1"

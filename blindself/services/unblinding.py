@@ -14,7 +14,8 @@ from typing import Any
 from blindself.analysis.dataset import TrialData
 from blindself.errors import CommitmentMismatch, StoreError, TrialStateError
 from blindself.services.context import Context
-from blindself.services.daily import analysed_days, export_trial, opened_trial
+from blindself.services.daily import analysed_days
+from blindself.services.export import export_trial
 from blindself.services.revealed import Revealed, checked_unblinding
 from blindself.trial.allocation import AllocationDoc, parse_allocation
 from blindself.trial.checkins import (
@@ -24,7 +25,7 @@ from blindself.trial.checkins import (
     unblinding_open,
 )
 from blindself.trial.codes import format_code
-from blindself.trial.folder import Trial
+from blindself.trial.folder import Trial, opened_trial
 from blindself.trial.seal.crypto import commitment, open_seal
 
 # Set on a report only by the command rendering it, after checking the revealed allocation

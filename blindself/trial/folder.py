@@ -8,6 +8,8 @@ can use it before unblinding.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -188,3 +190,13 @@ def machine_timezone() -> str:
         if name in available_timezones():
             return name
     return "UTC"
+
+
+@contextmanager
+def opened_trial(root: Path, readonly: bool = False) -> Iterator[Trial]:
+    """Open a trial for one use case and always close its store."""
+    trial = open_trial(root, readonly=readonly)
+    try:
+        yield trial
+    finally:
+        trial.close()

@@ -13,7 +13,8 @@ from helpers import PASSPHRASE, SMALL_PROTOCOL, Invoke, at, day, make_context, w
 from reliability.support import assert_one_error_line, make_small_trial
 
 from blindself.errors import CheckinError
-from blindself.services.daily import export_trial, record_checkin
+from blindself.services.daily import record_checkin
+from blindself.services.export import export_trial
 from blindself.services.unblinding import unblind_trial
 from blindself.trial.checkins import CheckinRequest, check_free_text
 

@@ -320,7 +320,7 @@ def test_verify_names_a_schema_change_without_entry_none(
     trial: tuple[Path, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The schema changed between open and verify (a concurrent sqlite3 shell)."""
-    from blindself.services.daily import verify_trial
+    from blindself.services.integrity import verify_trial
 
     t, _ = trial
     real = store_mod._schema_problem

@@ -12,7 +12,8 @@ import pytest
 from helpers import PASSPHRASE, Invoke, at, day, make_context, with_clock
 from reliability.support import assert_one_error_line, entries, make_small_trial
 
-from blindself.services.daily import export_trial, record_checkin
+from blindself.services.daily import record_checkin
+from blindself.services.export import export_trial
 from blindself.services.unblinding import load_report, unblind_trial
 from blindself.trial.checkins import CheckinRequest
 

@@ -1,0 +1,134 @@
+"""The tidy export of a trial's check-ins, CSV or JSON; arms only after unblinding (docs/design.md#exported-data)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from blindself.services.daily import AFTER_UNBLINDING, _cell, analysed_days, exclusion, scheduled
+from blindself.trial.checkins import current_checkins
+from blindself.trial.codes import format_code
+from blindself.trial.folder import Trial, opened_trial
+
+EXPORT_COLUMNS_BASE = ["date", "day_type", "block", "period", "code", "arm", "guess", "confidence"]
+
+
+def export_rows(
+    trial: Trial, include_all: bool, days: dict[str, Any] | None, until: str = "9999-12-31"
+) -> list[dict[str, Any]]:
+    """Tidy rows, one per check-in (or per entry with ``include_all``), in date order.
+
+    ``days`` (after unblinding only) maps an ISO date to its analysed DayRow.
+    """
+    entries = trial.store.entries()
+    if include_all:
+        chosen = [e for e in entries if e.kind in ("checkin", "correction")]
+        superseded = {e.supersedes for e in chosen if e.supersedes}
+    else:
+        chosen = sorted(current_checkins(entries).values(), key=lambda e: e.day or "")
+        superseded = set()
+    rows = []
+    for e in chosen:
+        p = e.payload
+        code = p.get("code")
+        known = (days or {}).get(p["date"])
+        row: dict[str, Any] = {
+            "date": p["date"],
+            "day_type": p["day_type"],
+            # Helper mode shows no block structure before unblinding (a block partner is
+            # implied by it); in self mode the block is the bag the participant holds.
+            "block": p["block"] if days is not None or not trial.schedule.period_code else None,
+            "period": p["period"],
+            "code": format_code(code) if code else None,
+            # The analysis arm of the day's period (see dataset.from_trial).
+            "arm": known.arm if known else None,
+            "guess": p.get("guess"),
+            "confidence": p.get("confidence"),
+        }
+        for o in trial.protocol.outcomes:
+            row[o.name] = p["ratings"].get(o.name)
+        row["taken"] = p.get("taken")
+        row["deviation"] = ";".join(p.get("deviation", []))
+        row["note"] = p.get("note", "")
+        if days is not None:
+            row["excluded"] = exclusion(known) if known else ""
+        if include_all:
+            row["seq"] = e.seq
+            row["kind"] = e.kind
+            row["supersedes"] = e.supersedes
+            row["superseded"] = e.seq in superseded
+        rows.append(row)
+    if days is not None and not include_all:
+        # After unblinding the tidy data holds every scheduled day: a missed day is a row
+        # with empty ratings, so each period (and block) stays complete for `analyze`.
+        seen = {r["date"] for r in rows}
+        for d in trial.calendar.days:
+            day = d.date.isoformat()
+            if day in seen or not scheduled(trial, d.day_type):
+                continue
+            missed: dict[str, Any] = {
+                "date": d.date.isoformat(),
+                "day_type": d.day_type,
+                "block": None if d.block is None else d.block + 1,
+                "period": None if d.period is None else d.period + 1,
+                "code": None,
+                "arm": days[day].arm,
+                "guess": None,
+                "confidence": None,
+            }
+            missed.update({o.name: None for o in trial.protocol.outcomes})
+            gone = day > until  # after an early unblinding: kept so each period has its arm
+            missed.update(
+                {"taken": None, "deviation": AFTER_UNBLINDING if gone else "missed", "note": ""}
+            )
+            missed["excluded"] = exclusion(days[day])
+            rows.append(missed)
+        rows.sort(key=lambda r: str(r["date"]))
+    return rows
+
+
+def export_trial(
+    trial_dir: Path, fmt: str, include_all: bool, unblind: dict[str, Any] | None = None
+) -> str:
+    """CSV or JSON export; arms appear only after unblinding.
+
+    ``unblind`` is the payload of an unblind entry not yet written: ``unblind`` builds
+    data.csv before it closes the log, so a failure leaves the trial blinded.
+    """
+    with opened_trial(trial_dir, readonly=True) as trial:
+        if unblind is None:
+            entry = trial.unblinding()
+            if entry is not None:
+                from blindself.services.revealed import checked_unblinding
+
+                checked_unblinding(trial)  # docs/design.md T-40: no arms from an edited allocation
+                unblind = entry.payload
+        days = None
+        until = "9999-12-31"
+        if unblind is not None:
+            code_arm = {c["code"]: c["arm"] for c in unblind["allocation"]["containers"]}
+            until = str(unblind["unblinded_at"])[:10]
+            rows_, _ = analysed_days(trial, code_arm, until)
+            days = {str(r.date): r for r in rows_}
+        rows = export_rows(trial, include_all, days, until)
+        columns = EXPORT_COLUMNS_BASE + [o.name for o in trial.protocol.outcomes]
+        columns += ["taken", "deviation", "note"]
+        if days is not None:
+            # Which days the analysis leaves out and why (codebreak, wrong-bag, ...);
+            # `analyze` honours it, so it reproduces `unblind`.
+            columns.append("excluded")
+        if include_all:
+            columns += ["seq", "kind", "supersedes", "superseded"]
+    if fmt == "json":
+        return (
+            json.dumps({"trial": trial.trial_id, "columns": columns, "rows": rows}, indent=2) + "\n"
+        )
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: "" if r.get(k) is None else _cell(r[k]) for k in columns})
+    return buf.getvalue()
