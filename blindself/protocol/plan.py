@@ -1,0 +1,141 @@
+"""Outcomes and plans: what a protocol rates and how it is analysed (docs/design.md#protocol).
+
+Reads ``[[outcomes]]``, ``[checkin]``, ``[analysis]`` and ``[[stop_rules]]``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import time
+from typing import Any
+
+from blindself.protocol.fields import FieldReader, show
+from blindself.protocol.model import (
+    AnalysisPlan,
+    CheckinPlan,
+    Outcome,
+    StopRule,
+)
+
+
+class PlanReader(FieldReader):
+    """Reads outcomes, the check-in and analysis plans and stop rules."""
+
+    def outcomes(self, value: Any) -> tuple[Outcome, ...]:
+        if value is not None and not isinstance(value, list):
+            raise self.fail("outcomes", "must be an array of tables ([[outcomes]])")
+        if not value:
+            raise self.fail("[[outcomes]]", "is missing; define at least one outcome to rate")
+        out: list[Outcome] = []
+        for i, o in enumerate(value):
+            prefix = f"outcomes[{i}]"
+            if not isinstance(o, dict):
+                raise self.fail(prefix, "must be a table ([[outcomes]])")
+            self.no_unknown(o, prefix, {"name", "question", "scale", "better", "primary", "mcid"})
+            name = self.name(o, "name", prefix)
+            if any(x.name == name for x in out):
+                raise self.fail(
+                    f"{prefix}.name", f"repeats outcome {show(name)}; names must be unique"
+                )
+            scale = o.get("scale", [1, 10])
+            if (
+                not isinstance(scale, list)
+                or len(scale) != 2
+                or not all(
+                    isinstance(s, int | float) and not isinstance(s, bool) and math.isfinite(s)
+                    for s in scale
+                )
+                or not scale[0] < scale[1]
+            ):
+                raise self.fail(
+                    f"{prefix}.scale", f"is {show(scale)}; give [lowest, highest], e.g. [1, 10]"
+                )
+            mcid = self.number(o, "mcid", prefix, None)
+            if mcid is not None and mcid <= 0:
+                raise self.fail(f"{prefix}.mcid", "must be a positive number of rating points")
+            out.append(
+                Outcome(
+                    name=name,
+                    question=self.string(o, "question", prefix, f"How was your {name} today?"),
+                    scale=(float(scale[0]), float(scale[1])),
+                    better=self.choice(o, "better", prefix, ("higher", "lower"), "higher"),  # type: ignore[arg-type]
+                    primary=self.boolean(o, "primary", prefix, False),
+                    mcid=mcid,
+                )
+            )
+        primaries = [o for o in out if o.primary]
+        if len(primaries) > 1:
+            raise self.fail("outcomes", "mark exactly one outcome primary = true (found several)")
+        if not primaries:
+            raise self.fail("outcomes", "mark exactly one outcome primary = true (found none)")
+        return tuple(out)
+
+    def checkin(self, d: dict[str, Any]) -> CheckinPlan:
+        raw = self.string(d, "day_starts", "checkin", "04:00")
+        # Fix: was \d, which also matches non-ASCII digits ("0\u0664:00").
+        m = re.fullmatch(r"([01][0-9]|2[0-3]):([0-5][0-9])", raw)
+        if not m:
+            raise self.fail(
+                "checkin.day_starts", f'is {show(raw)}; give a time HH:MM, e.g. "04:00"'
+            )
+        return CheckinPlan(
+            guess=self.boolean(d, "guess", "checkin", True),
+            guess_first=self.boolean(d, "guess_first", "checkin", True),
+            days=self.choice(d, "days", "checkin", ("all", "dose"), "all"),  # type: ignore[arg-type]
+            day_starts=time(int(m.group(1)), int(m.group(2))),
+        )
+
+    def analysis(self, d: dict[str, Any]) -> AnalysisPlan:
+        alpha = self.number(d, "alpha", "analysis", 0.05) or 0.0
+        if not 0 < alpha < 0.5:
+            raise self.fail(
+                "analysis.alpha", f"is {alpha}; it must lie between 0 and 0.5, e.g. 0.05"
+            )
+        return AnalysisPlan(
+            alpha=alpha,
+            alternative=self.choice(
+                d, "alternative", "analysis", ("two-sided", "greater"), "two-sided"
+            ),  # type: ignore[arg-type]
+            correction=self.choice(d, "correction", "analysis", ("holm", "bh", "none"), "holm"),  # type: ignore[arg-type]
+            missing=self.choice(d, "missing", "analysis", ("pairwise", "listwise"), "pairwise"),  # type: ignore[arg-type]
+            statistic=self.choice(
+                d, "statistic", "analysis", ("mean-difference", "trend-adjusted"), "mean-difference"
+            ),  # type: ignore[arg-type]
+            primary_test=self.choice(
+                d, "primary_test", "analysis", ("contrasts", "dose-trend"), "contrasts"
+            ),  # type: ignore[arg-type]
+        )
+
+    def stop_rules(self, value: Any, outcomes: tuple[Outcome, ...]) -> tuple[StopRule, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            raise self.fail("[[stop_rules]]", "must be an array of tables")
+        rules = []
+        for i, r in enumerate(value):
+            prefix = f"stop_rules[{i}]"
+            if not isinstance(r, dict):
+                raise self.fail(prefix, "must be a table ([[stop_rules]])")
+            self.no_unknown(r, prefix, {"outcome", "threshold", "days", "message"})
+            name = self.string(r, "outcome", prefix)
+            if name not in [o.name for o in outcomes]:
+                raise self.fail(
+                    f"{prefix}.outcome", f"names outcome {show(name)}, which is not defined"
+                )
+            threshold = self.number(r, "threshold", prefix, None)
+            if threshold is None:
+                raise self.fail(
+                    f"{prefix}.threshold", "is missing; give the rating that triggers the rule"
+                )
+            rules.append(
+                StopRule(
+                    outcome=name,
+                    threshold=threshold,
+                    days=self.integer(r, "days", prefix, 1, 1, 365),
+                    message=self.string(
+                        r, "message", prefix, "Stop taking the substance and seek advice."
+                    ),
+                )
+            )
+        return tuple(rules)
