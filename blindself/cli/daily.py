@@ -1,0 +1,219 @@
+"""During the trial: status, calendar, export, verify, backup, serve.
+
+None of them reads the seal.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from blindself.cli.options import BoundedInt, emit, service_context, trial_option
+from blindself.errors import BlindselfError, CommitmentMismatch
+
+
+@click.command()
+@trial_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def status(ctx: click.Context, trial_dir: Path, as_json: bool) -> None:
+    """Progress and today's instruction (reveals no arm)."""
+    from blindself.services.daily import seal_warnings, trial_status
+
+    s = trial_status(trial_dir, service_context(ctx))
+    warnings = seal_warnings(trial_dir)
+    if as_json:  # the warnings are in the document
+        click.echo(json.dumps({**s.to_json(), "warnings": list(warnings)}, indent=2))
+        return
+    for warning in warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    click.echo(f"{s.title} (trial {s.trial_id})")
+    where = (
+        f"day {s.day} of {s.days_total}"
+        if s.day
+        else ("not started yet" if s.today < s.start else "trial days are over")
+    )
+    click.echo(f"Today {s.today}: {where} ({s.start} to {s.end})")
+    click.echo(f"Checked in: {s.checked_in} of {s.due} days due; missed: {s.missed}")
+    n = s.next_instruction
+    if s.unblinded:
+        click.echo("Unblinded: see report/report.html, or run blindself report")
+    elif s.unblinding_open:
+        click.echo("All check-ins are done: run blindself unblind")
+    elif n.get("date") is None:
+        click.echo(
+            f"All trial days are past: run blindself unblind (opens on the day after {s.end})"
+        )
+    else:
+        what = f"{n['date']}: {n['day_type']} day"
+        if "container" in n:
+            what += f", take container {n['container']}"
+        if "bag" in n:
+            what += f", open any envelope from bag {n['bag']}"
+        click.echo(f"Next: {what}{' (already checked in)' if n['checked_in'] else ''}")
+    if not s.unblinded:
+        click.echo(
+            "Your ratings are not charted before unblinding: seeing them could shape your guesses."
+        )
+
+
+@click.command()
+@trial_option
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write here (default stdout).",
+)
+@click.option("--remind-at", help="Add a reminder at this time of day (HH:MM).")
+@click.pass_context
+def calendar(
+    ctx: click.Context, trial_dir: Path, output: Path | None, remind_at: str | None
+) -> None:
+    """Check-in days as .ics (default) or a printable page (-o FILE.html); no arm information."""
+    from blindself.services.calendar import calendar_html, calendar_ics
+
+    if remind_at is not None:
+        parts = remind_at.split(":")
+        if (
+            len(parts) != 2
+            or not all(p.isdigit() for p in parts)
+            or int(parts[0]) > 23
+            or int(parts[1]) > 59
+        ):
+            raise click.BadParameter("use HH:MM, e.g. 08:30", param_hint="--remind-at")
+    if output is not None and output.suffix.lower() in (".html", ".htm"):
+        emit(calendar_html(trial_dir), output)
+    else:
+        emit(calendar_ics(trial_dir, service_context(ctx), remind_at), output)
+
+
+@click.command()
+@trial_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
+)
+@click.option("--all", "include_all", is_flag=True, help="Include superseded entries.")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False))
+def export(trial_dir: Path, fmt: str, include_all: bool, output: Path | None) -> None:
+    """Tidy data; arms appear only after unblinding."""
+    from blindself.services.export import export_trial
+
+    emit(export_trial(trial_dir, fmt, include_all), output)
+
+
+@click.command()
+@trial_option
+@click.option(
+    "--expect-head",
+    help="A log head SEQ:HEX kept earlier; proves entries 1..SEQ unchanged (not later ones).",
+)
+@click.option("--expect-commitment", help="The commitment you published at init.")
+@click.option(
+    "--anchor",
+    is_flag=True,
+    help="Also print one line with today's head to post or mail to yourself.",
+)
+@click.pass_context
+def verify(
+    ctx: click.Context,
+    trial_dir: Path,
+    expect_head: str | None,
+    expect_commitment: str | None,
+    anchor: bool,
+) -> None:
+    """Check the log's hash chain, the protocol and the seal (and the commitment after unblinding).
+
+    A head SEQ:HEX proves that entries 1..SEQ are unchanged; entries after it are covered
+    only by a later head, so keep the newest one outside this computer.
+    """
+    from blindself.services.integrity import verify_trial
+
+    result = verify_trial(trial_dir, expect_head, expect_commitment)
+    for line in result.lines:
+        click.echo(line)
+    click.echo(f"head: {result.head}")
+    if anchor and result.ok:
+        seq = result.head.split(":", 1)[0]
+        click.echo(
+            f"anchor: blindself trial {result.trial_id} head {result.head} on "
+            f"{service_context(ctx).now().date()}; keep this line outside "
+            f"this computer (post it, or mail it to yourself): `blindself verify "
+            f"--expect-head {result.head}` then proves entries 1..{seq} unchanged"
+        )
+    if not result.commitment_ok:
+        raise CommitmentMismatch(
+            "the commitment does not match (see above): do not trust this trial's result"
+        )
+    if not result.ok:
+        raise BlindselfError("verification failed; restore the trial from a backup and report it")
+
+
+@click.command()
+@trial_option
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Backup directory to create.",
+)
+def backup(trial_dir: Path, output: Path) -> None:
+    """A consistent copy of the trial, safe while it is in use."""
+    from blindself.services.integrity import backup_trial
+
+    click.echo(f"Backed up to {backup_trial(trial_dir, output)}")
+
+
+# --------------------------------------------------------------------------- web
+@click.command()
+@trial_option
+@click.option(
+    "--port", type=BoundedInt(0, 65535), default=8765, show_default=True, help="0: any free port."
+)
+@click.option(
+    "--lan", is_flag=True, help="Serve the local network too (plain HTTP), with a QR code."
+)
+@click.pass_context
+def serve(ctx: click.Context, trial_dir: Path, port: int, lan: bool) -> None:
+    """Check in from a phone or browser: a local web app until Ctrl-C.
+
+    Prints a link with a one-time pairing token; open it on the device to check in from.
+    """
+    import io
+    import secrets
+
+    from blindself.web.server import log_to, make_server
+
+    server = make_server(
+        trial_dir, port=port, lan=lan, context=service_context(ctx), token_bytes=secrets.token_bytes
+    )
+    where = "your local network (plain HTTP: see the README)" if lan else "this computer only"
+    click.echo(f"Serving {trial_dir} to {where}. Open this link to pair one device:", err=True)
+    click.echo(server.url)
+    if lan:
+        import segno
+
+        qr = io.StringIO()
+        segno.make(server.url, error="m").terminal(out=qr, compact=True)
+        click.echo(qr.getvalue(), nl=False)
+    click.echo("Ctrl-C stops the server.", err=True)
+    log_to(sys.stderr)
+    try:
+        server.run()
+    finally:
+        server.close()
+    click.echo("Stopped.", err=True)
+
+
+COMMANDS = (
+    status,
+    calendar,
+    export,
+    verify,
+    backup,
+    serve,
+)

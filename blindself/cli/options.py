@@ -1,0 +1,175 @@
+"""What several command families share.
+
+Parameter types, the ``--trial`` option, dates, secrets (passphrase and key files),
+output files, and the services context a command hands to its use case.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import click
+
+from blindself.errors import BlindselfError
+
+if TYPE_CHECKING:
+    # --help and usage errors never need the services: imported where a command runs.
+    from blindself.services.context import Context
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+MAX_SECRET_FILE = 4096
+
+
+EXIT_INTERNAL = 70  # EX_SOFTWARE of sysexits.h
+
+
+def internal_error(exc: BaseException) -> NoReturn:
+    """A bug: one line and exit 70 (EX_SOFTWARE), never a traceback unless asked for.
+
+    A traceback's frames can hold trial data (ratings, codes, before unblinding the
+    allocation), so it is shown only with BLINDSELF_DEBUG=1.
+    """
+    if os.environ.get("BLINDSELF_DEBUG") == "1":
+        raise exc
+    click.echo(
+        f"Error: internal error ({type(exc).__name__}); this is a bug in blindself, please "
+        "report it (BLINDSELF_DEBUG=1 shows the traceback)",
+        err=True,
+    )
+    sys.exit(EXIT_INTERNAL)
+
+
+class BoundedInt(click.ParamType[int]):
+    """A whole number in [lo, hi]; refuses long input without echoing it back."""
+
+    name = "integer"
+
+    def __init__(self, lo: int, hi: int) -> None:
+        self.lo, self.hi = lo, hi
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            number = value
+        else:
+            text = str(value).strip()
+            if len(text) > 12 or not text.lstrip("+-").isdigit():
+                self.fail(f"is not a whole number {self.lo}-{self.hi}", param, ctx)
+            number = int(text)
+        if not self.lo <= number <= self.hi:
+            self.fail(f"{number} is not in {self.lo}-{self.hi}", param, ctx)
+        return number
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def service_context(ctx: click.Context) -> Context:
+    from blindself.services.context import Context
+
+    obj = ctx.find_root().obj
+    if isinstance(obj, Context):
+        return obj
+    made = _default_context()
+    ctx.find_root().obj = made
+    return made
+
+
+def _default_context() -> Context:
+    from blindself.services.context import Context
+
+    if os.environ.get("BLINDSELF_TEST_KDF") == "1":
+        from blindself.trial.seal.format import TEST_KDF
+
+        # Test suites only: a seal made with this is cheap to brute-force.
+        return Context(kdf=TEST_KDF)
+    return Context()
+
+
+def trial_option(f: F) -> F:
+    return click.option(
+        "--trial",
+        "trial_dir",
+        type=click.Path(path_type=Path, file_okay=False),
+        envvar="BLINDSELF_TRIAL",
+        default=".",
+        show_default="BLINDSELF_TRIAL, else the current directory",
+        help="The trial directory.",
+    )(f)
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def parse_date(value: str | None, option: str = "--date") -> date | None:
+    if value is None:
+        return None
+    try:
+        # Python also reads 20260302 and 2026-W10-1 as dates; only the documented form counts.
+        if not _ISO_DATE.fullmatch(value):
+            raise ValueError(value)
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value[:20]!r} is not a date; use YYYY-MM-DD", param_hint=option
+        ) from None
+
+
+# --------------------------------------------------------------------------- init
+def read_secret_file(path: Path) -> str:
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_SECRET_FILE + 1)
+    except OSError as exc:
+        raise click.BadParameter(
+            f"cannot read {path}: {exc.strerror}", param_hint="--passphrase-file"
+        ) from exc
+    if len(raw) > MAX_SECRET_FILE:
+        raise click.BadParameter(
+            f"{path} is too large for a passphrase file", param_hint="--passphrase-file"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise click.BadParameter(
+            f"{path} is not UTF-8 text", param_hint="--passphrase-file"
+        ) from None
+    return text.splitlines()[0] if text.strip() else ""
+
+
+def read_passphrase(passphrase_file: Path | None, *, confirm: bool) -> str:
+    if passphrase_file is not None:
+        return read_secret_file(passphrase_file)
+    env = os.environ.get("BLINDSELF_PASSPHRASE")
+    if env:
+        return env
+    if not sys.stdin.isatty():
+        raise BlindselfError(
+            "no passphrase: run on a terminal to be asked, or give --passphrase-file FILE "
+            "or the BLINDSELF_PASSPHRASE variable"
+        )
+    value: str = click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
+    return value
+
+
+def emit(text: str, output: Path | None, *, note: str = "") -> None:
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        # Exports and reports hold personal data: private to the user, never overwritten.
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise BlindselfError(f"{output} exists; choose a new file name") from None
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
+    click.echo(f"Wrote {output}{note}", err=True)

@@ -1,0 +1,230 @@
+"""Before the trial: templates, new, plan, power, init; and demo."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import click
+
+from blindself.cli.options import BoundedInt, parse_date, read_passphrase, service_context
+
+
+# --------------------------------------------------------------------------- protocols
+@click.command()
+def templates() -> None:
+    """List the shipped protocol templates."""
+    from blindself.services.setup import list_templates
+
+    for t in list_templates():
+        click.echo(f"{t.name:<28} {t.title}")
+        if t.summary:
+            click.echo(f"{'':<28} {t.summary.splitlines()[0]}")
+
+
+@click.command()
+@click.argument("template")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+def new(template: str, path: Path | None) -> None:
+    """Copy a shipped protocol TEMPLATE to PATH to edit it."""
+    from blindself.services.setup import copy_template
+
+    target = copy_template(template, path)
+    click.echo(f"Wrote {target}. Edit it, then: blindself plan {target}")
+
+
+@click.command()
+@click.argument("protocol", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--start", help="First day (YYYY-MM-DD); default today.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def plan(ctx: click.Context, protocol: Path, start: str | None, as_json: bool) -> None:
+    """Validate PROTOCOL; show its calendar, containers and attainable p-value."""
+    from blindself.services.planning import plan_protocol
+
+    result = plan_protocol(protocol, parse_date(start, "--start"), service_context(ctx))
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        click.echo(result.text())
+
+
+@click.command()
+@click.argument("protocol", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--effect", type=float, required=True, help="Effect to detect, in rating points.")
+@click.option(
+    "--sd", type=float, required=True, help="Day-to-day standard deviation of the rating."
+)
+@click.option(
+    "--rho", type=float, default=0.3, show_default=True, help="Day-to-day AR(1) correlation."
+)
+@click.option("--sims", type=BoundedInt(10, 100_000), default=1000, show_default=True)
+@click.option(
+    "--seed",
+    type=BoundedInt(0, 2**32 - 1),
+    help="Seed of the simulation, to reproduce a figure exactly (default: fresh entropy).",
+)
+@click.option("--json", "as_json", is_flag=True)
+def power(
+    protocol: Path, effect: float, sd: float, rho: float, sims: int, seed: int | None, as_json: bool
+) -> None:
+    """Simulated power of the design's own randomization test."""
+    from blindself.services.planning import simulate_power
+
+    if not math.isfinite(effect):
+        raise click.BadParameter("must be a finite number of rating points", param_hint="--effect")
+    if not (math.isfinite(sd) and sd > 0):
+        raise click.BadParameter("must be positive", param_hint="--sd")
+    if not -0.99 < rho < 0.99:
+        raise click.BadParameter("must lie in (-0.99, 0.99)", param_hint="--rho")
+    with click.progressbar(length=sims, label="simulating", file=sys.stderr) as bar:
+        result = simulate_power(
+            protocol, effect=effect, sd=sd, rho=rho, sims=sims, progress=bar.update, seed=seed
+        )
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        click.echo(result.text())
+
+
+@click.command()
+@click.argument("protocol", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--start", help="First day of the trial (YYYY-MM-DD); default today.")
+@click.option(
+    "--sheet",
+    "sheets",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Preparation sheet to write (.html to print, .json for scripts); repeatable.",
+)
+@click.option("--no-sheet", is_flag=True, help="Write no preparation sheet.")
+@click.option(
+    "--passphrase-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Read the passphrase from the first line of this file.",
+)
+@click.option(
+    "--generate-passphrase", is_flag=True, help="Make a strong passphrase and print it once."
+)
+@click.option(
+    "--recovery-key-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the recovery key to this file instead of the terminal.",
+)
+@click.option(
+    "--helper-key", is_flag=True, help="Also make a key for a helper (a third unlock path)."
+)
+@click.option(
+    "--expectation",
+    type=BoundedInt(0, 100),
+    help="How much you expect it to help, 0-100 (a covariate, asked before day one).",
+)
+@click.pass_context
+def init(
+    ctx: click.Context,
+    protocol: Path,
+    directory: Path,
+    start: str | None,
+    sheets: tuple[Path, ...],
+    no_sheet: bool,
+    passphrase_file: Path | None,
+    generate_passphrase: bool,
+    recovery_key_file: Path | None,
+    helper_key: bool,
+    expectation: int | None,
+) -> None:
+    """Draw and seal the allocation of PROTOCOL and create the trial in DIRECTORY."""
+    from blindself.services.setup import init_trial
+    from blindself.trial.seal.crypto import generate_passphrase as make_passphrase
+
+    c = service_context(ctx)
+    if generate_passphrase:
+        if passphrase_file is not None:
+            raise click.BadParameter("use either --generate-passphrase or --passphrase-file")
+        passphrase = make_passphrase(c.other)
+    else:
+        passphrase = read_passphrase(passphrase_file, confirm=True)
+    result = init_trial(
+        protocol,
+        directory,
+        passphrase=passphrase,
+        ctx=c,
+        start=parse_date(start, "--start"),
+        sheets=sheets,
+        no_sheet=no_sheet,
+        recovery_key_file=recovery_key_file,
+        with_helper_key=helper_key,
+        expectation=expectation,
+    )
+    cal = result.calendar
+    click.echo(f"Trial {result.trial_id} created in {result.directory}")
+    click.echo(f"  {result.protocol.title}")
+    click.echo(f"  {len(cal.days)} days, {cal.start} to {cal.end}; {cal.n_periods} containers")
+    click.echo("Commitment (publish it now, e.g. in a dated post, to pre-register the trial):")
+    click.echo(f"  {result.commitment}")
+    click.echo(f"Log head: {result.head}")
+    click.echo(
+        "  (it proves only that entry 1, the trial's setup, is unchanged; every check-in prints "
+        "a newer head, and `blindself verify --anchor` prints one to keep outside this computer)"
+    )
+    if generate_passphrase:
+        click.echo("Passphrase (shown once; write it down, it opens the seal at the end):")
+        click.echo(f"  {passphrase}")
+    if result.recovery_key:
+        click.echo("Recovery key (opens the seal if the passphrase is lost; fold it into a signed")
+        click.echo("envelope or give it to a friend, so you do not hold it yourself):")
+        click.echo(f"  {result.recovery_key}")
+    else:
+        click.echo(f"Recovery key written to {result.recovery_key_file}")
+    if result.helper_key:
+        click.echo("Helper key (give it to your helper; it also opens the seal):")
+        click.echo(f"  {result.helper_key}")
+    # In self mode the preparer is the participant: the sheet's own steps keep the blind.
+    keep = (
+        "keep it from the participant"
+        if result.protocol.design.blinding == "helper"
+        else "fold it as its step 1 says before reading on, and destroy it after sealing"
+    )
+    for sheet in result.sheets:
+        click.echo(f"Preparation sheet: {sheet} (it shows the allocation: {keep})")
+    click.echo(f"Pre-registration text to post publicly: {result.preregistration}")
+    for warning in result.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    click.echo(
+        f"Next: prepare the containers, then every day: blindself checkin --trial {result.directory}"
+    )
+
+
+@click.command()
+@click.argument("directory", required=False, type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--effect", type=float, default=1.0, show_default=True, help="Simulated drug effect on mood."
+)
+@click.pass_context
+def demo(ctx: click.Context, directory: Path | None, effect: float) -> None:
+    """Run a complete simulated trial and write its report."""
+    from blindself.services.demo import run_demo
+
+    c = service_context(ctx)
+    if directory is None:
+        # Re-running the README's first command must work: take the next free folder.
+        directory = Path("demo-trial")
+        n = 2
+        while directory.exists():
+            directory, n = Path(f"demo-trial-{n}"), n + 1
+    result = run_demo(directory, c, effect=effect, echo=click.echo)
+    click.echo(result.summary, nl=False)
+    click.echo(f"Report: {result.report_html}")
+
+
+COMMANDS = (
+    templates,
+    new,
+    plan,
+    power,
+    init,
+    demo,
+)
