@@ -20,10 +20,13 @@ import rfc8785
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+import blindself.trial.log.database as log_database
+import blindself.trial.log.schema as log_schema
 import blindself.trial.log.store as store_mod
 from blindself.errors import StoreError
 from blindself.trial.log.chain import parse_head
-from blindself.trial.log.store import ADVICE, Store
+from blindself.trial.log.database import ADVICE
+from blindself.trial.log.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 CHILD_ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -67,12 +70,12 @@ def tamper(path: Path, *sql: str, restore: bool = True) -> None:
     """Edit the database as an attacker with the sqlite3 CLI would: drop the guards, edit,
     and (a careful attacker) put the guards back."""
     conn = sqlite3.connect(path, isolation_level=None)
-    for name in store_mod._TRIGGERS:
+    for name in log_schema._TRIGGERS:
         conn.execute(f"DROP TRIGGER {name}")
     for statement in sql:
         conn.execute(statement)
     if restore:
-        for ddl in store_mod._TRIGGERS.values():
+        for ddl in log_schema._TRIGGERS.values():
             conn.execute(ddl)
     conn.close()
 
@@ -464,7 +467,7 @@ def test_anchor_accepts_later_appends(tmp_path: Path) -> None:
                 "INSERT INTO e2 SELECT * FROM entries",
                 "DROP TABLE entries",
                 "ALTER TABLE e2 RENAME TO entries",
-                *store_mod._TRIGGERS.values(),
+                *log_schema._TRIGGERS.values(),
             ),
             "holds a table 'entries' that blindself did not create",
         ),
@@ -672,7 +675,7 @@ def test_full_disk_records_nothing(tmp_path: Path) -> None:
 
 
 def test_busy_writer_gets_a_clear_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store_mod, "BUSY_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(log_database, "BUSY_TIMEOUT_S", 0.2)
     with make(tmp_path, 1) as first, Store.open(tmp_path / "trial.db") as second:
         with first.transaction() as tx:
             tx.append("checkin", "2024-03-02", {})
@@ -701,7 +704,7 @@ def test_sqlite_errors_become_one_line(code: int, writing: bool, expected: str) 
     exc = sqlite3.OperationalError("raw sqlite message")
     exc.sqlite_errorcode = code
     path = Path("/x/trial.db")
-    error = store_mod._translate(exc, path, writing=writing)
+    error = log_database._translate(exc, path, writing=writing)
     assert isinstance(error, StoreError)
     assert expected.format(p=path) in str(error)
     assert "\n" not in str(error)

@@ -31,6 +31,7 @@ import blindself.report.sheet as sheet_mod
 import blindself.services.interrupted as interrupted_mod
 import blindself.services.setup as setup_mod
 import blindself.services.unblinding as unblinding_mod
+import blindself.trial.log.database as log_database
 import blindself.trial.log.store as store_mod
 from blindself.errors import BlindselfError, TrialStateError
 from blindself.services.setup import init_trial
@@ -141,7 +142,7 @@ class FaultyOs:
 @pytest.fixture
 def faults(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int, bool], dict[str, int]]]:
     state = {"calls": 0, "k": 0, "persistent": 0, "injected": 0}
-    for mod in (setup_mod, interrupted_mod, sheet_mod, store_mod, unblinding_mod):
+    for mod in (setup_mod, interrupted_mod, sheet_mod, log_database, unblinding_mod):
         monkeypatch.setattr(mod, "os", FaultyOs(os, state))
 
     def arm(k: int, persistent: bool) -> dict[str, int]:

@@ -14,6 +14,7 @@ import pytest
 from helpers import at, day, make_context, with_clock
 from reliability.support import assert_one_error_line, entries, make_small_trial, run_cli
 
+import blindself.trial.log.schema as log_schema
 import blindself.trial.log.store as store_mod
 from blindself.errors import StoreError
 from blindself.services.daily import record_checkin
@@ -143,7 +144,7 @@ def _swap_arms(t: Path, *, rechain: bool) -> None:
     conn = sqlite3.connect(t / "trial.db", isolation_level=None)
     conn.execute("DROP TRIGGER entries_no_update")
     conn.execute("UPDATE entries SET payload = ?, hash = ? WHERE seq = ?", (new, digest, seq))
-    conn.execute(store_mod._TRIGGERS["entries_no_update"])
+    conn.execute(log_schema._TRIGGERS["entries_no_update"])
     conn.close()
 
 
@@ -212,7 +213,7 @@ def _rechain_from(t: Path, seq_edit: int) -> None:
         statements.append((text, prev, digest, seq))
         prev = digest
     conn = sqlite3.connect(t / "trial.db", isolation_level=None)
-    for name in store_mod._TRIGGERS:
+    for name in log_schema._TRIGGERS:
         conn.execute(f"DROP TRIGGER {name}")
     conn.execute(
         "UPDATE entries SET prev_hash = 'x' || seq, hash = 'y' || seq WHERE seq >= ?", (seq_edit,)
@@ -222,7 +223,7 @@ def _rechain_from(t: Path, seq_edit: int) -> None:
             "UPDATE entries SET payload = ?, prev_hash = ?, hash = ? WHERE seq = ?",
             (text, prev_hash, digest, seq),
         )
-    for ddl in store_mod._TRIGGERS.values():
+    for ddl in log_schema._TRIGGERS.values():
         conn.execute(ddl)
     conn.close()
 

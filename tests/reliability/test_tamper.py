@@ -18,6 +18,7 @@ from reliability.support import (
     run_cli,
 )
 
+import blindself.trial.log.schema as log_schema
 import blindself.trial.log.store as store_mod
 from blindself.services.daily import record_checkin
 from blindself.trial.checkins import CheckinRequest
@@ -49,11 +50,11 @@ def attack(trial: Path, *sql: str, params: tuple[Any, ...] = ()) -> None:
     """What a user with the sqlite3 shell can do: drop the guards, edit, restore them."""
     conn = sqlite3.connect(trial / "trial.db", isolation_level=None)
     try:
-        for name in store_mod._TRIGGERS:
+        for name in log_schema._TRIGGERS:
             conn.execute(f"DROP TRIGGER {name}")
         for statement in sql:
             conn.execute(statement, params if "?" in statement else ())
-        for ddl in store_mod._TRIGGERS.values():
+        for ddl in log_schema._TRIGGERS.values():
             conn.execute(ddl)
     finally:
         conn.close()
@@ -93,7 +94,7 @@ def test_recomputed_chain_and_cut_tail_need_the_anchor(trial: Path) -> None:
         statements.append((text, prev, digest, seq))
         prev = digest
     conn = sqlite3.connect(trial / "trial.db", isolation_level=None)
-    for name in store_mod._TRIGGERS:
+    for name in log_schema._TRIGGERS:
         conn.execute(f"DROP TRIGGER {name}")
     # prev_hash and hash are UNIQUE: park the rewritten rows first, then renumber.
     conn.execute("UPDATE entries SET prev_hash = 'x' || seq, hash = 'y' || seq WHERE seq >= 4")
@@ -102,7 +103,7 @@ def test_recomputed_chain_and_cut_tail_need_the_anchor(trial: Path) -> None:
             "UPDATE entries SET payload = ?, prev_hash = ?, hash = ? WHERE seq = ?",
             (text, prev_hash, digest, seq),
         )
-    for ddl in store_mod._TRIGGERS.values():
+    for ddl in log_schema._TRIGGERS.values():
         conn.execute(ddl)
     conn.close()
     unanchored = run_cli("verify", "--trial", str(trial))

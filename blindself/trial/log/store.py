@@ -13,7 +13,6 @@ database: a damaged or foreign file is refused with advice to restore a backup.
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -24,21 +23,35 @@ from types import TracebackType
 from typing import Any
 
 from blindself.errors import StoreError
+from blindself.trial.log.audit import VerifyReport, verify_log
 from blindself.trial.log.chain import (
-    anchor_break,
     canonical,
     entry_hash,
-    first_break,
     genesis_prev,
     loads,
     parse_head,
 )
+from blindself.trial.log.database import (
+    ADVICE,
+    _check_file,
+    _connect,
+    _damaged,
+    _mapped,
+    _new_file,
+    _remove,
+    _sync_dir,
+    _use_wal,
+)
+from blindself.trial.log.schema import (
+    _SELECT,
+    _SELECT_ALL,
+    APPLICATION_ID,
+    SCHEMA_VERSION,
+    _build_schema,
+    _schema_problem,
+)
 
 __all__ = [
-    "ADVICE",
-    "APPLICATION_ID",
-    "BUSY_TIMEOUT_S",
-    "SCHEMA_VERSION",
     "Entry",
     "Store",
     "Transaction",
@@ -46,97 +59,15 @@ __all__ = [
     "parse_head",
 ]
 
-APPLICATION_ID = 0x424C5346  # "BLSF" in the SQLite header
-SCHEMA_VERSION = 1
-BUSY_TIMEOUT_S = 10.0
-ADVICE = (
-    "restore from a backup made with `blindself backup`; blindself never repairs a trial database"
-)
-_SIDECARS = ("-wal", "-shm", "-journal")
 _KIND_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-_SELECT = "SELECT seq, kind, day, payload, supersedes, prev_hash, hash FROM entries"
-_SELECT_ALL = _SELECT + " ORDER BY seq"
 _SELECT_KIND = _SELECT + " WHERE kind = ? ORDER BY seq"
 _SELECT_HEAD = _SELECT + " ORDER BY seq DESC LIMIT 1"
 _SELECT_FIRST = _SELECT + " WHERE seq = 1"
 _SELECT_SEQ = _SELECT + " WHERE seq = ?"
-# Every schema object except SQLite's statistics tables (ANALYZE; they only steer the query
-# planner).  Its own autoindexes (the UNIQUE columns) are part of the expected schema.
-_SELECT_SCHEMA = (
-    "SELECT type, name, tbl_name, sql FROM sqlite_schema"
-    " WHERE name NOT LIKE 'sqlite~_stat%' ESCAPE '~' ORDER BY type, name"
-)
 _INSERT = (
     "INSERT INTO entries (seq, kind, day, payload, supersedes, prev_hash, hash)"
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
-
-_TABLE = """CREATE TABLE entries (
-    seq INTEGER PRIMARY KEY CHECK (seq >= 1),
-    kind TEXT NOT NULL,
-    day TEXT,
-    payload TEXT NOT NULL,
-    supersedes INTEGER REFERENCES entries(seq) CHECK (supersedes < seq),
-    prev_hash TEXT NOT NULL UNIQUE,
-    hash TEXT NOT NULL UNIQUE
-)"""
-# verify checks that the table and its guards exist exactly as written here.
-_TRIGGERS = {
-    "entries_no_update": """CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
-BEGIN SELECT RAISE(ABORT, 'blindself: the trial log is append-only'); END""",
-    "entries_no_delete": """CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
-BEGIN SELECT RAISE(ABORT, 'blindself: the trial log is append-only'); END""",
-    "entries_linear": """CREATE TRIGGER entries_linear BEFORE INSERT ON entries
-WHEN NEW.seq IS NOT (SELECT coalesce(max(seq), 0) + 1 FROM entries)
-  OR (NEW.seq > 1 AND NEW.prev_hash IS NOT (SELECT hash FROM entries WHERE seq = NEW.seq - 1))
-BEGIN SELECT RAISE(ABORT, 'blindself: an entry must extend the head of the log'); END""",
-}
-
-
-def _build_schema(conn: sqlite3.Connection) -> None:
-    conn.execute(_TABLE)
-    for ddl in _TRIGGERS.values():
-        conn.execute(ddl)
-
-
-def _read_schema(conn: sqlite3.Connection) -> list[tuple[str, str, str, str | None]]:
-    return [(str(t), str(n), str(tb), sql) for t, n, tb, sql in conn.execute(_SELECT_SCHEMA)]
-
-
-def _expected_schema() -> list[tuple[str, str, str, str | None]]:
-    """What :meth:`Store.create` makes, read back from SQLite itself (autoindexes included)."""
-    global _EXPECTED
-    if _EXPECTED is None:
-        mem = sqlite3.connect(":memory:")
-        try:
-            _build_schema(mem)
-            _EXPECTED = _read_schema(mem)
-        finally:
-            mem.close()
-    return _EXPECTED
-
-
-_EXPECTED: list[tuple[str, str, str, str | None]] | None = None
-
-
-def _schema_problem(conn: sqlite3.Connection) -> str | None:
-    """Name the first schema object that differs from blindself's own (docs/design.md T-39).
-
-    A trigger added with the sqlite3 shell can drop or rewrite every insert while the
-    commands report success, so nothing is trusted until the schema is exactly ours.
-    """
-    found = _read_schema(conn)
-    expected = _expected_schema()
-    if found == expected:
-        return None
-    for obj in found:
-        if obj not in expected:
-            return (
-                f"holds a {obj[0]} {obj[1]!r} that blindself did not create, or that was changed "
-                "outside blindself (e.g. with the sqlite3 shell)"
-            )
-    missing = next(obj for obj in expected if obj not in found)
-    return f"has lost its {missing[0]} {missing[1]!r} (removed outside blindself)"
 
 
 @dataclass(frozen=True)
@@ -152,159 +83,9 @@ class Entry:
     hash: str
 
 
-@dataclass(frozen=True)
-class VerifyReport:
-    """The result of walking the chain; ``anchored`` is True only if ``expect_head`` matched."""
-
-    ok: bool
-    entries: int
-    head_seq: int
-    head_hash: str
-    first_bad_seq: int | None
-    problem: str | None
-    anchored: bool
-
-
 # Their names before the chain moved to blindself.trial.log.chain; tests forge entries with them.
 _canonical = canonical
 _entry_hash = entry_hash
-
-
-def _translate(exc: sqlite3.DatabaseError, path: Path, *, writing: bool) -> StoreError:
-    """One clear line for a SQLite failure."""
-    code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
-    tail = "; nothing was recorded" if writing else ""
-    if code == sqlite3.SQLITE_FULL:
-        msg = f"{path}: the disk is full: free space and retry{tail}"
-    elif code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH):
-        what = "write to" if writing else "use (read-only file or folder)"
-        msg = f"cannot {what} {path}: check permissions{tail}"
-    elif code == sqlite3.SQLITE_CANTOPEN:
-        msg = f"cannot open {path}: check permissions of the file and its folder{tail}"
-    elif code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-        msg = f"{path}: the trial is busy (another blindself is writing); retry"
-    elif code == sqlite3.SQLITE_IOERR:
-        msg = f"{path}: input/output error (check the disk and its connection){tail}"
-    elif code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
-        msg = f"{path} is damaged; {ADVICE}"
-    else:
-        name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
-        msg = f"{path}: database error {name} ({exc}){tail}"
-    return StoreError(msg)
-
-
-@contextmanager
-def _mapped(path: Path, *, writing: bool) -> Iterator[None]:
-    try:
-        yield
-    except sqlite3.DatabaseError as exc:
-        raise _translate(exc, path, writing=writing) from exc
-
-
-@contextmanager
-def _private_umask() -> Iterator[None]:
-    old = os.umask(0o077)
-    try:
-        yield
-    finally:
-        os.umask(old)
-
-
-def _connect(path: Path, mode: str) -> sqlite3.Connection:
-    uri = f"{path.absolute().as_uri()}?mode={mode}"
-    with _private_umask():
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S)
-    try:
-        for pragma in (  # busy_timeout is set by connect's timeout
-            "foreign_keys = ON",
-            "synchronous = FULL",
-            "secure_delete = ON",
-            "trusted_schema = OFF",
-        ):
-            conn.execute(f"PRAGMA {pragma}")
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _use_wal(conn: sqlite3.Connection, path: Path) -> None:
-    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-    if str(mode).lower() != "wal":
-        raise StoreError(
-            f"{path}: this file system cannot hold a trial (no WAL support); "
-            "keep the trial on a local disk"
-        )
-
-
-def _damaged(path: Path, what: str) -> StoreError:
-    return StoreError(f"{path} {what}; {ADVICE}")
-
-
-def _check_file(path: Path) -> None:
-    """Cheap checks before SQLite sees the file: it exists and looks like whole pages."""
-    for p in _with_sidecars(path):
-        # SQLite follows symlinks: a link to a file elsewhere would be written through.
-        if p.is_symlink():
-            raise StoreError(
-                f"{p} is a symbolic link; blindself writes nothing through a link inside a "
-                "trial: replace it with the real file"
-            )
-    if not path.exists():
-        raise StoreError(
-            f"{path}: no trial database there; check the path, or {ADVICE.split(';')[0]}"
-        )
-    if not path.is_file():
-        raise StoreError(f"{path} is not a file; give the trial's trial.db")
-    try:
-        with path.open("rb") as f:
-            header = f.read(100)
-        size = path.stat().st_size
-    except OSError as exc:
-        raise StoreError(f"cannot read {path}: check permissions ({exc.strerror})") from exc
-    if size == 0:
-        raise _damaged(path, "is empty")
-    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
-        raise _damaged(path, "is not a trial database (not SQLite: damaged or another file)")
-    page = int.from_bytes(header[16:18], "big")
-    page = 65536 if page == 1 else page
-    if page < 512 or page & (page - 1) or size % page:
-        raise _damaged(path, "is truncated or damaged")
-
-
-def _with_sidecars(path: Path) -> list[Path]:
-    return [path, *(Path(f"{path}{suffix}") for suffix in _SIDECARS)]
-
-
-def _new_file(path: Path, advice: str) -> None:
-    """Create an empty 0600 file; refuse if it or a stale -wal/-shm/-journal exists."""
-    for p in _with_sidecars(path):
-        if os.path.lexists(p):
-            raise StoreError(f"{p} already exists; {advice}")
-    try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError as exc:
-        raise StoreError(f"{path} already exists; {advice}") from exc
-    except OSError as exc:
-        raise StoreError(f"cannot create {path}: {exc.strerror}; check the folder") from exc
-
-
-def _sync_dir(path: Path) -> None:
-    """Make a new file's directory entry durable (POSIX; skipped where unsupported)."""
-    if os.name != "posix":
-        return
-    with suppress(OSError):
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _remove(path: Path) -> None:
-    for p in _with_sidecars(path):
-        with suppress(OSError):
-            p.unlink()
 
 
 class Store:
@@ -455,31 +236,7 @@ class Store:
 
     def verify(self, expect_head: tuple[int, str] | None = None) -> VerifyReport:
         """Walk the chain and name the first broken entry; ``expect_head`` anchors it."""
-        conn = self._db()
-        with _mapped(self._path, writing=False):
-            damage = [r[0] for r in conn.execute("PRAGMA integrity_check(1)").fetchall()]
-            rows = conn.execute(_SELECT_ALL).fetchall()
-            schema_problem = _schema_problem(conn)
-        head_seq, head_hash = (rows[-1][0], str(rows[-1][6])) if rows else (0, "")
-
-        def report(
-            problem: str | None, bad: int | None = None, anchored: bool = False
-        ) -> VerifyReport:
-            return VerifyReport(
-                problem is None, len(rows), head_seq, head_hash, bad, problem, anchored
-            )
-
-        if damage != ["ok"]:
-            return report(f"the database file is damaged ({damage[0]}); {ADVICE}")
-        bad = first_break(rows)
-        if bad is None and expect_head is not None:
-            bad = anchor_break(rows, expect_head)
-        if bad is not None:
-            return report(bad[1], bad[0])
-        anchored = expect_head is not None
-        if schema_problem is not None:
-            return report(f"the database {schema_problem}")
-        return report(None, None, anchored)
+        return verify_log(self._db(), self._path, expect_head)
 
     def backup(self, dest: Path) -> None:
         """Write a consistent copy to a new file ``dest`` (mode 0600), even while others write."""

@@ -1,0 +1,58 @@
+"""Checking a log: its file, its hash chain (against an anchor) and its schema.
+
+What ``blindself verify`` reports for the log (docs/design.md#log).  Reads only; never repairs
+anything.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from blindself.trial.log.chain import anchor_break, first_break
+from blindself.trial.log.database import ADVICE, _mapped
+from blindself.trial.log.schema import _SELECT_ALL, _schema_problem
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """The result of walking the chain; ``anchored`` is True only if ``expect_head`` matched."""
+
+    ok: bool
+    entries: int
+    head_seq: int
+    head_hash: str
+    first_bad_seq: int | None
+    problem: str | None
+    anchored: bool
+
+
+def verify_log(
+    conn: sqlite3.Connection, path: Path, expect_head: tuple[int, str] | None = None
+) -> VerifyReport:
+    """Walk the chain of an open log and name the first broken entry; ``expect_head`` anchors it.
+
+    The file's own integrity check, the chain, the anchor and the schema, in that order: the
+    first problem found is the one reported.
+    """
+    with _mapped(path, writing=False):
+        damage = [r[0] for r in conn.execute("PRAGMA integrity_check(1)").fetchall()]
+        rows = conn.execute(_SELECT_ALL).fetchall()
+        schema_problem = _schema_problem(conn)
+    head_seq, head_hash = (rows[-1][0], str(rows[-1][6])) if rows else (0, "")
+
+    def report(problem: str | None, bad: int | None = None, anchored: bool = False) -> VerifyReport:
+        return VerifyReport(problem is None, len(rows), head_seq, head_hash, bad, problem, anchored)
+
+    if damage != ["ok"]:
+        return report(f"the database file is damaged ({damage[0]}); {ADVICE}")
+    bad = first_break(rows)
+    if bad is None and expect_head is not None:
+        bad = anchor_break(rows, expect_head)
+    if bad is not None:
+        return report(bad[1], bad[0])
+    anchored = expect_head is not None
+    if schema_problem is not None:
+        return report(f"the database {schema_problem}")
+    return report(None, None, anchored)

@@ -1,0 +1,164 @@
+"""The SQLite file under the log: connecting, checking the file, and SQLite's errors as one line.
+
+Pragmas (WAL, synchronous FULL, secure_delete, trusted_schema off), private file modes, a
+cheap look at the header before SQLite sees a file, and durable creation.  It never repairs
+or re-creates a database: a damaged or foreign file is refused with advice to restore a
+backup (docs/design.md#log).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+from blindself.errors import StoreError
+
+BUSY_TIMEOUT_S = 10.0
+
+
+ADVICE = (
+    "restore from a backup made with `blindself backup`; blindself never repairs a trial database"
+)
+
+
+_SIDECARS = ("-wal", "-shm", "-journal")
+
+
+def _translate(exc: sqlite3.DatabaseError, path: Path, *, writing: bool) -> StoreError:
+    """One clear line for a SQLite failure."""
+    code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+    tail = "; nothing was recorded" if writing else ""
+    if code == sqlite3.SQLITE_FULL:
+        msg = f"{path}: the disk is full: free space and retry{tail}"
+    elif code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH):
+        what = "write to" if writing else "use (read-only file or folder)"
+        msg = f"cannot {what} {path}: check permissions{tail}"
+    elif code == sqlite3.SQLITE_CANTOPEN:
+        msg = f"cannot open {path}: check permissions of the file and its folder{tail}"
+    elif code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        msg = f"{path}: the trial is busy (another blindself is writing); retry"
+    elif code == sqlite3.SQLITE_IOERR:
+        msg = f"{path}: input/output error (check the disk and its connection){tail}"
+    elif code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        msg = f"{path} is damaged; {ADVICE}"
+    else:
+        name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
+        msg = f"{path}: database error {name} ({exc}){tail}"
+    return StoreError(msg)
+
+
+@contextmanager
+def _mapped(path: Path, *, writing: bool) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        raise _translate(exc, path, writing=writing) from exc
+
+
+@contextmanager
+def _private_umask() -> Iterator[None]:
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def _connect(path: Path, mode: str) -> sqlite3.Connection:
+    uri = f"{path.absolute().as_uri()}?mode={mode}"
+    with _private_umask():
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S)
+    try:
+        for pragma in (  # busy_timeout is set by connect's timeout
+            "foreign_keys = ON",
+            "synchronous = FULL",
+            "secure_delete = ON",
+            "trusted_schema = OFF",
+        ):
+            conn.execute(f"PRAGMA {pragma}")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _use_wal(conn: sqlite3.Connection, path: Path) -> None:
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise StoreError(
+            f"{path}: this file system cannot hold a trial (no WAL support); "
+            "keep the trial on a local disk"
+        )
+
+
+def _damaged(path: Path, what: str) -> StoreError:
+    return StoreError(f"{path} {what}; {ADVICE}")
+
+
+def _check_file(path: Path) -> None:
+    """Cheap checks before SQLite sees the file: it exists and looks like whole pages."""
+    for p in _with_sidecars(path):
+        # SQLite follows symlinks: a link to a file elsewhere would be written through.
+        if p.is_symlink():
+            raise StoreError(
+                f"{p} is a symbolic link; blindself writes nothing through a link inside a "
+                "trial: replace it with the real file"
+            )
+    if not path.exists():
+        raise StoreError(
+            f"{path}: no trial database there; check the path, or {ADVICE.split(';')[0]}"
+        )
+    if not path.is_file():
+        raise StoreError(f"{path} is not a file; give the trial's trial.db")
+    try:
+        with path.open("rb") as f:
+            header = f.read(100)
+        size = path.stat().st_size
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: check permissions ({exc.strerror})") from exc
+    if size == 0:
+        raise _damaged(path, "is empty")
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        raise _damaged(path, "is not a trial database (not SQLite: damaged or another file)")
+    page = int.from_bytes(header[16:18], "big")
+    page = 65536 if page == 1 else page
+    if page < 512 or page & (page - 1) or size % page:
+        raise _damaged(path, "is truncated or damaged")
+
+
+def _with_sidecars(path: Path) -> list[Path]:
+    return [path, *(Path(f"{path}{suffix}") for suffix in _SIDECARS)]
+
+
+def _new_file(path: Path, advice: str) -> None:
+    """Create an empty 0600 file; refuse if it or a stale -wal/-shm/-journal exists."""
+    for p in _with_sidecars(path):
+        if os.path.lexists(p):
+            raise StoreError(f"{p} already exists; {advice}")
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError as exc:
+        raise StoreError(f"{path} already exists; {advice}") from exc
+    except OSError as exc:
+        raise StoreError(f"cannot create {path}: {exc.strerror}; check the folder") from exc
+
+
+def _sync_dir(path: Path) -> None:
+    """Make a new file's directory entry durable (POSIX; skipped where unsupported)."""
+    if os.name != "posix":
+        return
+    with suppress(OSError):
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _remove(path: Path) -> None:
+    for p in _with_sidecars(path):
+        with suppress(OSError):
+            p.unlink()
