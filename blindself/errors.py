@@ -1,6 +1,6 @@
 """Errors a user can act on.
 
-Every message says what is wrong and what to do; ``cli.py`` turns each one into a
+Every message says what is wrong and what to do; ``blindself.cli.main`` turns each one into a
 single ``Error: ...`` line.  Messages never name an arm of a sealed trial.
 """
 

@@ -1,14 +1,13 @@
-"""The pre-registered analysis of an unblinded trial, as ``report.json``
-(docs/design.md#statistical-plan).
+"""The pre-registered analysis of an unblinded trial: the ``report.json`` document.
 
-This module assembles; the statistics live in ``blindself.analysis.stats`` (one module per family),
-each tested against an external reference.  Output is plain JSON-able data: every renderer
-(text, Markdown, HTML) reads only this.
-
-Here: the entry point, the per-outcome assembly with the pre-registered contrasts, the
-multiplicity adjustment and adherence; the secondary analyses (dose trend, day after,
-placebo response, expectancy, carry-over, trend, blinding) are in
-:mod:`blindself.analysis.secondary`.
+This module assembles (docs/design.md#statistical-plan): the entry point, the per-outcome
+assembly, the multiplicity adjustment and adherence.  The contrasts are in
+:mod:`blindself.analysis.contrasts`, the blinding section in :mod:`blindself.analysis.blinding`,
+the other secondary analyses (dose trend, day after, placebo response, expectancy, carry-over,
+trend) in :mod:`blindself.analysis.secondary`, and the statistics in
+:mod:`blindself.analysis.stats` (one module per family, each tested against an external
+reference).  Output is plain JSON-able data: every renderer (text, Markdown, HTML) reads only
+this.
 """
 
 from __future__ import annotations

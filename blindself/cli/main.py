@@ -1,4 +1,8 @@
-"""The command line: parse, make one services call, echo.  The only module importing click."""
+"""The ``blindself`` command group and its error handling.
+
+It registers every family's commands and is the one place that turns a ``BlindselfError``
+into one ``Error:`` line.
+"""
 
 from __future__ import annotations
 

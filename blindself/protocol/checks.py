@@ -1,5 +1,8 @@
-"""Validate a parsed protocol document into :class:`~blindself.protocol.model.Protocol`
-(docs/design.md#protocol).
+"""Validate a parsed protocol document into a :class:`~blindself.protocol.model.Protocol`.
+
+The sections are read by :class:`~blindself.protocol.design.DesignReader` and
+:class:`~blindself.protocol.plan.PlanReader`; here, the document and the rules that span
+sections (docs/design.md#protocol).
 
 Every validation error names the file, the key and what is allowed, e.g.
 ``protocol.toml: design.block names arm "actve", which is not defined (defined: active, placebo)``.

@@ -1,4 +1,5 @@
-"""Daily use cases: check in, status, calendar, export, verify, backup.
+"""Daily use cases: the check-in and the status (export, calendar, verify and backup have
+modules of their own).
 
 None of these reads the seal's contents, so none can leak the allocation: they see the
 protocol, the public schedule and the log only.

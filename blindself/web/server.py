@@ -52,7 +52,7 @@ def lan_address() -> str:
     """
     try:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.connect(("192.0.2.1", 9))  # TEST-NET-1 (RFC 5737): never routed anywhere
+            s.connect(("192.0.2.1", 9))  # a documentation address (RFC 5737): never routed anywhere
             addr = str(s.getsockname()[0])
     except OSError as exc:
         raise TrialStateError(

@@ -1,5 +1,8 @@
 """Pooling trials across people: mixed models, N-of-1 meta-analysis, blinding of the group.
 
+This module assembles them per measure; the models live in
+:mod:`blindself.analysis.stats.mixed` and :mod:`blindself.analysis.stats.meta`.
+
 Three views of the same data, one row per observation (a person's rating on one day):
 
 * :func:`fit_random_intercept`: the linear mixed model ``y ~ X + (1 | participant)`` by

@@ -7,7 +7,8 @@ row's ``hash`` covers its content and the previous row's hash (see
 removed or reordered, and an externally kept head (``SEQ:HEX``) also catches a recomputed chain or a
 cut-off tail in entries 1..SEQ (never in later entries: only a later head covers those).
 
-This is the only module that imports :mod:`sqlite3`.  It never repairs or re-creates a
+With :mod:`~blindself.trial.log.database` (the file) and :mod:`~blindself.trial.log.schema`
+(the table and its guards), the only place that imports :mod:`sqlite3`.  It never repairs or re-creates a
 database: a damaged or foreign file is refused with advice to restore a backup.
 """
 
