@@ -3,7 +3,7 @@
 Randomization tests and their reference sets (``assignments``, ``randomization``, ``trend``,
 ``ordinal``, ``guesses``), regression and Bayesian models (``regression``, ``bayes``), blinding
 indices (``blinding``), multiplicity (``multiplicity``), power by simulation (``power``,
-``power_search``) and pooling across people (``pooling``).  Arrays in, numbers and result
+``sizing``) and pooling across people (``pooling``).  Arrays in, numbers and result
 dataclasses out; no file, no output.
 
 May import: numpy, scipy, statsmodels, :mod:`blindself.trial` (the scheme and calendar a test

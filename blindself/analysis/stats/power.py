@@ -20,7 +20,7 @@ test, ``p = (c + 1) / (B + 1)``; Phipson and Smyth 2010).  With several arms and
 ``max_run`` the conditional set is not a product of blocks; then each trial gets its
 own set (slow path).
 
-Below 80 % power, :mod:`blindself.analysis.stats.power_search` suggests a larger design, using
+Below 80 % power, :mod:`blindself.analysis.stats.sizing` suggests a larger design, using
 this module's simulation.
 
 References
@@ -40,11 +40,6 @@ from typing import Any
 import numpy as np
 
 from blindself.analysis.stats.assignments import count_assignments
-
-# Re-exported: the suggestion search (power_search) owns these.
-from blindself.analysis.stats.power_search import CHECK_SIMS as CHECK_SIMS
-from blindself.analysis.stats.power_search import TARGET_POWER as TARGET_POWER
-from blindself.analysis.stats.power_search import suggest_size
 from blindself.analysis.stats.simulation import (
     EXACT_CELLS,
     MC_DRAWS,
@@ -53,6 +48,11 @@ from blindself.analysis.stats.simulation import (
     _setup,
     _simulate,
 )
+
+# Re-exported: the suggestion search (sizing) owns these.
+from blindself.analysis.stats.sizing import CHECK_SIMS as CHECK_SIMS
+from blindself.analysis.stats.sizing import TARGET_POWER as TARGET_POWER
+from blindself.analysis.stats.sizing import suggest_size
 from blindself.protocol.model import Protocol
 from blindself.trial.schedule import Calendar, build_calendar
 
@@ -242,7 +242,7 @@ def _suggest(
     sims: int,
     rng: np.random.Generator,
 ) -> str:
-    """The size with 80 % power (``power_search.suggest_size``), simulated on ``rng``."""
+    """The size with 80 % power (``sizing.suggest_size``), simulated on ``rng``."""
 
     def power_at(bigger: Protocol, check_sims: int) -> float:
         check = _setup(bigger, build_calendar(bigger, calendar.start), rng)

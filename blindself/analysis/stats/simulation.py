@@ -18,10 +18,6 @@ from blindself.analysis.stats.assignments import (
     enumerate_assignments,
     sample_assignments,
 )
-
-# Re-exported: the suggestion search (power_search) owns these.
-from blindself.analysis.stats.power_search import CHECK_SIMS as CHECK_SIMS
-from blindself.analysis.stats.power_search import TARGET_POWER as TARGET_POWER
 from blindself.protocol.model import Protocol
 from blindself.trial.schedule import Calendar, scheme_of
 from blindself.trial.scheme import Scheme
