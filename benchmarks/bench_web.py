@@ -14,6 +14,7 @@ the median with the range over the repeats, wall-clock and CPU.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import sys
@@ -240,6 +241,8 @@ def main() -> None:
         rows.append(line("POST /checkin (records the day)", posts, POST_TARGET_MS))
     for row in rows:
         print(row)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"load average {load:.1f} on {os.cpu_count()} cores: wall time above CPU time is waiting")
 
 
 if __name__ == "__main__":

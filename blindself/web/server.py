@@ -24,7 +24,8 @@ DEFAULT_PORT = 8765
 # to the process: when one thread closes any descriptor of trial.db (the store reads its
 # header with plain open() before SQLite does), the locks another thread's connection holds
 # are dropped, and a concurrent ``blindself checkin`` can then write under it (seen as
-# "integrity check failed" and I/O errors in tests/web/test_concurrency.py with 4 threads).
+# "integrity check failed" and I/O errors in tests/web/test_concurrency.py with 4 threads;
+# docs/design.md#web-app-serve).
 THREADS = 1
 
 
