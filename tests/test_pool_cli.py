@@ -134,7 +134,7 @@ def test_pool_bundles(bundles: list[Path]) -> None:
     assert mood["blinding"]["n_definite"] == 16
     assert len(mood["strata"]["cells"]) == 4
     html = render_pool_html(r)
-    assert html.count("<svg") == 4  # forest and strata per measure
+    assert html.count("<svg") == 6  # forest, strata and guess rate curve per measure
     assert "http://" not in html.replace("http://www.w3.org", "")
     assert "mood" in render_pool_text(r)
 

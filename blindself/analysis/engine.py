@@ -21,6 +21,7 @@ import numpy as np
 
 from blindself import __version__
 from blindself.analysis.blinding import blinding_section
+from blindself.analysis.blinding_correction import cgrc_section
 from blindself.analysis.contrasts import ReferenceSets, _contrast
 from blindself.analysis.dataset import DayRow, TrialData
 from blindself.analysis.secondary import (
@@ -171,11 +172,14 @@ def _outcome(
     notes: list[str] = []
     contrasts = []
     for act in actives:
-        contrasts.append(
-            _contrast(
-                data, o, y, p_dose, day, arm, sets.get((act, placebo)), act, placebo, alternative
-            )
+        c = _contrast(
+            data, o, y, p_dose, day, arm, sets.get((act, placebo)), act, placebo, alternative
         )
+        c["cgrc"] = attempt(
+            c["notes"], "CGRC", cgrc_section, rows, y, arm, p_dose, act, placebo, actives,
+            data.seed_material,
+        )  # fmt: skip
+        contrasts.append(c)
     result: dict[str, Any] = {
         "name": o.name,
         "question": o.question,

@@ -40,6 +40,8 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
         )
     _placebo_sentence(primary, sentences, caveats)
     _blinding_sentence(report["blinding"], sentences, caveats)
+    for c in primary["contrasts"]:
+        _cgrc_sentence(primary, c, sentences, caveats)
     adh = report["adherence"]
     if adh.get("missed"):
         caveats.append(f"{_count(adh['missed'], 'scheduled day')} without a check-in.")
@@ -258,6 +260,37 @@ def _bang_includes_zero(b: dict[str, Any]) -> bool:
     """Whether the one-sided 95 % interval of one arm's Bang's index contains 0."""
     bi, limit = b["bi"], b["limit95"]
     return bool(bi == 0 or (bi > 0 and limit <= 0) or (bi < 0 and limit >= 0))
+
+
+def _cgrc_sentence(
+    primary: dict[str, Any], c: dict[str, Any], sentences: list[str], caveats: list[str]
+) -> None:
+    """The exploratory blinding-corrected estimate (Correct Guess Rate Curve at 50 %)."""
+    g = c.get("cgrc")
+    if not g or g.get("observed_cgr") is None:
+        return
+    head = "Sensitivity analysis (exploratory, not randomized): "
+    if g.get("estimate") is None:
+        sentences.append(
+            f"{head}the effect under a perfect blind cannot be estimated ({g['reason']})."
+        )
+        return
+    ci = g.get("ci95")
+    ci_text = (
+        f" (95 % interval {ci[0]:+.2f} to {ci[1]:+.2f})" if ci else f" (no interval: {g['reason']})"
+    )
+    sentences.append(
+        f"{head}had you guessed right only half the time (you were right "
+        f"{100 * g['observed_cgr']:.0f} % of the time), the estimated effect of {c['active']} "
+        f"on {primary['name']} would be {g['estimate']:+.2f} points{ci_text}. It re-weights "
+        "your days by arm and guess; the guess comes after randomization, so it rests on "
+        "its assumptions."
+    )
+    if g.get("small_strata"):
+        caveats.append(
+            f"The blinding-corrected estimate rests on fewer than {g['min_stratum']} periods "
+            "in some arm x guess group: treat it as rough."
+        )
 
 
 def _count(n: float, noun: str) -> str:

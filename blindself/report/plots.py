@@ -346,3 +346,57 @@ def guess_rate_by_week(
         ax.set_xlabel("trial week")
         ax.set_ylabel("correct guesses")
         return _svg(fig, uid, "Share of correct guesses by week")
+
+
+def cgrc_curve(
+    curve: Sequence[Mapping[str, Any]],
+    *,
+    observed: float | None,
+    target: float,
+    ylabel: str,
+    uid: str,
+) -> str:
+    """The correct guess rate curve: estimate and 95 % band against the correct-guess rate,
+    the observed rate and the target (a perfect blind) marked."""
+    pts = [p for p in curve if p.get("estimate") is not None]
+    band = [p for p in pts if p.get("ci95")]
+    with _figure(6.4, 2.6) as fig:
+        ax = fig.add_axes((0.13, 0.2, 0.84, 0.72))
+        ax.axhline(0, color="#999999", lw=0.8)
+        if band:
+            ax.fill_between(
+                [100 * p["cgr"] for p in band],
+                [p["ci95"][0] for p in band],
+                [p["ci95"][1] for p in band],
+                color=PLACEBO_COLOUR,
+                alpha=0.18,
+                lw=0,
+            )
+        ax.plot([100 * p["cgr"] for p in pts], [p["estimate"] for p in pts], "-",
+                color=PLACEBO_COLOUR, lw=1.6)  # fmt: skip
+        # labels point away from each other so that close rates stay readable
+        right = observed is not None and observed >= target
+        for rate, label, colour, outward in (
+            (target, "perfect blind", INK, not right),
+            (observed, "your guesses", ACTIVE_COLOURS[0], right),
+        ):
+            if rate is None:
+                continue
+            ax.axvline(100 * rate, color=colour, ls="--", lw=1)
+            ax.annotate(
+                f"{label} ({100 * rate:.0f} %)",
+                (100 * rate, 1),
+                xycoords=("data", "axes fraction"),
+                xytext=(3 if outward else -3, -10),
+                textcoords="offset points",
+                ha="left" if outward else "right",
+                fontsize=8.5,
+                color=colour,
+            )
+            at = next((p for p in pts if abs(p["cgr"] - rate) < 1e-12), None)
+            if at is not None:
+                ax.plot([100 * rate], [at["estimate"]], "o", color=colour, ms=5)
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("share of correct guesses (%)")
+        ax.set_ylabel(_tx(ylabel))
+        return _svg(fig, uid, "Correct guess rate curve")

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from blindself.report import plots
+from blindself.report.cgrc import cgrc_view
 from blindself.report.text import f, fci, fp
 
 #: The forest plot shows at most this many participants (the most precise ones).
@@ -45,6 +46,20 @@ section{break-inside:avoid-page;margin-bottom:2rem}
 condition x guess strata with 95 % intervals (y ~ arm * guess + covariates + (1 | participant)).
 </figcaption></figure>{% endif %}
 {% if m.blinding %}<p>Blinding: {{ m.blinding }}</p>{% endif %}
+{% if m.cgrc %}{% set g = m.cgrc %}
+<h3>Would it survive a perfect blind? (sensitivity analysis)</h3>
+<p class="note">{{ g.caveat }}</p>{% if g.warn %}<p><b>{{ g.warn }}</b></p>{% endif %}
+<table><thead><tr><th>share of correct guesses</th><th>estimate</th><th>95 % interval</th>
+<th>p</th></tr></thead>
+<tbody>{% for r in g.rows %}<tr><td>{{ r.label }}</td><td class="n">{{ r.est }}</td>
+<td class="n">{{ r.ci }}</td><td class="n">{{ r.p }}</td></tr>{% endfor %}</tbody></table>
+{% if g.figure %}<figure>{{ g.figure|safe }}<figcaption class="note">Correct guess rate curve:
+the difference of means had the guesses been right a given share of the time, with its 95 %
+interval (participants resampled); dashed: the observed share and 50 %.</figcaption></figure>
+{% endif %}
+<p class="note">Observations per group: {% for s in g.strata %}{{ s.label }} {{ s.n }}
+({{ s.units }} {{ g.unit }}){% if not loop.last %}; {% endif %}{% endfor %}
+{%- if g.left_out %}; left out: {{ g.left_out }}{% endif %}. {{ g.method }}.</p>{% endif %}
 </section>
 {% endfor %}
 <h2>Notes</h2><ul>{% for n in page.notes %}<li>{{ n }}</li>{% endfor %}</ul>
@@ -69,6 +84,13 @@ def render_pool_text(report: Mapping[str, Any]) -> str:
         bl = _blinding(m)
         if bl:
             lines.append(f"  blinding: {bl}")
+        g = m.get("cgrc")
+        if g and g.get("observed_cgr") is not None:
+            lines.append(f"  correct guess rate curve (sensitivity analysis, not randomized): "
+                         f"{100 * g['observed_cgr']:.0f} % correct guesses observed; "
+                         + (f"at 50 % {f(g['estimate'], signed=True)} {fci(g['ci95'])} "
+                            f"p {fp(g['p'])}" if g.get("estimate") is not None
+                            else f"not estimated at 50 % ({g['reason']})"))  # fmt: skip
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -147,6 +169,7 @@ def _measure(m: Mapping[str, Any], i: int) -> dict[str, Any]:
         f"{len(shown)} most precise of {total} participants; diamonds: pooled estimates.",
         "strata": strata,
         "blinding": _blinding(m),
+        "cgrc": cgrc_view(m.get("cgrc"), outcome=m["measure"], uid=f"pool-cgrc-{i}", svg=str),
     }
 
 

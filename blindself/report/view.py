@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from blindself.report import plots
+from blindself.report.cgrc import cgrc_view
 from blindself.report.text import f, fci, fp
 
 #: How each ``plan.correction`` is described on the page.
@@ -126,7 +127,19 @@ def outcome_view(
         "figure": figure,
         "legend": legend,
         "means": means,
-        "contrasts": [_contrast(c, o, t) for c in seq(o.get("contrasts"))],
+        "contrasts": [
+            {
+                **_contrast(c, o, t),
+                "cgrc": cgrc_view(
+                    c.get("cgrc"),
+                    outcome=name,
+                    uid=f"cgrc{i}-{k}",
+                    svg=ctx["svg"],
+                    figure=bool(o.get("primary")),
+                ),
+            }
+            for k, c in enumerate(seq(o.get("contrasts")))
+        ],
         "others": _others(o),
         "expectancy": _expectancy(o.get("expectancy")),
     }

@@ -189,7 +189,8 @@ def pool_inputs(inputs: Sequence[Path], opts: PoolOptions) -> PoolResult:
             failed.append(str(exc))
             notes.append(f"measure {m!r} left out: {exc}")
             continue
-        results.append(r.to_json())
+        results.append({**r.to_json(), "cgrc": _cgrc(m, y[sel], arm[sel], guess[sel],
+                                                     participant[sel]) if has_guess else None})  # fmt: skip
     if not results:
         reason = f" ({failed[0]})" if failed else ": check --measures and the columns"
         raise DataError(f"no measure could be pooled{reason}")
@@ -213,9 +214,28 @@ def pool_inputs(inputs: Sequence[Path], opts: PoolOptions) -> PoolResult:
             "people believed they took', not as the true drug effect.",
             "Guess counts treat each rating day as one observation; days of one person are "
             "not independent, so the blinding test is descriptive.",
+            "The blinding-corrected effect (correct guess rate curve at 50 %, Szigeti et al. "
+            "2023) is a sensitivity analysis: a difference of means re-weighted by arm and "
+            "guess, not a randomized contrast; its interval resamples participants.",
         ],
     }  # fmt: skip
     return PoolResult(report, tuple(notes))
+
+
+def _cgrc(measure: str, y: Any, arm: Any, guess: Any, participant: Any) -> dict[str, Any]:
+    """The measure's Correct Guess Rate Curve, participants resampled (a sensitivity
+    analysis: the guess is measured after the dose, the strata are not randomized)."""
+    import hashlib
+
+    import numpy as np
+
+    from blindself.analysis.stats.cgrc import correct_guess_rate_curve
+
+    seed = int.from_bytes(hashlib.sha256(f"pool|cgrc|{measure}".encode()).digest()[:8], "big")
+    r = correct_guess_rate_curve(
+        y, arm, guess, cluster=participant, rng=np.random.default_rng(seed)
+    )
+    return {**r.to_json(), "unit": "participant"}
 
 
 # ----------------------------------------------------------------------------- bundles

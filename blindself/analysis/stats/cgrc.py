@@ -63,6 +63,9 @@ FloatArray = npt.NDArray[np.float64]
 #: tests/stats/test_cgrc.py (one guess per period, strong period effects).
 MIN_STRATUM = 3
 
+#: Bootstrap multiplicities are drawn this many (draw, unit) cells at a time.
+_SLICE = 1_000_000
+
 #: The grid of the curve (the observed rate and the target are added to it).
 GRID = tuple(i / 20 for i in range(21))
 
@@ -199,7 +202,9 @@ def correct_guess_rate_curve(
     counts = np.bincount(strata, minlength=4).astype(np.int64)
     n = int(counts.sum())
     observed = (counts[0] + counts[2]) / n if n else None
-    rates = sorted({*(float(g) for g in grid), float(target), *([observed] if observed else [])})
+    rates = sorted(
+        {*(float(g) for g in grid), float(target), *([observed] if observed is not None else [])}
+    )
     rates_arr = np.array(rates)
 
     means = np.full(4, np.nan)
@@ -295,11 +300,18 @@ def _bootstrap(
     mixed = bool(np.any((cnts[:, :2].sum(1) > 0) & (cnts[:, 2:].sum(1) > 0)))
     groups = [np.arange(n_units)] if mixed else [np.flatnonzero(arm_of == a) for a in (0, 1)]
     groups = [g for g in groups if g.size]
-    weights = np.zeros((draws, n_units))
-    for g in groups:
-        weights[:, g] = rng.multinomial(g.size, np.full(g.size, 1.0 / g.size), size=draws)
-    b_sums = weights @ sums
-    b_cnts = weights @ cnts
+    b_sums = np.empty((draws, 4))
+    b_cnts = np.empty((draws, 4))
+    # a (draws x units) multiplicity matrix, built in slices so that 10,000 participants
+    # need a few MB at a time rather than the whole matrix at once
+    step = max(1, _SLICE // n_units)
+    for lo in range(0, draws, step):
+        hi = min(draws, lo + step)
+        weights = np.zeros((hi - lo, n_units))
+        for g in groups:
+            weights[:, g] = rng.multinomial(g.size, np.full(g.size, 1.0 / g.size), size=hi - lo)
+        b_sums[lo:hi] = weights @ sums
+        b_cnts[lo:hi] = weights @ cnts
     with np.errstate(invalid="ignore", divide="ignore"):
         b_means = np.where(b_cnts > 0, b_sums / b_cnts, np.nan)
     sizes = pseudo_trial_sizes(b_cnts[None, :, :], rates[:, None])
