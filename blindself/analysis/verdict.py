@@ -38,10 +38,11 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
             f"{trend['estimate_unit']} across placebo and the doses "
             f"(randomization p = {trend['p_randomization']:.3g})."
         )
-    _placebo_sentence(primary, sentences, caveats)
-    _blinding_sentence(report["blinding"], sentences, caveats)
+    # the sensitivity analysis of each drug effect follows it; the blinding sentence stays last
     for c in primary["contrasts"]:
         _cgrc_sentence(primary, c, sentences, caveats)
+    _placebo_sentence(primary, sentences, caveats)
+    _blinding_sentence(report["blinding"], sentences, caveats)
     adh = report["adherence"]
     if adh.get("missed"):
         caveats.append(f"{_count(adh['missed'], 'scheduled day')} without a check-in.")
