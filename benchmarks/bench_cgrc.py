@@ -3,7 +3,8 @@
 Plain script, not a test: ``python benchmarks/bench_cgrc.py [DRAWS]``.  Cases:
 
 - a year-long trial: 365 daily check-ins, weekly periods (52, resampled within arm), a
-  guess each day, the default grid (21 rates + observed + 0.5) and 2,000 bootstrap draws;
+  guess each day, the default grid (0 to 1 by 0.05, plus the observed rate) and 2,000
+  bootstrap draws;
 - ``tests/data/szigeti2021-acutes.csv`` (15,623 rows, 240 participants): the curve of every
   measure (as ``pool`` computes it), and one curve over all 15,623 rows at once;
 - the paper's procedure for comparison: 2,000 kernel-smoothed pseudo-trials at each rate
