@@ -6,6 +6,7 @@ into one ``Error:`` line.
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 import click
@@ -31,6 +32,8 @@ class BlindselfGroup(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise  # a closed pipe (`| head -1`): click's main exits quietly (review F12)
             # Not "nothing was recorded": output can fail after a commit (stdout on a full
             # disk); the store's own errors say when nothing was recorded.
             where = f" ({exc.filename})" if exc.filename else ""

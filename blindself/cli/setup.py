@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
+from contextlib import suppress
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from blindself.cli.options import BoundedInt, parse_date, read_passphrase, service_context
+from blindself.errors import TrialStateError
+
+if TYPE_CHECKING:
+    from blindself.services.setup import InitResult
 
 
 # --------------------------------------------------------------------------- protocols
@@ -147,6 +154,21 @@ def init(
         passphrase = make_passphrase(c.other)
     else:
         passphrase = read_passphrase(passphrase_file, confirm=True)
+
+    def announce(result: InitResult) -> None:
+        # Runs while the trial is still marked unfinished: if the output fails, init undoes the
+        # trial rather than leave one whose recovery key nobody saw (review F8).
+        try:
+            _show_init(result, passphrase if generate_passphrase else None)
+            sys.stdout.flush()
+        except OSError as exc:
+            _silence_stdout()
+            raise TrialStateError(
+                f"the output failed ({exc.strerror or exc}) before the recovery key was shown, "
+                "so the trial was not created (its folder and sheets were removed); run "
+                "blindself init again with the output going to a terminal or a file that works"
+            ) from exc
+
     result = init_trial(
         protocol,
         directory,
@@ -158,7 +180,25 @@ def init(
         recovery_key_file=recovery_key_file,
         with_helper_key=helper_key,
         expectation=expectation,
+        announce=announce,
     )
+    for warning in result.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    click.echo(
+        f"Next: prepare the containers, then every day: blindself checkin --trial {result.directory}"
+    )
+
+
+def _silence_stdout() -> None:
+    """Point a failed stdout at /dev/null, so exit does not fail again flushing it."""
+    with suppress(OSError, ValueError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+
+
+def _show_init(result: InitResult, passphrase: str | None) -> None:
+    """Everything init must show before the trial counts as created (key and commitment)."""
     cal = result.calendar
     click.echo(f"Trial {result.trial_id} created in {result.directory}")
     click.echo(f"  {result.protocol.title}")
@@ -170,7 +210,7 @@ def init(
         "  (it proves only that entry 1, the trial's setup, is unchanged; every check-in prints "
         "a newer head, and `blindself verify --anchor` prints one to keep outside this computer)"
     )
-    if generate_passphrase:
+    if passphrase is not None:
         click.echo("Passphrase (shown once; write it down, it opens the seal at the end):")
         click.echo(f"  {passphrase}")
     if result.recovery_key:
@@ -191,11 +231,6 @@ def init(
     for sheet in result.sheets:
         click.echo(f"Preparation sheet: {sheet} (it shows the allocation: {keep})")
     click.echo(f"Pre-registration text to post publicly: {result.preregistration}")
-    for warning in result.warnings:
-        click.echo(f"Warning: {warning}", err=True)
-    click.echo(
-        f"Next: prepare the containers, then every day: blindself checkin --trial {result.directory}"
-    )
 
 
 @click.command()

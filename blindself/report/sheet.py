@@ -7,7 +7,6 @@ written only to a path outside the trial directory.  JSON for scripts, HTML to p
 from __future__ import annotations
 
 import json
-import os
 from collections import defaultdict
 from datetime import date
 from pathlib import Path
@@ -16,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import jinja2
 
-from blindself.errors import ProtocolError
 from blindself.protocol.model import Protocol
 from blindself.trial.allocation import AllocationDoc
 from blindself.trial.codes import format_code
@@ -62,24 +60,14 @@ def sheet_json(
     }
 
 
-def write_sheet(
+def render_sheet(
     path: Path, protocol: Protocol, calendar: Calendar, doc: AllocationDoc, schedule: PublicSchedule
-) -> Path:
-    """Write the sheet in the format its suffix names; refuses to overwrite."""
+) -> bytes:
+    """The sheet's bytes in the format its suffix names (init hashes them before writing)."""
     data = sheet_json(protocol, calendar, doc, schedule)
     if path.suffix.lower() == ".json":
-        text = json.dumps(data, indent=2) + "\n"
-    else:
-        text = _render_html(protocol, calendar, data)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except OSError as exc:
-        raise ProtocolError(f"cannot write the sheet {path}: {exc.strerror}") from exc
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    return path
+        return (json.dumps(data, indent=2) + "\n").encode()
+    return _render_html(protocol, calendar, data).encode()
 
 
 def participant_calendar(protocol: Protocol, trial_id: str, days: list[tuple[date, str]]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date
@@ -17,7 +18,7 @@ from blindself.errors import ProtocolError, TrialStateError
 from blindself.protocol.loading import load_protocol, parse_protocol
 from blindself.protocol.model import Protocol
 from blindself.randomness import shuffle
-from blindself.report.sheet import write_sheet
+from blindself.report.sheet import render_sheet
 from blindself.services.context import Context
 from blindself.services.interrupted import clean_interrupted, fsync_dir, lock_marker
 from blindself.trial.allocation import NONCE_BYTES, AllocationDoc, Container, padded_length
@@ -161,8 +162,14 @@ def init_trial(
     recovery_key_file: Path | None = None,
     with_helper_key: bool = False,
     expectation: int | None = None,
+    announce: Callable[[InitResult], None] | None = None,
 ) -> InitResult:
-    """Draw the allocation, seal it, create the trial directory and write the sheets."""
+    """Draw the allocation, seal it, create the trial directory and write the sheets.
+
+    ``announce`` shows the result (commitment, recovery key) while the trial is still marked
+    unfinished: if it fails (a full disk or closed pipe on stdout), init undoes everything, so a
+    trial never exists whose recovery key was not shown (review F8, docs/design.md T-42).
+    """
     protocol = load_protocol(protocol_path)
     directory = directory.absolute()
     cleaned = clean_interrupted(directory)
@@ -234,15 +241,20 @@ def init_trial(
     # Reliability fix (docs/design.md T-43): the sheets were written before the rename, so a kill -9
     # there left an allocation that was never sealed.  Now the files outside the trial are written
     # only once the trial is durable (renamed, parent fsynced), and the trial holds a locked
-    # marker naming them until they are; a rerun removes what a dead init left (see
-    # _clean_interrupted).
-    outside = [*sheets, *([recovery_key_file] if recovery_key_file is not None else [])]
-    outside = [p for p in outside if not p.exists()]  # never remove a file made meanwhile
+    # marker until they are and the key has been shown.  The marker records the trial id and the
+    # hash of each outside file's bytes, so a rerun removes only what this init wrote (review
+    # F19; services/interrupted.py).
+    outside: dict[Path, bytes] = {
+        sheet.absolute(): render_sheet(sheet, protocol, calendar, doc, schedule) for sheet in sheets
+    }
+    if recovery_key_file is not None:
+        outside[recovery_key_file.absolute()] = (sealed.recovery_key + "\n").encode()
+    ours: list[Path] = []  # outside files this init created (never someone else's)
     marker_fd = -1
     renamed = False
     try:
         os.chmod(tmp, 0o700)
-        marker_fd = lock_marker(tmp, outside)
+        marker_fd = lock_marker(tmp, trial_id, outside)
         paths = TrialPaths(tmp)
         _write_private(paths.protocol, protocol_path.read_bytes(), 0o400)
         _write_private(paths.seal, sealed.data, 0o400)
@@ -259,38 +271,38 @@ def init_trial(
         os.rename(tmp, directory)
         renamed = True
         fsync_dir(parent)
-        for sheet in sheets:
-            write_sheet(sheet, protocol, calendar, doc, schedule)
-        if recovery_key_file is not None:
-            _write_private(recovery_key_file, (sealed.recovery_key + "\n").encode(), 0o600)
-        for folder in {p.absolute().parent for p in outside}:
+        for path, data in outside.items():
+            _write_private(path, data, 0o600, ours=ours)
+        for folder in {p.parent for p in outside}:
             fsync_dir(folder)
+        result = InitResult(
+            trial_id=trial_id,
+            directory=directory,
+            commitment=commit,
+            recovery_key=None if recovery_key_file else sealed.recovery_key,
+            recovery_key_file=recovery_key_file,
+            helper_key=sealed.helper_key,
+            sheets=tuple(sheets),
+            calendar=calendar,
+            protocol=protocol,
+            head=f"{head.seq}:{head.hash}",
+            warnings=warnings,
+        )
+        if announce is not None:
+            announce(result)
         os.unlink(directory / INIT_MARKER)
         fsync_dir(directory)
     except BaseException:
-        # Nothing has been printed yet (no commitment, no key): undo everything.
+        # The key has not been shown in full: undo everything this init made, nothing else.
         shutil.rmtree(directory if renamed else tmp, ignore_errors=True)
-        for path in outside:
+        for path in ours:
             with suppress(OSError):
                 path.unlink()
         raise
     finally:
         if marker_fd >= 0:
             os.close(marker_fd)
-    written = tuple(sheets)
-    return InitResult(
-        trial_id=trial_id,
-        directory=directory,
-        commitment=commit,
-        recovery_key=None if recovery_key_file else sealed.recovery_key,
-        recovery_key_file=recovery_key_file,
-        helper_key=sealed.helper_key,
-        sheets=written,
-        calendar=calendar,
-        protocol=protocol,
-        head=f"{head.seq}:{head.hash}",
-        warnings=warnings,
-    )
+    return result
 
 
 def _init_warnings(
@@ -377,9 +389,18 @@ def _check_new_file(path: Path, directory: Path, option: str) -> None:
         raise ProtocolError(f"{option} {path}: folder {path.parent} does not exist")
 
 
-def _write_private(path: Path, data: bytes, mode: int) -> None:
-    """Write a new file durably with restrictive permissions."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+def _write_private(path: Path, data: bytes, mode: int, ours: list[Path] | None = None) -> None:
+    """Write a new file durably with restrictive permissions; never replaces one.
+
+    ``ours`` collects the path once this call has created it, so a rollback removes only files
+    it made (a file that appeared meanwhile under the same name is someone else's).
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as exc:
+        raise TrialStateError(f"{path} appeared meanwhile; choose a new file name") from exc
+    if ours is not None:
+        ours.append(path)
     try:
         view = memoryview(data)
         while view:

@@ -142,7 +142,8 @@ def open_trial(root: Path, *, readonly: bool = False) -> Trial:
         # Its sheets or key may be missing and no commitment was printed: never use it.
         raise TrialStateError(
             f"{root}: its init was interrupted before it finished; run the same blindself "
-            "init again (it removes this unfinished trial first)"
+            f"init again (it removes this unfinished trial if nothing was recorded in it, and "
+            f"otherwise says what to do about {INIT_MARKER})"
         )
     store = Store.open(paths.db, readonly=readonly)
     try:

@@ -27,7 +27,6 @@ from reliability.support import (
     run_cli,
 )
 
-import blindself.report.sheet as sheet_mod
 import blindself.services.interrupted as interrupted_mod
 import blindself.services.setup as setup_mod
 import blindself.services.unblinding as unblinding_mod
@@ -142,7 +141,7 @@ class FaultyOs:
 @pytest.fixture
 def faults(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int, bool], dict[str, int]]]:
     state = {"calls": 0, "k": 0, "persistent": 0, "injected": 0}
-    for mod in (setup_mod, interrupted_mod, sheet_mod, log_database, unblinding_mod):
+    for mod in (setup_mod, interrupted_mod, log_database, unblinding_mod):
         monkeypatch.setattr(mod, "os", FaultyOs(os, state))
 
     def arm(k: int, persistent: bool) -> dict[str, int]:
@@ -198,12 +197,12 @@ def test_init_under_write_faults_is_all_or_nothing(
             break
     else:
         pytest.fail("init never got through")
-    # protocol, seal, pre-registration and key file: write + fsync each; two sheets: fsync;
+    # protocol, seal, pre-registration, key file and two sheets: write + fsync each;
     # the final rename; T-43: the in-progress marker (write + fsync) and four folder fsyncs
     # (the new trial before the rename, its parent after it, the sheets' folder, the trial
     # once the marker is gone).  Only the directory fsync of the new database is best effort
     # (swallowed, init goes on).
-    assert failures == (17 if not persistent else k - 1)
+    assert failures == (19 if not persistent else k - 1)
 
 
 def test_report_write_fault_after_unblinding_says_so_and_heals(

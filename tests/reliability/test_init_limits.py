@@ -151,7 +151,6 @@ KILLER = textwrap.dedent(
     import os, sys
     import blindself.services.interrupted as interrupted
     import blindself.services.setup as setup
-    import blindself.report.sheet as sheet
     name, nth = sys.argv[1], int(sys.argv[2])
     real = getattr(os, name)
     calls = [0]
@@ -163,7 +162,7 @@ KILLER = textwrap.dedent(
     class Os:
         def __getattr__(self, attr):
             return dying if attr == name else getattr(os, attr)
-    for mod in (setup, interrupted, sheet):
+    for mod in (setup, interrupted):
         mod.os = Os()
     from blindself.cli.main import main
     sys.argv = ["blindself", *sys.argv[3:]]
@@ -267,6 +266,7 @@ def test_a_running_init_is_not_cleaned_up(tmp_path: Path) -> None:
     busy = tmp_path / ".trial.abc123"
     busy.mkdir()
     fd = os.open(busy / INIT_MARKER, os.O_RDWR | os.O_CREAT, 0o600)
+    os.write(fd, b'{"trial_id": "TAAAAAAAAAA", "files": {}}')
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         assert clean_interrupted(tmp_path / "trial") == ()
@@ -281,7 +281,6 @@ def test_parent_is_fsynced_after_the_rename(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The rename is durable before any sheet exists (strace-free: record the calls)."""
-    import blindself.report.sheet as sheet_mod
     import blindself.services.interrupted as interrupted_mod
     import blindself.services.setup as setup_mod
 
@@ -296,15 +295,16 @@ def test_parent_is_fsynced_after_the_rename(
         events.append(f"fsync-dir:{folder.name}")
         real_fsync_dir(folder)
 
-    real_write = sheet_mod.write_sheet
+    real_write = setup_mod._write_private
 
-    def write_sheet(path: Path, *a: object) -> Path:
-        events.append("sheet")
-        return real_write(path, *a)  # type: ignore[arg-type]
+    def write_private(path: Path, *a: object, **k: object) -> None:
+        if path.suffix == ".json":
+            events.append("sheet")
+        real_write(path, *a, **k)  # type: ignore[arg-type]
 
     monkeypatch.setattr(setup_mod.os, "rename", rename)
     monkeypatch.setattr(setup_mod, "fsync_dir", fsync_dir)
-    monkeypatch.setattr(setup_mod, "write_sheet", write_sheet)
+    monkeypatch.setattr(setup_mod, "_write_private", write_private)
     protocol = tmp_path / "protocol.toml"
     protocol.write_text(SMALL_PROTOCOL.format(blinding="helper"))
     init_trial(
