@@ -71,6 +71,39 @@ def test_a_trigger_that_drops_inserts_makes_checkin_fail_not_succeed(
     assert entries(t) == before
 
 
+@pytest.mark.parametrize(
+    "ddl",
+    [
+        "CREATE TRIGGER sqlite_stat9 BEFORE INSERT ON entries BEGIN SELECT RAISE(IGNORE); END",
+        "CREATE VIEW sqlite_stat1x AS SELECT * FROM entries",
+    ],
+    ids=["trigger", "view"],
+)
+def test_an_object_named_like_sqlite_stat_is_not_exempt(
+    trial: tuple[Path, dict[str, Any]], ddl: str
+) -> None:
+    """Review F1: only the tables ANALYZE writes are exempt from the schema check."""
+    t, _ = trial
+    shell(t, "PRAGMA writable_schema=ON", ddl)
+    name = ddl.split()[2]
+    proc = run_cli("verify", "--trial", str(t))
+    assert proc.returncode != 0
+    assert f"{name!r} that blindself did not create" in proc.stdout + proc.stderr
+
+
+def test_analyze_statistics_are_still_accepted(trial: tuple[Path, dict[str, Any]]) -> None:
+    t, _ = trial
+    shell(t, "ANALYZE")
+    conn = sqlite3.connect(t / "trial.db")
+    try:
+        made = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type='table'")}
+    finally:
+        conn.close()
+    assert "sqlite_stat1" in made
+    proc = run_cli("verify", "--trial", str(t))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_no_reveal_through_a_store_that_drops_inserts(trial: tuple[Path, dict[str, Any]]) -> None:
     t, sheet = trial
     shell(t, IGNORE_INSERTS)
