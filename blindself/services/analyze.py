@@ -18,6 +18,7 @@ from blindself.analysis.dataset import DayRow, TrialData
 from blindself.errors import DataError
 from blindself.protocol.loading import load_protocol
 from blindself.protocol.model import AnalysisPlan, Arm, Outcome
+from blindself.services.bounded import read_bounded
 from blindself.trial.scheme import Scheme
 
 MAX_CSV_BYTES = 200_000_000
@@ -51,24 +52,10 @@ def analyze_csv(path: Path, opts: AnalyzeOptions) -> AnalyzeResult:
     """Read a one-row-per-day CSV and run the analysis plan on it."""
     from blindself.analysis.engine import analyze
 
-    raw = read_bounded(path, MAX_CSV_BYTES)
+    raw = read_bounded(path, MAX_CSV_BYTES, advice="split it or filter it first")
     data, notes = build_data(raw, path.name, opts)
     report = analyze(data)
     return AnalyzeResult(report, tuple(notes))
-
-
-def read_bounded(path: Path, limit: int) -> bytes:
-    """An input file's bytes, refused (never read whole) when it is larger than ``limit``."""
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read(limit + 1)
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror}") from exc
-    if len(raw) > limit:
-        raise DataError(
-            f"{path} is larger than {limit // 1_000_000} MB; split it or filter it first"
-        )
-    return raw
 
 
 def build_data(raw: bytes, name: str, opts: AnalyzeOptions) -> tuple[TrialData, list[str]]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from blindself.errors import TrialStateError
+from blindself.services.bounded import MAX_REPORT_BYTES, REBUILD_ADVICE, read_bounded
 from blindself.services.calendar import day_instruction
 from blindself.services.context import Context
 from blindself.services.daily import scheduled
@@ -136,9 +137,8 @@ def report_html(trial_dir: Path) -> str:
                 "the trial is still blinded: the report exists only after blindself unblind"
             )
         path = trial.paths.report / "report.html"
+        raw = read_bounded(path, MAX_REPORT_BYTES, error=TrialStateError, advice=REBUILD_ADVICE)
         try:
-            return path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise TrialStateError(
-                f"{path} cannot be read ({exc.strerror}); run blindself unblind again to rebuild it"
-            ) from exc
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise TrialStateError(f"{path} is not UTF-8 text; {REBUILD_ADVICE}") from exc

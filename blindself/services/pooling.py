@@ -21,7 +21,7 @@ from typing import Any
 
 from blindself import __version__
 from blindself.errors import DataError, TrialStateError
-from blindself.services.analyze import read_bounded
+from blindself.services.bounded import read_bounded
 from blindself.services.bundle_rows import check_rows
 from blindself.trial.folder import opened_trial
 
@@ -296,7 +296,7 @@ def _load_bundle(path: Path) -> dict[str, Any]:
     from blindself.trial.allocation import parse_allocation
     from blindself.trial.seal.crypto import commitment
 
-    raw = read_bounded(path, MAX_INPUT_BYTES)
+    raw = read_bounded(path, MAX_INPUT_BYTES, advice="split it or filter it first")
     try:
         b = json.loads(raw)
     except (ValueError, RecursionError) as exc:
@@ -437,7 +437,7 @@ def _from_csv(
 
 
 def _read_text(path: Path) -> str:
-    raw = read_bounded(path, MAX_INPUT_BYTES)
+    raw = read_bounded(path, MAX_INPUT_BYTES, advice="split it or filter it first")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -13,6 +13,7 @@ from typing import Any
 
 from blindself.analysis.dataset import TrialData
 from blindself.errors import CommitmentMismatch, StoreError, TrialStateError
+from blindself.services.bounded import MAX_REPORT_BYTES, REBUILD_ADVICE, read_bounded
 from blindself.services.context import Context
 from blindself.services.daily import analysed_days
 from blindself.services.export import export_trial
@@ -272,7 +273,12 @@ def load_report(trial_dir: Path) -> dict[str, Any]:
             (trial.paths.report / n).exists() for n in ("report.json", "data.csv", "report.html")
         )
         if not missing:
-            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            # Bounded, and a FIFO or device there is refused rather than hanging (review F3).
+            raw = read_bounded(path, MAX_REPORT_BYTES, error=TrialStateError, advice=REBUILD_ADVICE)
+            try:
+                data: dict[str, Any] = json.loads(raw.decode("utf-8"))
+            except ValueError as exc:
+                raise TrialStateError(f"{path} is not a readable report; {REBUILD_ADVICE}") from exc
             meta = data.get("trial") if isinstance(data, dict) else None
             if not isinstance(meta, dict) or meta.get("commitment") != revealed.commitment:
                 raise TrialStateError(

@@ -16,7 +16,7 @@ from reliability.support import assert_one_error_line, entries, make_small_trial
 
 import blindself.trial.log.schema as log_schema
 import blindself.trial.log.store as store_mod
-from blindself.errors import StoreError
+from blindself.errors import StoreError, TrialStateError
 from blindself.services.daily import record_checkin
 from blindself.trial.checkins import CheckinRequest
 from blindself.trial.log.store import Store
@@ -217,6 +217,31 @@ def test_report_json_of_another_allocation_is_refused(trial: tuple[Path, dict[st
     path.write_text(json.dumps(data))
     err = assert_one_error_line(run_cli("report", "--trial", str(t)))
     assert "not the report of this trial's checked allocation" in err
+
+
+def test_a_fifo_in_place_of_the_report_is_refused_not_waited_on(
+    trial: tuple[Path, dict[str, Any]],
+) -> None:
+    """Review F3: a FIFO at report/report.json hung `report` forever (and serve's page)."""
+    from blindself.services.diary import report_html
+
+    t, _ = trial
+    assert run_cli("unblind", "--trial", str(t), "--early", "--reason", "x").returncode == 0
+    for name in ("report.json", "report.html"):
+        (t / "report" / name).unlink()
+        os.mkfifo(t / "report" / name)
+    err = assert_one_error_line(run_cli("report", "--trial", str(t), timeout=60))
+    assert "report.json is not a regular file" in err
+    with pytest.raises(TrialStateError, match=r"report\.html is not a regular file"):
+        report_html(t)
+
+
+def test_a_fifo_given_to_analyze_is_refused(tmp_path: Path) -> None:
+    fifo = tmp_path / "days.csv"
+    os.mkfifo(fifo)
+    args = ["--arm-column", "arm", "--active", "a", "--placebo", "p"]
+    err = assert_one_error_line(run_cli("analyze", str(fifo), *args, timeout=60))
+    assert "is not a regular file" in err
 
 
 def test_report_says_matches_only_after_checking(trial: tuple[Path, dict[str, Any]]) -> None:
