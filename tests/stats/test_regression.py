@@ -185,3 +185,25 @@ def test_exact_fit_is_refused_not_warned() -> None:
         classical(y, arm)
     with pytest.raises(DataError, match="no variation"):
         ar1_gls(y, arm, [1, 2, 3, 4, 5, 6], trend=False)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_ols_term_equals_statsmodels_ols(seed: int) -> None:
+    # ols_term computes statsmodels' OLS(...).fit() (pinv) without importing statsmodels;
+    # statsmodels is the reference here.
+    from statsmodels.regression.linear_model import OLS
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(6, 200))
+    arm = rng.integers(0, 2, n).astype(float)
+    day = np.arange(n, dtype=float)
+    cov = rng.normal(size=n)
+    y = 5 + 0.7 * arm + 0.01 * day + 0.3 * cov + rng.normal(size=n) * rng.choice([0.1, 1, 30])
+    got = ols_term(y, {"arm": arm, "day": day, "x": cov}, "arm")
+    fit = OLS(y, np.column_stack([np.ones(n), arm, day, cov])).fit()
+    assert got.estimate == pytest.approx(float(fit.params[1]), rel=1e-12, abs=1e-12)
+    assert got.se == pytest.approx(float(fit.bse[1]), rel=1e-10)
+    assert got.df == float(fit.df_resid)
+    assert got.p == pytest.approx(float(fit.pvalues[1]), rel=1e-9, abs=1e-300)
+    lo, hi = fit.conf_int()[1]
+    assert got.ci95 == pytest.approx((float(lo), float(hi)), rel=1e-10)

@@ -35,8 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import optimize, special
-from scipy import stats as sps
+from scipy import special
 
 from blindself.analysis.stats.regression import ar1_design, ar1_whiten
 
@@ -116,7 +115,7 @@ def _mixture_quantile(
     q: float, w: FloatArray, loc: FloatArray, scale: FloatArray, nu: float
 ) -> float:
     # the mixture quantile lies between the smallest and largest component quantiles
-    tq = float(sps.t.ppf(q, nu))
+    tq = float(special.stdtrit(nu, q))  # scipy.stats.t.ppf
     lo = float(np.min(loc + scale * tq))
     hi = float(np.max(loc + scale * tq))
     if hi - lo < 1e-14 * max(1.0, abs(hi)):
@@ -131,6 +130,8 @@ def _mixture_quantile(
         return lo
     if gap(hi) <= 0.0:
         return hi
+    from scipy import optimize
+
     root: float = optimize.brentq(gap, lo, hi, xtol=1e-13, rtol=1e-14)
     return root
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
+from scipy import special
 
 from blindself.errors import DataError
 
@@ -47,8 +47,8 @@ __all__ = [
 UNSURE = "unsure"
 
 # one-sided and two-sided 95 % normal quantiles, as BI() computes them with qnorm()
-_Z_ONE_SIDED = float(sps.norm.ppf(0.95))
-_Z_TWO_SIDED = float(sps.norm.ppf(0.975))
+_Z_ONE_SIDED = float(special.ndtri(0.95))
+_Z_TWO_SIDED = float(special.ndtri(0.975))
 
 Table = Mapping[str, Mapping[str, int]]
 

@@ -321,15 +321,15 @@ def _bootstrap(
 def _t_quantile(df: int) -> float:
     if df < 1:
         return math.nan
-    from scipy import stats as sps
+    from scipy import special
 
-    return float(sps.t.ppf(0.975, df))
+    return float(special.stdtrit(df, 0.975))  # scipy.stats.t.ppf
 
 
 def _t_p(estimate: float, se: float, df: int) -> float:
-    from scipy import stats as sps
+    from scipy import special
 
-    return float(2.0 * sps.t.sf(abs(estimate / se), df))
+    return float(2.0 * special.stdtr(df, -abs(estimate / se)))  # scipy.stats.t.sf
 
 
 def _defined(e: float, s: float) -> bool:

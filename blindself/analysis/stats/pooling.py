@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
 
 from blindself.analysis.stats.blinding import bang_index
 from blindself.analysis.stats.meta import MetaResult, NOf1, n_of_1_estimates, random_effects_meta
@@ -89,12 +88,14 @@ def group_blinding(arm: Float, guess: Float) -> dict[str, Any]:
         "p": None,
     }
     if n:
+        from scipy.stats import binomtest  # pool only: kept off the analysis' imports
+
         correct = int((guess[definite] == arm[definite]).sum())
         share = float(arm[definite].mean())
         chance = max(share, 1.0 - share)
         out["correct_rate"] = correct / n
         out["chance_rate"] = chance
-        out["p"] = float(sps.binomtest(correct, n, chance).pvalue) if chance < 1 else None
+        out["p"] = float(binomtest(correct, n, chance).pvalue) if chance < 1 else None
     return out
 
 

@@ -20,8 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import optimize
-from scipy import stats as sps
+from scipy import special
 
 from blindself.errors import DataError
 
@@ -74,8 +73,9 @@ class Ar1Result:
 
 def _t_summary(estimate: float, se: float, df: float) -> tuple[float, tuple[float, float]]:
     """Two-sided p and 95 % interval for ``estimate / se`` on ``df`` degrees of freedom."""
-    half = float(sps.t.ppf(0.975, df)) * se
-    p = float(2.0 * sps.t.sf(abs(estimate / se), df)) if se > 0 else math.nan
+    # scipy.special's t functions, which scipy.stats.t calls (its import costs ~0.6 s).
+    half = float(special.stdtrit(df, 0.975)) * se
+    p = float(2.0 * special.stdtr(df, -abs(estimate / se))) if se > 0 else math.nan
     return p, (estimate - half, estimate + half)
 
 
@@ -117,9 +117,6 @@ def ols_term(y: npt.ArrayLike, columns: dict[str, npt.ArrayLike], term: str) -> 
     >>> round(c.estimate, 6), c.df
     (1.1, 2.0)
     """
-    # The module, not statsmodels.api: the api pulls in datasets and graphics (~1 s).
-    from statsmodels.regression.linear_model import OLS
-
     if term not in columns:
         raise ValueError(f"term {term!r} is not one of the columns")
     yv = np.asarray(y, dtype=float)
@@ -138,11 +135,17 @@ def ols_term(y: npt.ArrayLike, columns: dict[str, npt.ArrayLike], term: str) -> 
             "check that both arms have ratings"
         )
     _check_residual(yv, x)
-    fit = OLS(yv, x).fit()
+    # What statsmodels' ``OLS(y, x).fit()`` computes (method "pinv"): beta = X+ y and
+    # cov(beta) = X+ X+' RSS / (n - k); importing statsmodels costs ~1 s (pandas,
+    # formulaic) for these few lines.  tests/stats/test_regression.py compares the two.
+    pinv = np.linalg.pinv(x, rcond=1e-15)
+    beta = pinv @ yv
+    resid = yv - x @ beta
+    df = float(n - k)
     j = names.index(term) + 1
-    estimate = float(fit.params[j])
-    se = float(fit.bse[j])
-    df = float(fit.df_resid)
+    estimate = float(beta[j])
+    scale = float(resid @ resid) / df
+    se = math.sqrt(float((pinv @ pinv.T)[j, j]) * scale)
     p, ci = _t_summary(estimate, se, df)
     return Coefficient(estimate=estimate, se=se, df=df, p=p, ci95=ci)
 
@@ -309,6 +312,8 @@ def ar1_gls(
     >>> round(r.estimate, 3), round(r.rho, 3), r.df
     (1.31, -0.549, 6.0)
     """
+    from scipy import optimize
+
     yv, x, gaps = ar1_design(y, is_active, day, trend)
     lo = 0.0 if _sign_free(gaps) else -RHO_BOUND
 
