@@ -114,6 +114,14 @@ def test_create_open_round_trip(tmp_path: Path) -> None:
     assert [e.prev_hash for e in written[1:]] == [e.hash for e in written[:-1]]
 
 
+def test_kinds_and_days_are_the_entries_without_payloads(tmp_path: Path) -> None:
+    # status counts check-ins from this light read; it must list what entries() lists.
+    with make(tmp_path, 5) as store:
+        store.append("correction", "2024-03-02", {"date": "2024-03-02"}, supersedes=3)
+        store.append("unblind", None, {"at": "2024-04-01"})
+        assert store.kinds_and_days() == [(e.kind, e.day) for e in store.entries()]
+
+
 def test_schema_header(tmp_path: Path) -> None:
     with make(tmp_path) as store:
         conn = store._db()
