@@ -97,11 +97,16 @@ def _tx(text: str) -> str:
 
 @contextmanager
 def _figure(width: float, height: float) -> Iterator[Any]:
+    # Imported only when a figure is drawn, and the SVG canvas attached up front: no
+    # backend is looked up (pyplot is never imported) and savefig needs no canvas switch.
     import matplotlib
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
     from matplotlib.figure import Figure
 
     with matplotlib.rc_context(cast(Any, _RC)):
-        yield Figure(figsize=(width, height))
+        fig = Figure(figsize=(width, height))
+        FigureCanvasSVG(fig)
+        yield fig
 
 
 def _svg(fig: Any, uid: str, title: str) -> str:
