@@ -7,6 +7,7 @@ protocol, the public schedule and the log only.
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 from blindself.errors import BlindselfError, CheckinError
 from blindself.services.context import Context
 from blindself.trial.checkins import (
+    CHECKIN_KINDS,
     CheckinForm,
     CheckinOutcome,
     CheckinRequest,
@@ -26,7 +28,8 @@ from blindself.trial.checkins import (
     unblinding_open,
 )
 from blindself.trial.codes import format_code
-from blindself.trial.folder import Trial, opened_trial
+from blindself.trial.folder import Trial, TrialPaths, opened_trial
+from blindself.trial.log.store import Store
 
 
 def form_for(trial_dir: Path, when: date | None, ctx: Context) -> CheckinForm:
@@ -124,14 +127,16 @@ def trial_status(trial_dir: Path, ctx: Context) -> Status:
     """Progress and today's instruction; nothing that depends on the allocation."""
     with opened_trial(trial_dir, readonly=True) as trial:
         today = trial.today(ctx.now())
-        entries = trial.store.entries()
-        current = current_checkins(entries)
+        # Kinds and days only: decoding every payload of a year-long log is most of the
+        # work status would otherwise do, for counts that need none of it.
+        log = trial.store.kinds_and_days()
+        current = {day for kind, day in log if kind in CHECKIN_KINDS and day is not None}
         cal = trial.calendar
         due_days = [d for d in cal.days if d.date <= today and scheduled(trial, d.day_type)]
         checked = sum(1 for d in due_days if d.date.isoformat() in current)
         missed = sum(1 for d in due_days if d.date < today and d.date.isoformat() not in current)
         day = (today - cal.start).days + 1
-        head = entries[-1]
+        head = trial.store.head()
         return Status(
             trial_id=trial.trial_id,
             title=trial.protocol.title,
@@ -143,7 +148,7 @@ def trial_status(trial_dir: Path, ctx: Context) -> Status:
             checked_in=checked,
             missed=missed,
             due=len(due_days),
-            unblinded=any(e.kind == "unblind" for e in entries),
+            unblinded=any(kind == "unblind" for kind, _ in log),
             next_instruction=_next_instruction(trial, today, current),
             head=f"{head.seq}:{head.hash}",
             unblinding_open=unblinding_open(trial, today, current),
@@ -157,18 +162,20 @@ def seal_warnings(trial_dir: Path) -> tuple[str, ...]:
     Reads only the seal's public header; kept out of ``trial_status`` because the web server
     uses that and never opens the seal file.
     """
-    from blindself.trial.seal.crypto import check_seal_structure
-    from blindself.trial.seal.format import weak_kdf_warning
+    # The header's checks live in seal.format, which needs no cryptography (status stays off
+    # the crypto imports); the ids come from the log's genesis, so the protocol is not
+    # parsed a second time (open_trial checked its hash against the same genesis).
+    from blindself.trial.seal.format import parse_seal, weak_kdf_warning
 
-    with opened_trial(trial_dir, readonly=True) as trial:
-        try:
-            kdf = check_seal_structure(
-                trial.paths.seal.read_bytes(),
-                trial_id=trial.trial_id,
-                protocol_hash=trial.protocol.sha256,
-            )
-        except (OSError, BlindselfError):
-            return ()
+    paths = TrialPaths(trial_dir)
+    try:
+        with Store.open(paths.db, readonly=True) as store:
+            genesis = store.entries("init")[0].payload
+            kdf = parse_seal(
+                paths.seal.read_bytes(), store.trial_id, str(genesis["protocol_sha256"])
+            ).kdf
+    except (OSError, BlindselfError, IndexError, KeyError):
+        return ()
     weak = weak_kdf_warning(kdf)
     return (weak,) if weak else ()
 
@@ -177,7 +184,7 @@ def scheduled(trial: Trial, day_type: str) -> bool:
     return trial.protocol.checkin.days == "all" or day_type in ("baseline", "dose")
 
 
-def _next_instruction(trial: Trial, today: date, current: dict[str, Any]) -> dict[str, Any]:
+def _next_instruction(trial: Trial, today: date, current: Container[str]) -> dict[str, Any]:
     cal = trial.calendar
     for d in cal.days:
         if d.date < today or not scheduled(trial, d.day_type):

@@ -7,6 +7,7 @@ messages are the same whichever code is active.
 from __future__ import annotations
 
 import math
+from collections.abc import Container
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -79,7 +80,7 @@ def last_due_day(trial: Trial) -> Day:
     return next((d for d in reversed(days) if d.day_type in ("baseline", "dose")), days[-1])
 
 
-def unblinding_open(trial: Trial, today: date, current: dict[str, Entry]) -> bool:
+def unblinding_open(trial: Trial, today: date, current: Container[str]) -> bool:
     """Whether unblinding (without --early) is open: the trial is over, or its last due
     check-in is recorded (so a person can unblind on the last day, issue 11 item 6)."""
     last = last_due_day(trial)

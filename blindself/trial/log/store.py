@@ -65,6 +65,7 @@ _SELECT_KIND = _SELECT + " WHERE kind = ? ORDER BY seq"
 _SELECT_HEAD = _SELECT + " ORDER BY seq DESC LIMIT 1"
 _SELECT_FIRST = _SELECT + " WHERE seq = 1"
 _SELECT_SEQ = _SELECT + " WHERE seq = ?"
+_SELECT_DAYS = "SELECT kind, day FROM entries ORDER BY seq"
 _INSERT = (
     "INSERT INTO entries (seq, kind, day, payload, supersedes, prev_hash, hash)"
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -188,6 +189,16 @@ class Store:
     def entries(self, kind: str | None = None) -> list[Entry]:
         """All entries (or those of one kind), ordered by seq."""
         return _select(self._db(), self._path, kind)
+
+    def kinds_and_days(self) -> list[tuple[str, str | None]]:
+        """``(kind, day)`` of every entry, ordered by seq: what a progress count needs,
+        without decoding a payload (``status`` on a year-long log reads only this)."""
+        with _mapped(self._path, writing=False):
+            rows = self._db().execute(_SELECT_DAYS).fetchall()
+        for kind, day in rows:
+            if not (isinstance(kind, str) and (day is None or isinstance(day, str))):
+                raise _damaged(self._path, "has a damaged entry (run blindself verify)")
+        return [(kind, day) for kind, day in rows]
 
     def head(self) -> Entry:
         """The last entry."""
