@@ -822,3 +822,47 @@ def test_entries_of_a_damaged_row_are_refused(tmp_path: Path) -> None:
         assert [e.seq for e in store.entries("init")] == [1]
         report = store.verify()
     assert report.first_bad_seq == 3
+
+
+_LOCK_PROBE = r"""
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+try:
+    # SQLite's SHARED range (PENDING_BYTE + 2, 510 bytes): another process's reader holds it.
+    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 510, 0x40000002)
+except OSError:
+    print("held")
+else:
+    print("free")
+"""
+
+
+def _shared_lock_seen_by_another_process(path: Path) -> str:
+    out = subprocess.run(
+        [sys.executable, "-c", _LOCK_PROBE, str(path)], capture_output=True, text=True, check=True
+    )
+    return out.stdout.strip()
+
+
+def test_opening_a_second_store_keeps_the_first_ones_sqlite_locks(tmp_path: Path) -> None:
+    # Closing any descriptor of a file drops all of this process's fcntl locks on it; the
+    # header check of a second open must not do that to a connection that is still in use
+    # (a threaded server would otherwise let another process checkpoint under it).
+    path = tmp_path / "trial.db"
+    Store.create(path, trial_id="t1", genesis={"kind": "x"}).close()
+    with Store.open(path) as first:
+        first.verify()
+        assert _shared_lock_seen_by_another_process(path) == "held"
+        with Store.open(path) as second:
+            second.verify()
+        assert _shared_lock_seen_by_another_process(path) == "held"
+        first.verify()
+    assert _shared_lock_seen_by_another_process(path) == "free"
+
+
+def test_a_failed_open_leaves_no_count_behind(tmp_path: Path) -> None:
+    path = tmp_path / "trial.db"
+    path.write_bytes(b"not a database at all, long enough to have a header" * 4)
+    for _ in range(2):  # the second attempt must run the header check again
+        with pytest.raises(StoreError, match="not a trial database"):
+            Store.open(path)

@@ -20,12 +20,8 @@ from blindself.services.context import Context
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 8765
-# One worker thread, so one request at a time touches the trial.  SQLite's POSIX locks belong
-# to the process: when one thread closes any descriptor of trial.db (the store reads its
-# header with plain open() before SQLite does), the locks another thread's connection holds
-# are dropped, and a concurrent ``blindself checkin`` can then write under it (seen as
-# "integrity check failed" and I/O errors in tests/web/test_concurrency.py with 4 threads;
-# docs/design.md#web-app-serve).
+# One worker thread: one person checks in, one request at a time is enough
+# (docs/design.md#web-app-serve).
 THREADS = 1
 
 

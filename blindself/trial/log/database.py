@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -96,6 +97,45 @@ def _use_wal(conn: sqlite3.Connection, path: Path) -> None:
 
 def _damaged(path: Path, what: str) -> StoreError:
     return StoreError(f"{path} {what}; {ADVICE}")
+
+
+# Closing any descriptor of a file drops every POSIX lock this process holds on it, including
+# SQLite's (fcntl locks are per process, not per descriptor).  So the raw header read below runs
+# only while no connection of this process has the file open; a file already open here was
+# checked when it was first opened.  Counts are keyed by the file's real path.
+_OPEN_LOCK = threading.Lock()
+_OPEN_COUNT: dict[str, int] = {}
+
+
+@contextmanager
+def checked_open(path: Path, *, check: bool = True) -> Iterator[None]:
+    """Check ``path`` and count a connection to it as open for the duration of the block.
+
+    Used around connecting: the header check and the count change happen under one lock, so no
+    other thread of this process can hold a SQLite lock on the file while its header is read.
+    The caller must call :func:`release` once its connection is closed, unless the block raises.
+    """
+    key = os.path.realpath(path)
+    with _OPEN_LOCK:
+        if check and _OPEN_COUNT.get(key, 0) == 0:
+            _check_file(path)
+        _OPEN_COUNT[key] = _OPEN_COUNT.get(key, 0) + 1
+    try:
+        yield
+    except BaseException:
+        release(path)
+        raise
+
+
+def release(path: Path) -> None:
+    """A connection opened inside :func:`checked_open` has been closed."""
+    key = os.path.realpath(path)
+    with _OPEN_LOCK:
+        left = _OPEN_COUNT.get(key, 0) - 1
+        if left > 0:
+            _OPEN_COUNT[key] = left
+        else:
+            _OPEN_COUNT.pop(key, None)
 
 
 def _check_file(path: Path) -> None:

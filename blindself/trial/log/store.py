@@ -34,7 +34,6 @@ from blindself.trial.log.chain import (
 )
 from blindself.trial.log.database import (
     ADVICE,
-    _check_file,
     _connect,
     _damaged,
     _mapped,
@@ -42,6 +41,8 @@ from blindself.trial.log.database import (
     _remove,
     _sync_dir,
     _use_wal,
+    checked_open,
+    release,
 )
 from blindself.trial.log.schema import (
     _SELECT,
@@ -112,7 +113,7 @@ class Store:
         _new_file(path, "blindself never overwrites a trial database")
         conn: sqlite3.Connection | None = None
         try:
-            with _mapped(path, writing=True):
+            with checked_open(path, check=False), _mapped(path, writing=True):
                 conn = _connect(path, "rw")
                 _use_wal(conn, path)
                 conn.execute("BEGIN IMMEDIATE")
@@ -124,7 +125,7 @@ class Store:
                 conn.execute(_INSERT, (1, "init", None, payload, None, prev, digest))
                 conn.execute("COMMIT")
                 _confirm(conn, path, Entry(1, "init", None, loads(payload), None, prev, digest))
-            _sync_dir(path)
+                _sync_dir(path)
         except BaseException:
             if conn is not None:
                 conn.close()
@@ -136,8 +137,7 @@ class Store:
     def open(cls, path: Path, *, readonly: bool = False) -> Store:
         """Open an existing trial database; refuse anything missing, foreign or damaged."""
         path = Path(path)
-        _check_file(path)
-        with _mapped(path, writing=False):
+        with checked_open(path), _mapped(path, writing=False):
             conn = _connect(path, "ro" if readonly else "rw")
             try:
                 app = conn.execute("PRAGMA application_id").fetchone()[0]
@@ -278,6 +278,7 @@ class Store:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+            release(self._path)
 
     def __enter__(self) -> Store:
         return self
