@@ -78,14 +78,13 @@ def checkin(
 
     c = service_context(ctx)
     day = parse_date(when)
-    ratings: dict[str, float] = {}
-    for text in rates:
-        name, value = _parse_rating(text)
-        if name in ratings:
-            raise click.BadParameter(
-                f"{name[:30]!r} is given twice; give each rating once", param_hint="--rate"
-            )
-        ratings[name] = value
+    from blindself.errors import CheckinError
+    from blindself.trial.checkins import collect_ratings
+
+    try:
+        ratings = collect_ratings(_parse_rating(text) for text in rates)
+    except CheckinError as exc:
+        raise click.BadParameter(str(exc), param_hint="--rate") from None
     if _interactive():
         form = form_for(trial_dir, day, c)
         day = form.day.date

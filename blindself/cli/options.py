@@ -7,7 +7,6 @@ output files, and the services context a command hands to its use case.
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Callable
 from datetime import date
@@ -107,17 +106,13 @@ def trial_option(f: F) -> F:
     )(f)
 
 
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
 def parse_date(value: str | None, option: str = "--date") -> date | None:
     if value is None:
         return None
+    from blindself.trial.checkins import parse_day
+
     try:
-        # Python also reads 20260302 and 2026-W10-1 as dates; only the documented form counts.
-        if not _ISO_DATE.fullmatch(value):
-            raise ValueError(value)
-        return date.fromisoformat(value)
+        return parse_day(value)  # the one rule, shared with the web form
     except ValueError:
         raise click.BadParameter(
             f"{value[:20]!r} is not a date; use YYYY-MM-DD", param_hint=option

@@ -7,7 +7,8 @@ messages are the same whichever code is active.
 from __future__ import annotations
 
 import math
-from collections.abc import Container
+import re
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -251,6 +252,31 @@ def code_deviations(trial: Trial, day: Day, code: str) -> list[str]:
     if day.block is not None and trial.schedule.bag_of(code) != day.block:
         return ["wrong-bag"]
     return []
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def parse_day(text: str) -> date:
+    """A day in the documented form YYYY-MM-DD only; ValueError otherwise.
+
+    Python also reads 20260302 and 2026-W10-1 as dates; the command line and the web form
+    share this one rule (review F4).
+    """
+    if not _ISO_DATE.fullmatch(text):
+        raise ValueError(text)
+    return date.fromisoformat(text)
+
+
+def collect_ratings(pairs: Iterable[tuple[str, float]]) -> dict[str, float]:
+    """Ratings by outcome name; a name given twice is refused, never silently one of them."""
+    out: dict[str, float] = {}
+    for name, value in pairs:
+        if name in out:
+            shown = "".join(c if c.isprintable() else "?" for c in name[:30])
+            raise CheckinError(f"{shown!r} is given twice; give each rating once")
+        out[name] = value
+    return out
 
 
 def _check_ratings(outcomes: tuple[Outcome, ...], ratings: dict[str, float]) -> dict[str, float]:

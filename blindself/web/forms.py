@@ -12,8 +12,16 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from werkzeug.datastructures import MultiDict
+
 from blindself.errors import CheckinError
-from blindself.services.diary import CheckinForm, CheckinRequest, RecordedDay
+from blindself.services.diary import (
+    CheckinForm,
+    CheckinRequest,
+    RecordedDay,
+    collect_ratings,
+    parse_day,
+)
 
 RADIO_MAX_POINTS = 11  # 0-10 is the widest scale shown as one tap per point
 CONFIDENCE_STEPS = (50, 60, 70, 80, 90, 100)
@@ -69,7 +77,7 @@ def parse_date(text: str | None) -> date | None:
     if text is None or text == "":
         return None
     try:
-        return date.fromisoformat(text)
+        return parse_day(text)  # the command line's rule: YYYY-MM-DD only (review F4)
     except ValueError:
         raise CheckinError(f"{text[:20]!r} is not a date (YYYY-MM-DD)") from None
 
@@ -82,8 +90,11 @@ def checkin_request(
     Every ``rate-NAME`` field becomes a rating; the services refuse unknown names and name
     every missing one, as for ``--rate``.
     """
-    ratings: dict[str, float] = {}
-    for field, value in data.items():
+    # Every submitted value, not the first of each name: a repeated rating field is refused by
+    # the same rule as a repeated --rate (review F4).
+    pairs = data.items(multi=True) if isinstance(data, MultiDict) else data.items()
+    numbers: list[tuple[str, float]] = []
+    for field, value in pairs:
         if not field.startswith("rate-"):
             continue
         name, text = field.removeprefix("rate-"), str(value).strip()
@@ -95,7 +106,8 @@ def checkin_request(
             raise CheckinError(f"{name[:20]}: {text[:20]!r} is not a number") from None
         if not math.isfinite(number):
             raise CheckinError(f"{name[:20]}: {text[:20]!r} is not a number")
-        ratings[name] = number
+        numbers.append((name, number))
+    ratings = collect_ratings(numbers)
     no_capsule = data.get("no_capsule") == "1"
     guess = data.get("guess") or None
     confidence = None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import PASSPHRASE, SMALL_PROTOCOL, START, at, make_context
@@ -101,11 +102,14 @@ def test_a_check_in_is_recorded_once_and_shown(tmp_path: Path) -> None:
         ({"code": "AAAA-A"}, "code"),
         ({"date": day_iso(3)}, "in the future"),
         ({"date": "yesterday"}, "is not a date"),
+        # Review F4: the command line's rules (a repeated rating, ISO dates only).
+        ({"rate-mood": ["5", "6"]}, "is given twice; give each rating once"),
+        ({"date": day_iso(2).replace("-", "")}, "is not a date"),
         ({"note": "bell\x07"}, "control characters"),
     ],
 )
 def test_refusals_keep_the_form_and_store_nothing(
-    tmp_path: Path, change: dict[str, str], message: str
+    tmp_path: Path, change: dict[str, Any], message: str
 ) -> None:
     trial = make_trial(tmp_path)
     b = browser(app_for(trial, now=today_is(2)))
