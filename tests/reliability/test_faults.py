@@ -90,6 +90,76 @@ def test_full_disk_refuses_one_checkin_and_loses_nothing(
     assert len(entries(trial)) == n + 2 and integrity(trial) == "ok"
 
 
+@pytest.mark.parametrize("how", ["shmsize", "free-space"])
+def test_a_full_disk_at_open_says_disk_full_not_io_error(
+    small: tuple[Path, dict[str, Any]],
+    invoke: Invoke,
+    monkeypatch: pytest.MonkeyPatch,
+    how: str,
+) -> None:
+    """Review F12: opening in WAL mode on a full disk fails growing the -shm file; SQLite
+    says SQLITE_IOERR_SHMSIZE (or a plain I/O error), which read as a hardware fault."""
+    trial, _ = small
+    real = store_mod._connect
+
+    def connect(path: Path, mode: str) -> sqlite3.Connection:
+        exc = sqlite3.OperationalError("disk I/O error")
+        # SQLITE_IOERR_SHMSIZE (4874) as SQLite reports it; else a plain SQLITE_IOERR (10).
+        exc.sqlite_errorcode = 4874 if how == "shmsize" else 10  # type: ignore[attr-defined]
+        raise exc
+
+    monkeypatch.setattr(store_mod, "_connect", connect)
+    if how == "free-space":
+        usage = shutil.disk_usage(trial)
+        monkeypatch.setattr(log_database.shutil, "disk_usage", lambda _p: usage._replace(free=4096))
+    ctx = with_clock(make_context(), at(day(1)))
+    for args in (["status"], ["checkin", "--date", day(0).isoformat(), *BASELINE]):
+        r = invoke([*args, "--trial", str(trial)], ctx)
+        err = assert_one_error_line(r)
+        assert "the disk is full: free space and retry" in err, err
+        assert "input/output error" not in err
+    monkeypatch.setattr(store_mod, "_connect", real)
+    assert len(entries(trial)) == 1 and integrity(trial) == "ok"
+
+
+def test_a_real_io_error_with_free_space_still_says_io_error(
+    small: tuple[Path, dict[str, Any]], invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trial, _ = small
+
+    def connect(path: Path, mode: str) -> sqlite3.Connection:
+        exc = sqlite3.OperationalError("disk I/O error")
+        exc.sqlite_errorcode = 10  # type: ignore[attr-defined]
+        raise exc
+
+    monkeypatch.setattr(store_mod, "_connect", connect)
+    monkeypatch.setattr(
+        log_database.shutil,
+        "disk_usage",
+        lambda _p: shutil._ntuple_diskusage(10**9, 0, 10**9),  # type: ignore[attr-defined]
+    )
+    err = assert_one_error_line(invoke(["status", "--trial", str(trial)], make_context()))
+    assert "input/output error" in err
+
+
+def test_verify_into_a_closed_pipe_exits_quietly(small: tuple[Path, dict[str, Any]]) -> None:
+    """Review F12: `blindself verify | head -1` printed "Error: Broken pipe"."""
+    trial, _ = small
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "blindself", "verify", "--trial", str(trial)],
+        env=cli_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) != 0
+    assert stderr == ""
+
+
 def test_output_on_a_full_disk_does_not_lie(small: tuple[Path, dict[str, Any]]) -> None:
     trial, _ = small
     with open("/dev/full", "w") as full:

@@ -9,6 +9,7 @@ backup (docs/design.md#log).
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -41,6 +42,10 @@ def _translate(exc: sqlite3.DatabaseError, path: Path, *, writing: bool) -> Stor
         msg = f"cannot open {path}: check permissions of the file and its folder{tail}"
     elif code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
         msg = f"{path}: the trial is busy (another blindself is writing); retry"
+    elif code == sqlite3.SQLITE_IOERR and _disk_full(exc, path):
+        # Review F12: opening in WAL mode on a full disk fails growing the -shm file
+        # (SQLITE_IOERR_SHMSIZE), which read as a hardware fault.
+        msg = f"{path}: the disk is full: free space and retry{tail}"
     elif code == sqlite3.SQLITE_IOERR:
         msg = f"{path}: input/output error (check the disk and its connection){tail}"
     elif code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
@@ -49,6 +54,20 @@ def _translate(exc: sqlite3.DatabaseError, path: Path, *, writing: bool) -> Stor
         name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
         msg = f"{path}: database error {name} ({exc}){tail}"
     return StoreError(msg)
+
+
+_IOERR_SHMSIZE = getattr(sqlite3, "SQLITE_IOERR_SHMSIZE", 4874)
+_FULL_BELOW = 1 << 20  # bytes free under which an I/O error is taken for a full disk
+
+
+def _disk_full(exc: sqlite3.DatabaseError, path: Path) -> bool:
+    """Whether an SQLITE_IOERR is the disk being full rather than the disk failing."""
+    if getattr(exc, "sqlite_errorcode", 0) == _IOERR_SHMSIZE:
+        return True
+    try:
+        return shutil.disk_usage(path.parent).free < _FULL_BELOW
+    except OSError:
+        return False
 
 
 @contextmanager
