@@ -5,8 +5,9 @@ One object, :class:`Guard`, checked before every request and applied to every re
 * the ``Host`` header must name the address the server is bound to (a DNS-rebinding page
   reaches the server under its own host name, and is refused);
 * a device pairs once with a one-time token of 256 bits, exchanged for an HttpOnly,
-  SameSite=Strict session cookie; failed tokens are rate-limited for everyone, since a LAN
-  attacker can use many addresses;
+  SameSite=Strict session cookie; failed tokens are rate-limited per client address (so one
+  device cannot lock the person's own out, review F17) and, far more loosely, for everyone
+  (a LAN attacker can use many addresses);
 * every POST carries the session's CSRF token, and a foreign ``Origin`` or cross-site
   ``Sec-Fetch-Site`` is refused outright;
 * responses carry a CSP of ``default-src 'self'``, no CORS header ever, and ``no-store``.
@@ -22,7 +23,8 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 TOKEN_BYTES = 32  # 256 bits: pairing token, CSRF token and session key alike
-MAX_FAILURES = 5
+MAX_FAILURES = 5  # wrong tokens per client address per window
+MAX_FAILURES_ALL = 60  # from all addresses together: a 256-bit token is never guessed anyway
 FAILURE_WINDOW = timedelta(minutes=1)
 
 CSP = (
@@ -71,7 +73,8 @@ class Guard:
     hosts: frozenset[str]  # exact Host header values, e.g. "127.0.0.1:8765"
     pairing_token: str | None
     clock: Callable[[], datetime]
-    failures: deque[datetime] = field(default_factory=deque)
+    failures: deque[datetime] = field(default_factory=deque)  # every address
+    by_client: dict[str, deque[datetime]] = field(default_factory=dict)
 
     @property
     def origins(self) -> frozenset[str]:
@@ -86,25 +89,46 @@ class Guard:
             return False
         return fetch_site in (None, "same-origin", "none")
 
-    def locked_for(self) -> int:
-        """Seconds until pairing may be tried again (0: it may be tried now)."""
+    def locked_for(self, client: str = "") -> int:
+        """Seconds until ``client`` may try pairing again (0: it may be tried now)."""
         now = self.clock()
-        while self.failures and now - self.failures[0] >= FAILURE_WINDOW:
-            self.failures.popleft()
-        if len(self.failures) < MAX_FAILURES:
-            return 0
-        left = FAILURE_WINDOW - (now - self.failures[0])
-        return max(1, int(left.total_seconds() + 0.999))
+        _expire(self.failures, now)
+        for key in [k for k, q in self.by_client.items() if not _expire(q, now)]:
+            del self.by_client[key]  # bounded: at most MAX_FAILURES_ALL addresses per window
+        mine = self.by_client.get(client, deque())
+        waits = [
+            _wait(q, now)
+            for q, limit in ((mine, MAX_FAILURES), (self.failures, MAX_FAILURES_ALL))
+            if len(q) >= limit
+        ]
+        return max(waits, default=0)
 
-    def pair(self, offered: str | None) -> PairResult:
+    def pair(self, offered: str | None, client: str = "") -> PairResult:
         """Spend the one-time token; while locked even the right token is refused."""
-        if self.locked_for():
+        if self.locked_for(client):
             return "locked"
         if self.pairing_token is None:
-            self.failures.append(self.clock())
+            self._failed(client)
             return "used"
         if not same_secret(offered, self.pairing_token):
-            self.failures.append(self.clock())
+            self._failed(client)
             return "wrong"
         self.pairing_token = None
         return "paired"
+
+    def _failed(self, client: str) -> None:
+        now = self.clock()
+        self.failures.append(now)
+        self.by_client.setdefault(client, deque()).append(now)
+
+
+def _expire(q: deque[datetime], now: datetime) -> int:
+    """Drop the failures older than the window; how many are left."""
+    while q and now - q[0] >= FAILURE_WINDOW:
+        q.popleft()
+    return len(q)
+
+
+def _wait(q: deque[datetime], now: datetime) -> int:
+    left = FAILURE_WINDOW - (now - q[0])
+    return max(1, int(left.total_seconds() + 0.999))

@@ -57,8 +57,9 @@ def pair() -> Any:
     if request.method == "GET":
         token = request.args.get("token", "")
         return render_template("pair.html.j2", nav=False, token=token[:100], error=None)
-    wait = guard.locked_for()
-    result = guard.pair(request.form.get("token"))
+    client = request.remote_addr or ""
+    wait = guard.locked_for(client)
+    result = guard.pair(request.form.get("token"), client)
     if result == "paired":
         session.clear()  # a fresh session (and CSRF token) for the paired device
         session["paired"] = True
@@ -69,9 +70,9 @@ def pair() -> Any:
             "pair.html.j2",
             nav=False,
             token="",
-            error=f"Too many wrong pairing links: wait {wait or guard.locked_for()} s.",
+            error=f"Too many wrong pairing links: wait {wait or guard.locked_for(client)} s.",
         )
-        return Response(page, 429, {"Retry-After": str(wait or guard.locked_for())})
+        return Response(page, 429, {"Retry-After": str(wait or guard.locked_for(client))})
     LOG.warning("refused a pairing attempt (%s token)", "spent" if result == "used" else "wrong")
     error = (
         "This pairing link was already used. Restart blindself serve for a new one."

@@ -113,6 +113,43 @@ def test_failed_tokens_are_rate_limited(trial: Path) -> None:
     assert b.get("/status").status_code == 200
 
 
+def test_one_address_cannot_lock_out_another(trial: Path) -> None:
+    """Review F17: five wrong tokens from one device locked pairing for everyone."""
+    from blindself.web.security import MAX_FAILURES_ALL
+
+    app = app_for(trial, now=today_is(0))
+    token = pairing_token(app)
+    attacker = browser(app, pair=False)
+    attacker.get("/pair?token=guess")
+    there = {"environ_base": {"REMOTE_ADDR": "10.0.0.66"}}
+    for _ in range(MAX_FAILURES):
+        assert attacker.post("/pair", {"token": "guess"}, **there).status_code == 403
+    assert attacker.post("/pair", {"token": "guess"}, **there).status_code == 429
+    # Many addresses together still meet the global limit (defence in depth).
+    for n in range(MAX_FAILURES_ALL - MAX_FAILURES):
+        where = {"environ_base": {"REMOTE_ADDR": f"10.0.{n // 200}.{n % 200 + 1}"}}
+        attacker.post("/pair", {"token": "guess"}, **where)
+    person = browser(app, pair=False)
+    person.get(f"/pair?token={token}")
+    home = {"environ_base": {"REMOTE_ADDR": "10.0.0.5"}}
+    assert person.post("/pair", {"token": token}, **home).status_code == 429
+
+
+def test_the_persons_device_pairs_while_another_is_locked(trial: Path) -> None:
+    app = app_for(trial, now=today_is(0))
+    token = pairing_token(app)
+    attacker = browser(app, pair=False)
+    attacker.get("/pair?token=guess")
+    there = {"environ_base": {"REMOTE_ADDR": "10.0.0.66"}}
+    for _ in range(MAX_FAILURES + 3):
+        attacker.post("/pair", {"token": "guess"}, **there)
+    person = browser(app, pair=False)
+    person.get(f"/pair?token={token}")
+    home = {"environ_base": {"REMOTE_ADDR": "10.0.0.5"}}
+    assert person.post("/pair", {"token": token}, **home).status_code == 303
+    assert person.get("/status").status_code == 200
+
+
 def test_a_post_without_the_csrf_token_is_refused(trial: Path) -> None:
     b = browser(app_for(trial, now=today_is(2)))
     r = b.post("/checkin", good_checkin(trial), csrf=False)
