@@ -31,6 +31,9 @@ class DayRow:
     deviation: tuple[str, ...] = ()
     codebroken: bool = False
     excluded: str = ""  # why the day is left out of the comparison (see from_trial)
+    # The container code the day's period is analysed under (the code taken, or the code an
+    # untyped period counts under); ``share`` names it so that ``pool`` can check the arm.
+    analysed_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,7 @@ def from_trial(
                 deviation=tuple(c.get("deviation", ())) if c else (),
                 codebroken=any(x in codebroken for x in (code, *typed) if x),
                 excluded=reason.get(d.period, "") if in_period and d.period is not None else "",
+                analysed_code=code,
             )
         )
     return rows, tuple(arm_of[k] for k in range(len(period_code)))

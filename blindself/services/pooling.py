@@ -36,9 +36,8 @@ _ROW_FIELDS = ("day", "period", "block", "confidence")
 
 def share_trial(trial_dir: Path) -> dict[str, Any]:
     """The anonymized ``blindself-share/1`` bundle of an unblinded trial."""
-    from blindself.analysis.dataset import codes_of_periods
+    from blindself.services.daily import exclusion
     from blindself.services.unblinding import trial_data
-    from blindself.trial.checkins import current_checkins
 
     with opened_trial(trial_dir, readonly=True) as trial:
         unblind = trial.unblinding()
@@ -47,31 +46,11 @@ def share_trial(trial_dir: Path) -> dict[str, Any]:
                 "the trial is still blinded: run blindself unblind first, then share"
             )
         data = trial_data(trial)  # checks the allocation against the commitment first
-        # docs/design.md T-46: each row names its period's container code, so pool can check its arm
-        # against the committed allocation in self mode too (the code is in the allocation
-        # the bundle carries anyway, so it adds nothing that identifies the person).
-        current = {d: e.payload for d, e in current_checkins(trial.store.entries()).items()}
-        period_codes = codes_of_periods(current, trial.schedule.period_code)
+        code_arm = {c["code"]: c["arm"] for c in unblind.payload["allocation"]["containers"]}
         p = trial.protocol
         d = p.design
-        rows = [
-            {
-                "day": r.day,
-                "day_type": r.day_type,
-                "period": None if r.period is None else r.period + 1,
-                "block": None if r.block is None else r.block + 1,
-                "arm": r.arm,
-                "code": None if r.arm is None or r.period is None else period_codes.get(r.period),
-                "guess": r.guess,
-                "confidence": r.confidence,
-                "ratings": dict(r.ratings),
-                "taken": r.taken,
-                "deviation": list(r.deviation),
-                "codebroken": r.codebroken,
-            }
-            for r in data.rows
-            if r.ratings or r.guess is not None
-        ]
+        rows = [_bundle_row(r, code_arm, exclusion(r)) for r in data.rows
+                if r.ratings or r.guess is not None]  # fmt: skip
         expectation = trial.genesis.get("expectation")
         return {
             "schema": SHARE_SCHEMA,
@@ -105,8 +84,39 @@ def share_trial(trial_dir: Path) -> dict[str, Any]:
             "commitment": unblind.payload["commitment"],
             "allocation": unblind.payload["allocation"],
             "covariates": {"expectation": expectation},
+            "calendar_days": (trial.calendar.end - trial.calendar.start).days + 1,
             "rows": rows,
         }  # fmt: skip
+
+
+def _bundle_row(r: Any, code_arm: dict[str, str], excluded: str) -> dict[str, Any]:
+    """One bundle row: what was taken, that container's committed arm, and whether (and why)
+    the person's own analysis leaves the day out (docs/design.md#share-bundle).
+
+    Reliability fix (F24): rows carried the period's *scheduled* code with the *analysis* arm
+    and no exclusion, so pool called honest bundles with an accepted mix-up edited, or pooled
+    a block taken in another block's days under the scheduled arms.  Now an analysed day names
+    the code its period is analysed under (the code taken: dataset.from_trial), an excluded day
+    the code typed that day (if any), and the arm is always that code's committed arm.
+    """
+    code = r.code if r.excluded else r.analysed_code
+    if code not in code_arm:
+        code = None
+    return {
+        "day": r.day,
+        "day_type": r.day_type,
+        "period": None if r.period is None else r.period + 1,
+        "block": None if r.block is None else r.block + 1,
+        "code": code,
+        "arm": None if code is None else code_arm[code],
+        "excluded": excluded,
+        "guess": r.guess,
+        "confidence": r.confidence,
+        "ratings": dict(r.ratings),
+        "taken": r.taken,
+        "deviation": list(r.deviation),
+        "codebroken": r.codebroken,
+    }
 
 
 @dataclass(frozen=True)
@@ -265,8 +275,12 @@ def _from_bundles(
                     f"--covariates: {c!r} is not in {path.name} (bundles carry: "
                     f"{', '.join([*sorted(pcov), *_ROW_FIELDS])})"
                 )
+        left_out = 0
         for row in b["rows"]:
             if row.get("day_type") != "dose" or row.get("arm") not in (active, placebo):
+                continue
+            if row["excluded"]:  # the person's own analysis leaves it out (as unblind does)
+                left_out += 1
                 continue
             g = row.get("guess")
             gv = 1.0 if g == active else 0.0 if g == placebo else math.nan
@@ -287,6 +301,11 @@ def _from_bundles(
                 for c in opts.covariates:
                     v = pcov[c] if c in pcov else row.get(c)
                     long.covariates[c].append("" if v is None else str(v))
+        if left_out:
+            notes.append(
+                f"{path.name}: {left_out} dose days left out, as its own analysis does "
+                "(a container mix-up or a code-break)"
+            )
     notes.append(f"{len(paths)} bundles; dose days of the active and placebo arms are pooled")
     return long, measures, {"active": opts.active or "active", "placebo": opts.placebo or "placebo"}
 

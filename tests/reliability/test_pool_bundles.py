@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,16 @@ from blindself.services.pooling import PoolOptions, pool_inputs, share_trial
 ENV = {"BLINDSELF_PASSPHRASE": PASSPHRASE}
 
 
-def _bundle(tmp_path: Path, invoke: Invoke, blinding: str, seed: int) -> dict[str, Any]:
-    """An unblinded trial with a +3 mood effect, shared; returns the bundle."""
+def _bundle(
+    tmp_path: Path,
+    invoke: Invoke,
+    blinding: str,
+    seed: int,
+    taken: Callable[[list[str]], list[str | None]] | None = None,
+) -> dict[str, Any]:
+    """An unblinded trial with a +3 mood effect (on the days the container *taken* is active),
+    shared; returns the bundle.  ``taken`` turns the intended codes (one a period) into the
+    codes really typed (None: a --no-capsule day)."""
     protocol = tmp_path / f"p{seed}.toml"
     protocol.write_text(SMALL_PROTOCOL.format(blinding=blinding))
     t = tmp_path / f"trial{seed}"
@@ -34,12 +43,16 @@ def _bundle(tmp_path: Path, invoke: Invoke, blinding: str, seed: int) -> dict[st
     else:
         by_period = {c["period"]: c["code"] for c in sheet["containers"]}
         codes = [by_period[p] for p in range(1, 9)]
+    typed = taken(codes) if taken else list(codes)
     for n in range(10):
         args = ["checkin", "--trial", str(t), "--date", day(n).isoformat()]
         mood = 4 + n % 2
-        if n >= 2:
-            mood += 3 if sheet["codes"][codes[n - 2]] == "active" else 0
-            args += ["--code", codes[n - 2], "--guess", "unsure"]
+        if n >= 2 and typed[n - 2] is None:
+            args += ["--no-capsule", "--guess", "unsure"]
+        elif n >= 2:
+            code = str(typed[n - 2])
+            mood += 3 if sheet["codes"][code] == "active" else 0
+            args += ["--code", code, "--guess", "unsure"]
         args += ["--rate", f"mood={mood}", "--rate", f"anxiety={2 + n % 3}"]
         assert invoke(args, clock(ctx, at(day(n)))).exit_code == 0
     r = invoke(["unblind", "--trial", str(t)], clock(ctx, at(day(11))), env=ENV)
@@ -146,3 +159,102 @@ def test_cli_names_the_bundle_and_row(
         "Error: b0.json: row 3 (day 2): mood = 1e+308 is outside its scale 1-10; the bundle "
         "was edited and cannot be pooled\n"
     )
+
+
+# ------------------------------------------------------------------ F24: accepted mistakes
+def _pairs_swapped(codes: list[str]) -> list[str | None]:
+    """Each block's two containers taken in the other order (analysed as taken)."""
+    return [codes[i ^ 1] for i in range(len(codes))]
+
+
+def _blocks_swapped(codes: list[str]) -> list[str | None]:
+    """Block 2's containers in block 1's days and vice versa, and 4 <-> 3."""
+    return [codes[(i + 2) % 4 + 4 * (i // 4)] for i in range(len(codes))]
+
+
+def _one_no_capsule(codes: list[str]) -> list[str | None]:
+    return [None if i == 0 else c for i, c in enumerate(codes)]
+
+
+@pytest.fixture(scope="module")
+def mistakes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """Bundles shared by honest people who made the container mix-ups checkin accepts."""
+    from click.testing import CliRunner
+
+    from blindself.cli.main import cli
+
+    tmp_path = tmp_path_factory.mktemp("pool-mistakes")
+    unset = {"BLINDSELF_TRIAL": None, "BLINDSELF_PASSPHRASE": None, "BLINDSELF_TEST_KDF": None}
+
+    def invoke(args: list[str], ctx: Any = None, env: dict[str, str] | None = None) -> Any:
+        return CliRunner().invoke(
+            cli, args, obj=ctx or make_context(), env={**unset, **(env or {})}
+        )
+
+    cases = {
+        "helper-pairs": ("helper", 1, _pairs_swapped),
+        "helper-blocks": ("helper", 1, _blocks_swapped),
+        "self-pairs": ("self", 3, _pairs_swapped),
+        "self-bags": ("self", 3, _blocks_swapped),
+        "self-no-capsule": ("self", 4, _one_no_capsule),
+        "helper-no-capsule": ("helper", 4, _one_no_capsule),
+        "genuine": ("helper", 2, None),
+    }
+    out = {}
+    for name, (blinding, seed, taken) in cases.items():
+        sub = tmp_path / name
+        sub.mkdir()
+        out[name] = _bundle(sub, invoke, blinding, seed, taken)
+        out[name]["sheet"] = json.loads((sub / f"trial{seed}-sheet.json").read_text())["codes"]
+    return out
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["helper-pairs", "helper-blocks", "self-pairs", "self-bags", "self-no-capsule",
+     "helper-no-capsule"],
+)  # fmt: skip
+def test_an_accepted_mistake_pools_with_the_arms_taken(
+    mistakes: dict[str, dict[str, Any]], tmp_path: Path, case: str
+) -> None:
+    """F24: share wrote each period's scheduled code with the analysis arm and dropped the
+    exclusion reason, so pool called honest bundles edited, or pooled the scheduled arms."""
+    b = json.loads(json.dumps(mistakes[case]))
+    sheet = {k.replace("-", ""): v for k, v in b.pop("sheet").items()}
+    # every row names the container taken and that container's committed (sheet) arm
+    for row in b["rows"]:
+        if row["code"] is not None:
+            assert row["arm"] == sheet[row["code"]], row
+        assert isinstance(row["excluded"], str)
+    paths = _write(tmp_path, [b, {k: v for k, v in mistakes["genuine"].items() if k != "sheet"}])
+    report = pool_inputs(paths, PoolOptions()).report
+    mood = report["measures"][0]
+    assert mood["measure"] == "mood"
+    # the rows analysed are exactly those the person's own analysis counts
+    analysed = [r for r in b["rows"] if r["excluded"] == "" and r["arm"] is not None
+                and r["ratings"].get("mood") is not None]  # fmt: skip
+    genuine = [r for r in mistakes["genuine"]["rows"] if r["arm"] is not None]
+    assert mood["n_observations"] == len(analysed) + len(genuine)
+    # the simulated drug adds exactly 3 to the days whose container taken was active, so a
+    # flipped arm (the -4.00 of the report) cannot come out near +3
+    assert 2 < mood["drug_effect"]["estimate"] < 4
+
+
+def test_a_repeated_row_is_refused(bundles: list[dict[str, Any]], tmp_path: Path) -> None:
+    """F11: a copy of the dose rows appended passed every arm check (each copy carries a valid
+    code) and doubled one person's weight (24 observations instead of 16)."""
+    forged = json.loads(json.dumps(bundles[0]))
+    n = len(forged["rows"])
+    forged["rows"] += [dict(r) for r in forged["rows"] if r["arm"] is not None]
+    with pytest.raises(DataError, match=rf"b0\.json: row {n + 1} \(day 2\) repeats a day"):
+        pool_inputs(_write(tmp_path, [forged, bundles[1]]), PoolOptions())
+
+
+@pytest.mark.parametrize("bad_day", [-1, 10, 10**9, "2", True, None])
+def test_a_day_outside_the_calendar_is_refused(
+    bundles: list[dict[str, Any]], tmp_path: Path, bad_day: Any
+) -> None:
+    forged = json.loads(json.dumps(bundles[0]))
+    forged["rows"][0]["day"] = bad_day
+    with pytest.raises(DataError, match=r"b0\.json: row 1 .* is not a day of its 10-day trial"):
+        pool_inputs(_write(tmp_path, [forged, bundles[1]]), PoolOptions())
