@@ -40,6 +40,7 @@ section{break-inside:avoid-page;margin-bottom:2rem}
 <table><thead><tr><th>estimate</th><th>value</th><th>95 % interval</th><th>p</th></tr></thead>
 <tbody>{% for r in m.rows %}<tr><td>{{ r.label }}</td><td class="n">{{ r.est }}</td>
 <td class="n">{{ r.ci }}</td><td class="n">{{ r.p }}</td></tr>{% endfor %}</tbody></table>
+{% if m.guess_note %}<p class="note">{{ m.guess_note }}</p>{% endif %}
 {% if m.heterogeneity %}<p class="note">{{ m.heterogeneity }}</p>{% endif %}
 {% if m.forest %}<figure>{{ m.forest|safe }}<figcaption class="note">{{ m.forest_note }}</figcaption></figure>{% endif %}
 {% if m.strata %}<figure>{{ m.strata|safe }}<figcaption class="note">Model means of the four
@@ -78,6 +79,8 @@ def render_pool_text(report: Mapping[str, Any]) -> str:
                      f"{m['n_participants']} participants")  # fmt: skip
         for label, est, ci, p in _rows(m):
             lines.append(f"  {label:<34} {est:>9} {ci:>20}  p {p}")
+        if m.get("guess_note"):
+            lines.append(f"  {m['guess_note']}")
         het = _heterogeneity(m)
         if het:
             lines.append(f"  {het}")
@@ -164,6 +167,7 @@ def _measure(m: Mapping[str, Any], i: int) -> dict[str, Any]:
         "n": f"{m['n_observations']} observations from {m['n_participants']} participants",
         "rows": [dict(zip(("label", "est", "ci", "p"), r, strict=True)) for r in _rows(m)],
         "heterogeneity": _heterogeneity(m),
+        "guess_note": m.get("guess_note") or "",
         "forest": forest,
         "forest_note": f"N-of-1 estimates (active - placebo) with 95 % intervals: the "
         f"{len(shown)} most precise of {total} participants; diamonds: pooled estimates.",

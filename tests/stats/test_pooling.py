@@ -273,3 +273,25 @@ def test_pool_measure_refuses_what_it_cannot_fit() -> None:
     with pytest.raises(DataError, match="collinear"):
         pool_measure("m", y, np.array([1.0, 0, 1, 0]), np.array([0, 0, 1, 1]), ["a", "b"],
                      {"dup": ["1", "0", "1", "0"]})  # fmt: skip
+
+
+def test_a_failed_blind_keeps_the_drug_effect_and_meta_analysis() -> None:
+    """F10: participant 0 guessed the arm right every time (guess == arm on every guessed
+    row), which makes the guess-adjusted model rank-deficient; that DataError used to drop
+    the whole measure.  The drug-effect model and the meta-analysis must be exactly the fit
+    without guesses (the guess enters neither), the guess model reported as not estimable."""
+    rng = np.random.default_rng(10)
+    n = 40
+    groups = np.repeat(np.arange(2), n // 2).astype(np.intp)
+    arm = np.tile([1.0, 0.0], n // 2)
+    y = 5 + 2 * arm + rng.normal(0, 1, n) + groups
+    guess = np.where(groups == 0, arm, np.nan)
+    with_guess = pool_measure("mood", y, arm, groups, ["a", "b"], None, guess)
+    without = pool_measure("mood", y, arm, groups, ["a", "b"], None, None)
+    assert with_guess.drug == without.drug
+    assert with_guess.meta == without.meta and with_guess.meta is not None
+    assert with_guess.drug_adjusted is None and with_guess.strata is None
+    assert with_guess.guess_note is not None and "not estimable" in with_guess.guess_note
+    assert with_guess.to_json()["guess_note"] == with_guess.guess_note
+    # the blinding table still shows the failed blind: 20 of 20 definite guesses right
+    assert with_guess.blinding is not None and with_guess.blinding["correct_rate"] == 1.0

@@ -118,6 +118,7 @@ class MeasureResult:
     n_of_1: NOf1
     meta_note: str | None
     blinding: dict[str, Any] | None
+    guess_note: str | None = None  # why the guess-adjusted model / strata are not reported
 
     def to_json(self, max_participants: int | None = None) -> dict[str, Any]:
         n1 = self.n_of_1
@@ -131,6 +132,7 @@ class MeasureResult:
             else self.drug_adjusted.to_json(),
             "guess_effect": None if self.guess is None else {
                 k: v for k, v in self.guess.to_json().items() if k != "ci95"},
+            "guess_note": self.guess_note,
             "strata": self.strata,
             "n_observations": self.n_observations,
             "n_participants": self.n_participants,
@@ -184,6 +186,7 @@ def pool_measure(
     fit = fit_random_intercept(y, np.column_stack([ones, arm, cov_cols]), groups, base_names)
     drug_adj = guess_eff = None
     strata = None
+    guess_note = None
     has = ~np.isnan(guess)
     n_guess = int(has.sum())
     if n_guess and 0 < guess[has].mean() < 1 and 0 < arm[has].mean() < 1:
@@ -191,9 +194,20 @@ def pool_measure(
         _, grp = np.unique(groups[has], return_inverse=True)
         grp = grp.astype(np.intp)
         Xg = np.column_stack([np.ones(len(yg)), ag, cg, gg])
-        fit_g = fit_random_intercept(yg, Xg, grp, [*base_names, "guess"])
-        drug_adj, guess_eff = fit_g.effect("arm"), fit_g.effect("guess")
-        strata = _strata(yg, ag, gg, cg, grp, base_names)
+        # Reliability fix (F10): when a failed blind makes the guess equal the arm (for the
+        # people who guessed), this model is rank-deficient; that is a finding about the guess
+        # model alone and must not take the drug-effect model and the meta-analysis with it.
+        try:
+            fit_g = fit_random_intercept(yg, Xg, grp, [*base_names, "guess"])
+            drug_adj, guess_eff = fit_g.effect("arm"), fit_g.effect("guess")
+            strata = _strata(yg, ag, gg, cg, grp, base_names)
+        except DataError as exc:
+            drug_adj = guess_eff = strata = None
+            guess_note = f"guess-adjusted model not estimable: {exc}"
+    elif n_guess:
+        guess_note = "guess-adjusted model not estimable: the definite guesses " + (
+            "all name one arm" if guess[has].min() == guess[has].max() else "cover one arm"
+        )
     n1 = n_of_1_estimates(y, arm, groups, labels)
     meta = meta_note = None
     if len(n1.participants):
@@ -205,7 +219,7 @@ def pool_measure(
         strata=strata, n_observations=fit.n_obs, n_participants=fit.n_groups,
         n_guess_observations=n_guess, covariates=cov_names, tau2=fit.tau2,
         sigma2=fit.sigma2, meta=meta, n_of_1=n1, meta_note=meta_note,
-        blinding=group_blinding(arm, guess) if n_guess else None,
+        blinding=group_blinding(arm, guess) if n_guess else None, guess_note=guess_note,
     )  # fmt: skip
 
 
