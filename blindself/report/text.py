@@ -173,29 +173,41 @@ def render_text(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]{}()#+!|~"} | {
+    "<": "&lt;", ">": "&gt;", "&": "&amp;", "\n": " ", "\r": " "})  # fmt: skip
+
+
+def _md(value: Any) -> str:
+    """A data-derived string as Markdown text: no HTML, no emphasis, no table cell breaks.
+
+    Reliability fix (F18): a CSV column named ``<img src=x onerror=alert(1)>`` went into the
+    .md raw, which viewers that pass inline HTML run; a ``|`` broke the table.
+    """
+    return str(value).translate(_MD_SPECIAL)
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     t = report["trial"]
-    out = [f"# {t['title']}", "", f"**Question:** {t['question']}", "", "## Verdict", ""]
-    out += [f"- {s}" for s in report["verdict"]["sentences"]]
-    out += [f"- *Caveat:* {c}" for c in report["verdict"]["caveats"]]
+    out = [f"# {_md(t['title'])}", "", f"**Question:** {_md(t['question'])}", "", "## Verdict", ""]
+    out += [f"- {_md(s)}" for s in report["verdict"]["sentences"]]
+    out += [f"- *Caveat:* {_md(c)}" for c in report["verdict"]["caveats"]]
     out += ["", "## Results", ""]
     out.append(
         "| outcome | contrast | n | effect | 95 % CI | p (randomization) | p adjusted | AR(1) | P(benefit), Bayesian model with shrinkage | Cliff's delta |"
     )
     out.append("|---|---|---|---|---|---|---|---|---|---|")
+    keys = ("outcome", "contrast", "n", "estimate", "ci95", "p", "p_adj", "ar1", "bayes", "cliff")
     for r in contrast_rows(report):
-        out.append(
-            f"| {r['outcome']} | {r['contrast']} | {r['n']} | {r['estimate']} | {r['ci95']} | {r['p']} | "
-            f"{r['p_adj']} | {r['ar1']} | {r['bayes']} | {r['cliff']} |"
-        )
-    out += ["", *missing_reasons(report)] if missing_reasons(report) else []
+        out.append("| " + " | ".join(_md(r[k]) for k in keys) + " |")
+    out += ["", *map(_md, missing_reasons(report))] if missing_reasons(report) else []
     bl = report["blinding"]
-    out += ["", "## Blinding", "", "| guess \\ actual | " + " | ".join(bl["arms"]) + " |"]
+    arms = [_md(a) for a in bl["arms"]]
+    out += ["", "## Blinding", "", "| guess \\ actual | " + " | ".join(arms) + " |"]
     out.append("|---|" + "---|" * len(bl["arms"]))
     for g, counts in bl["table"].items():
-        out.append(f"| {g} | " + " | ".join(str(counts.get(a, 0)) for a in bl["arms"]) + " |")
+        out.append(f"| {_md(g)} | " + " | ".join(str(counts.get(a, 0)) for a in bl["arms"]) + " |")
     out.append("")
-    out.append(f"{BLIND_P[:1].upper()}{BLIND_P[1:]}: {blind_p(bl)}.")
+    out.append(f"{BLIND_P[:1].upper()}{BLIND_P[1:]}: {_md(blind_p(bl))}.")
     a = report["adherence"]
     out += [
         "",

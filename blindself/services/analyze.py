@@ -58,6 +58,21 @@ def analyze_csv(path: Path, opts: AnalyzeOptions) -> AnalyzeResult:
     return AnalyzeResult(report, tuple(notes))
 
 
+def refuse_unsafe_text(text: str, name: str) -> None:
+    """Refuse a CSV holding what a terminal or viewer would execute, naming the line only.
+
+    Reliability fix (F21, docs/design.md T-45): column names and values are echoed (the plan,
+    the table, error messages), so a column named ``mo\x1b]0;PWN\x07od`` wrote to the terminal's
+    title (CSI / OSC escapes).  Protocol text and check-ins were already checked the same way.
+    """
+    from blindself.protocol.fields import unsafe_text
+
+    for number, line in enumerate(text.split("\n"), start=1):
+        problem = unsafe_text(line.removesuffix("\r"))
+        if problem:
+            raise DataError(f"{name} line {number} contains {problem}; save it as plain text")
+
+
 def build_data(raw: bytes, name: str, opts: AnalyzeOptions) -> tuple[TrialData, list[str]]:
     """Turn CSV bytes into TrialData; every problem is one DataError line."""
     notes: list[str] = []
@@ -65,6 +80,7 @@ def build_data(raw: bytes, name: str, opts: AnalyzeOptions) -> tuple[TrialData, 
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DataError(f"{name} is not UTF-8 text; save it as UTF-8 CSV") from exc
+    refuse_unsafe_text(text, name)
     reader = csv.DictReader(io.StringIO(text))
     header = list(reader.fieldnames or [])
     if not header:

@@ -21,6 +21,7 @@ from typing import Any
 
 from blindself import __version__
 from blindself.errors import DataError, TrialStateError
+from blindself.services.analyze import refuse_unsafe_text
 from blindself.services.bounded import read_bounded
 from blindself.services.bundle_rows import check_rows
 from blindself.trial.folder import opened_trial
@@ -458,6 +459,8 @@ def _from_csv(
 def _read_text(path: Path) -> str:
     raw = read_bounded(path, MAX_INPUT_BYTES, advice="split it or filter it first")
     try:
-        return raw.decode("utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DataError(f"{path.name} is not UTF-8 text; save it as UTF-8 CSV") from exc
+    refuse_unsafe_text(text, path.name)  # F21: names and values are echoed to the terminal
+    return text

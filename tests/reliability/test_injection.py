@@ -143,3 +143,51 @@ def test_calendar_is_written_by_icalendar_and_parses_back(tmp_path: Path, invoke
     (alarm,) = events[0].walk("VALARM")
     assert alarm.decoded("TRIGGER").total_seconds() == 7 * 3600 + 45 * 60
     assert alarm["TRIGGER"].params["RELATED"] == "START"
+
+
+def _csv_with_column(tmp_path: Path, column: str) -> Path:
+    """A CSV collected elsewhere: 12 days alternating A / P, one outcome named ``column``."""
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["participant", "date", "arm", column])
+    for i in range(12):
+        w.writerow(["p1", f"2026-03-{i + 1:02d}", "AP"[i % 2], 5 + (i % 2 == 0) + i % 3])
+    path = tmp_path / "x.csv"
+    path.write_text(out.getvalue(), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("command", ["analyze", "pool"])
+def test_terminal_escapes_in_a_csv_are_refused(
+    tmp_path: Path, invoke: Invoke, command: str
+) -> None:
+    """F21: a column named with CSI and OSC escapes reached the terminal through the plan line,
+    the table and error messages (OSC passes even when click strips colours)."""
+    path = _csv_with_column(tmp_path, "mo\x1b[31mod\x1b]0;PWN\x07")
+    args = [command, str(path), "--arm-column", "arm", "--active", "A", "--placebo", "P"]
+    if command == "pool":
+        args += ["--participant-column", "participant", "--outcome-column", "mood"]
+    r = invoke(args)
+    assert r.exit_code == 1
+    assert "\x1b" not in r.output and "\x07" not in r.output
+    assert (
+        r.output
+        == "Error: x.csv line 1 contains control characters (U+001B); save it as plain text\n"
+    )
+
+
+def test_markdown_output_escapes_column_names(tmp_path: Path, invoke: Invoke) -> None:
+    """F18: the .md carried a column name as raw HTML (run by viewers that pass inline HTML)
+    and a ``|`` in it broke the results table."""
+    path = _csv_with_column(tmp_path, "<img src=x onerror=alert(1)>|x")
+    out = tmp_path / "x.md"
+    r = invoke(["analyze", str(path), "--arm-column", "arm", "--active", "A", "--placebo", "P",
+                "-o", str(out)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    md = out.read_text()
+    assert "<img" not in md and "&lt;img src=x onerror=alert\\(1\\)&gt;\\|x" in md
+    header = next(line for line in md.splitlines() if line.startswith("| outcome"))
+    cells = header.count(" | ")
+    for line in md.splitlines():
+        if "&lt;img" in line and line.startswith("| "):
+            assert line.replace("\\|", "").count(" | ") == cells  # the row keeps its columns
