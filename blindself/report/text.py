@@ -173,7 +173,7 @@ def render_text(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]{}()#+!|~"} | {
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]|~"} | {
     "<": "&lt;", ">": "&gt;", "&": "&amp;", "\n": " ", "\r": " "})  # fmt: skip
 
 
