@@ -544,6 +544,13 @@ EXACT: list[tuple[str, str, str]] = [
         "protocol.toml: outcomes[0].scale is [5, 5]; give [lowest, highest], e.g. [1, 10]",
     ),
     (
+        # F23: ratings past 2**53 - 1 cannot be recorded, so such a scale cannot be used
+        "scale-huge",
+        variant(("scale = [1, 10]", "scale = [-1e300, 1e300]")),
+        "protocol.toml: outcomes[0].scale is [-1e+300, 1e+300]; its ends must lie within "
+        "+-9007199254740991 (the largest rating a check-in can hold)",
+    ),
+    (
         "scale-three",
         variant(("scale = [1, 10]", "scale = [1, 5, 10]")),
         "protocol.toml: outcomes[0].scale is [1, 5, 10]; give [lowest, highest], e.g. [1, 10]",
@@ -1139,3 +1146,10 @@ def test_tiny_toml_writer_round_trips_the_base() -> None:
 @given(mutated_docs())
 def test_fuzz_mutated_protocols(doc: dict[str, Any]) -> None:
     _check_only_protocol_error(dump_toml(doc).encode())
+
+
+def test_the_scale_bound_is_what_a_check_in_holds() -> None:
+    from blindself.protocol.plan import MAX_RATING
+    from blindself.trial.checkins import MAX_EXACT
+
+    assert MAX_RATING == MAX_EXACT == 9007199254740991

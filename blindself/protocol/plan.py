@@ -18,6 +18,10 @@ from blindself.protocol.model import (
     StopRule,
 )
 
+#: The largest rating magnitude a check-in stores exactly (RFC 8785 doubles); must equal
+#: ``trial.checkins.MAX_EXACT`` (protocol cannot import trial: imports go one way).
+MAX_RATING = 2**53 - 1
+
 
 class PlanReader(FieldReader):
     """Reads outcomes, the check-in and analysis plans and stop rules."""
@@ -50,6 +54,15 @@ class PlanReader(FieldReader):
             ):
                 raise self.fail(
                     f"{prefix}.scale", f"is {show(scale)}; give [lowest, highest], e.g. [1, 10]"
+                )
+            if max(abs(scale[0]), abs(scale[1])) > MAX_RATING:
+                # Reliability fix (F23): a scale of +-1e300 was accepted although no rating
+                # past 2**53 - 1 can be recorded (trial.checkins.MAX_EXACT), so the plan
+                # promised a scale the trial could not use.
+                raise self.fail(
+                    f"{prefix}.scale",
+                    f"is {show(scale)}; its ends must lie within +-{MAX_RATING} (the largest "
+                    "rating a check-in can hold)",
                 )
             mcid = self.number(o, "mcid", prefix, None)
             if mcid is not None and mcid <= 0:
