@@ -222,3 +222,19 @@ def test_bad_arguments(kwargs: dict[str, Any], message: str) -> None:
     args: dict[str, Any] = {"better": "higher", "mcid": None} | kwargs
     with pytest.raises(ValueError, match=message):
         bayes_effect(y, arm, day, **args)
+
+
+def test_ratings_near_two_to_the_53_give_the_same_standardised_posterior() -> None:
+    """F23: at +-(2**53 - 1) the card's estimate had the other sign of the mean difference.
+    Not a rounding error: the model is scale-invariant (same posterior / scale at 1 and at
+    2**53 - 1); ratings alternating by day are explained by rho near -1 at any scale."""
+    arm = np.array([0, 1, 1, 0, 1, 0, 1, 0])
+    pattern = np.array([1.0, -1.0] * 4)
+    big = float(2**53 - 1)
+    small = bayes_effect(pattern, arm, np.arange(8), better="higher", mcid=1.0)
+    huge = bayes_effect(pattern * big, arm, np.arange(8), better="higher", mcid=1.0)
+    assert huge.mean / big == pytest.approx(small.mean, rel=1e-9)
+    assert huge.p_benefit == pytest.approx(small.p_benefit, rel=1e-9)
+    lo, hi = huge.ci95
+    assert lo / big == pytest.approx(small.ci95[0], rel=1e-9)
+    assert hi / big == pytest.approx(small.ci95[1], rel=1e-9)
