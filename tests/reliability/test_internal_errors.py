@@ -53,7 +53,10 @@ def test_plan_with_a_start_at_the_end_of_the_calendar(tmp_path: Path, invoke: In
 def test_a_huge_integer_rating_on_a_wide_scale_is_refused(tmp_path: Path, invoke: Invoke) -> None:
     protocol = tmp_path / "wide.toml"
     protocol.write_text(
-        SMALL_PROTOCOL.format(blinding="helper").replace("scale = [1, 10]", "scale = [0, 1e300]")
+        # the widest scale a protocol may declare since F23 (2**53 - 1, what a check-in holds)
+        SMALL_PROTOCOL.format(blinding="helper").replace(
+            "scale = [1, 10]", "scale = [0, 9007199254740991]"
+        )
     )
     from blindself.services.setup import init_trial
 
@@ -65,7 +68,7 @@ def test_a_huge_integer_rating_on_a_wide_scale_is_refused(tmp_path: Path, invoke
     args = ["checkin", "--trial", str(tmp_path / "t"), "--date", day(0).isoformat()]
     r = invoke([*args, "--rate", "mood=9007199254740993", "--rate", "anxiety=2"], ctx)
     err = assert_one_error_line(r)
-    assert "too large to record exactly" in err
+    assert "mood" in err
     ok = invoke([*args, "--rate", "mood=9007199254740991", "--rate", "anxiety=2"], ctx)
     assert ok.exit_code == 0, ok.output
 
