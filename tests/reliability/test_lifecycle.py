@@ -330,3 +330,14 @@ def lifecycle(design: str, alloc: int, data: st.DataObject, stats: Counter[str],
         diff = {k: (v, theirs.get(k)) for k, v in ours.items() if not close(v, theirs.get(k))}
         assert not diff, diff
         stats["excluded:" + ",".join(sorted(report["adherence"]["excluded_days"]))] += 1
+        # F24: the same trial shared passes every check pool applies (an accepted mistake never
+        # reads as an edit), and the bundle leaves out exactly the days the report leaves out
+        from blindself.services.pooling import _load_bundle, share_trial
+
+        bundle_path = base / "b.json"
+        bundle_path.write_text(json.dumps(share_trial(trial)))
+        bundle = _load_bundle(bundle_path)
+        left_out = Counter(r["excluded"] for r in bundle["rows"] if r["excluded"] and r["ratings"])
+        mixups = {k: v for k, v in left_out.items() if k not in ("codebreak", "after-unblinding")}
+        reported = {k: v for k, v in report["adherence"]["excluded_days"].items() if v}
+        assert mixups == reported, (left_out, reported)
