@@ -576,10 +576,10 @@ def test_the_bayesian_probability_names_its_model() -> None:
     c = r["outcomes"][0]["contrasts"][0]
     sentence = next(s for s in verdict(r)["sentences"] if s.startswith("Probability"))
     assert sentence.endswith(
-        f"(Bayesian model with shrinkage towards 0, estimate {c['bayes']['mean']:+.2f})."
+        f"(Bayesian AR(1) model with a prior centred on 0, estimate {c['bayes']['mean']:+.2f})."
     )
     card = next(x for x in page_view(r)["headline"] if x["key"] == "p_benefit")
-    assert "Bayesian model with shrinkage" in card["caption"]
+    assert "Bayesian AR(1) model with a prior centred on 0" in card["caption"]
     assert f"estimate {c['bayes']['mean']:+.2f}" in card["caption"]
 
 

@@ -134,10 +134,11 @@ def _drug_sentence(
     mcid = primary.get("mcid")
     b = c.get("bayes")
     if mcid and b and b.get("p_above_mcid") is not None:
-        # The probability comes from a model that shrinks the effect towards 0 (prior "weak"
-        # of stats.bayes), so its estimate is named beside it: it differs from the one above.
+        # The probability comes from another model (AR(1) errors, a trend when the plan has one,
+        # and the "weak" effect prior centred on 0 of stats.bayes), so its estimate is named
+        # beside it: it differs from the one above, and may even differ in sign.
         mean = b.get("mean")
-        model = "Bayesian model with shrinkage towards 0" + (
+        model = "Bayesian AR(1) model with a prior centred on 0" + (
             f", estimate {mean:+.2f}" if mean is not None else ""
         )
         sentences.append(

@@ -155,8 +155,8 @@ def _headline(report: Mapping[str, Any], primary: Mapping[str, Any] | None) -> l
                     {
                         "value": pct(b["p_benefit"]),
                         "key": "p_benefit",
-                        "caption": f"probability of any benefit (Bayesian model with shrinkage "
-                        f"towards 0, estimate {f(b.get('mean'), signed=True)})",
+                        "caption": f"probability of any benefit (Bayesian AR(1) model with a prior "
+                        f"centred on 0, estimate {f(b.get('mean'), signed=True)})",
                     }
                 )
     bl = report.get("blinding") or {}

@@ -193,7 +193,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     out += [f"- *Caveat:* {_md(c)}" for c in report["verdict"]["caveats"]]
     out += ["", "## Results", ""]
     out.append(
-        "| outcome | contrast | n | effect | 95 % CI | p (randomization) | p adjusted | AR(1) | P(benefit), Bayesian model with shrinkage | Cliff's delta |"
+        "| outcome | contrast | n | effect | 95 % CI | p (randomization) | p adjusted | AR(1) | P(benefit), Bayesian AR(1) model, prior at 0 | Cliff's delta |"
     )
     out.append("|---|---|---|---|---|---|---|---|---|---|")
     keys = ("outcome", "contrast", "n", "estimate", "ci95", "p", "p_adj", "ar1", "bayes", "cliff")
