@@ -113,11 +113,43 @@ def test_new_copies_and_never_overwrites(invoke: Invoke, tmp_path: Path) -> None
 
 
 def test_every_command_has_help(invoke: Invoke) -> None:
-    from blindself.cli.main import cli
+    from blindself.cli.main import all_commands
 
-    for name, command in cli.commands.items():
+    for name, command in all_commands().items():
         assert command.help, name
         assert invoke([name, "--help"]).exit_code == 0
+
+
+def test_the_family_table_lists_every_command_once() -> None:
+    # The group imports a family when one of its commands runs; a command missing from
+    # FAMILIES would be unreachable, one under the wrong family would not load.
+    import importlib
+
+    from blindself.cli.main import FAMILIES
+
+    for family in set(FAMILIES.values()):
+        module = importlib.import_module(f"blindself.cli.{family}")
+        names = {c.name for c in module.COMMANDS}
+        assert names == {n for n, f in FAMILIES.items() if f == family}, family
+
+
+def test_a_command_loads_only_its_family() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from blindself.cli.main import cli\n"
+        "try:\n"
+        "    cli(['status', '--help'], prog_name='blindself')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('blindself.cli.')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == str(
+        ["blindself.cli.daily", "blindself.cli.main", "blindself.cli.options"]
+    )
 
 
 def test_init_creates_private_trial_and_prints_commitment(trial: Path, invoke: Invoke) -> None:

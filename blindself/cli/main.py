@@ -7,18 +7,42 @@ into one ``Error:`` line.
 from __future__ import annotations
 
 import errno
+import importlib
 from typing import Any
 
 import click
 
 from blindself import __version__
-from blindself.cli import analysis, checkin, daily, pooling, setup, unblinding
 from blindself.cli.options import internal_error, one_line
 from blindself.errors import BlindselfError
 
+# The family module of every command.  A family is imported when one of its commands runs
+# (``blindself status`` loads the daily family alone) or when --help lists them all;
+# tests/test_cli.py checks this table against each family's COMMANDS.
+FAMILIES = {
+    "templates": "setup", "new": "setup", "plan": "setup", "power": "setup", "init": "setup",
+    "demo": "setup",
+    "checkin": "checkin", "correct": "checkin",
+    "status": "daily", "calendar": "daily", "export": "daily", "verify": "daily",
+    "backup": "daily", "serve": "daily",
+    "unblind": "unblinding", "codebreak": "unblinding", "report": "unblinding",
+    "analyze": "analysis",
+    "share": "pooling", "pool": "pooling",
+}  # fmt: skip
+
 
 class BlindselfGroup(click.Group):
-    """Turns every BlindselfError into one ``Error:`` line with its exit status."""
+    """Turns every BlindselfError into one ``Error:`` line with its exit status, and loads
+    each family of commands when it is first needed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *FAMILIES})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        family = FAMILIES.get(cmd_name)
+        if family is not None and cmd_name not in self.commands:
+            load_family(self, family)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -53,9 +77,17 @@ def cli() -> None:
     """
 
 
-for _family in (setup, checkin, daily, unblinding, analysis, pooling):
-    for _command in _family.COMMANDS:
-        cli.add_command(_command)
+def load_family(group: click.Group, family: str) -> None:
+    """Register every command of ``blindself.cli.<family>`` on ``group``."""
+    for command in importlib.import_module(f"blindself.cli.{family}").COMMANDS:
+        group.add_command(command)
+
+
+def all_commands() -> dict[str, click.Command]:
+    """Every command, each family loaded (for tests and documentation)."""
+    for family in sorted(set(FAMILIES.values())):
+        load_family(cli, family)
+    return dict(cli.commands)
 
 
 def main() -> None:

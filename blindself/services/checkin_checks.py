@@ -21,11 +21,11 @@ from blindself.trial.checkins import (
     CheckinRequest,
     check_container_code,
     checkin_form,
-    current_checkins,
 )
 from blindself.trial.codes import format_code
 from blindself.trial.folder import Trial, opened_trial
 from blindself.trial.log.store import Entry
+from blindself.trial.progress import current_checkins
 
 
 @dataclass(frozen=True)

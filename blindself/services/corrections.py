@@ -15,9 +15,10 @@ from pathlib import Path
 
 from blindself.errors import CheckinError
 from blindself.services.context import Context
-from blindself.trial.checkins import check_free_text, code_deviations, current_checkins
+from blindself.trial.checkins import check_free_text, code_deviations
 from blindself.trial.codes import format_code
 from blindself.trial.folder import opened_trial
+from blindself.trial.progress import current_checkins
 
 
 @dataclass(frozen=True)

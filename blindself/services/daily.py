@@ -11,28 +11,24 @@ from collections.abc import Container
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from blindself.errors import BlindselfError, CheckinError
 from blindself.services.context import Context
-from blindself.trial.checkins import (
-    CHECKIN_KINDS,
-    CheckinForm,
-    CheckinOutcome,
-    CheckinRequest,
-    build_payload,
-    checkin_form,
-    current_checkins,
-    same_checkin,
-    stop_rules_met,
-    unblinding_open,
-)
 from blindself.trial.codes import format_code
 from blindself.trial.folder import Trial, TrialPaths, opened_trial
 from blindself.trial.log.store import Store
+from blindself.trial.progress import CHECKIN_KINDS, current_checkins, unblinding_open
+
+if TYPE_CHECKING:
+    from blindself.trial.checkins import CheckinForm, CheckinOutcome, CheckinRequest
 
 
 def form_for(trial_dir: Path, when: date | None, ctx: Context) -> CheckinForm:
+    # The check-in records and their validation are imported where a check-in is made:
+    # status, and the web pages that only read the trial, do not load them.
+    from blindself.trial.checkins import checkin_form
+
     """What the check-in of ``when`` (default today) needs, for prompting."""
     with opened_trial(trial_dir) as trial:
         today = trial.today(ctx.now())
@@ -40,6 +36,14 @@ def form_for(trial_dir: Path, when: date | None, ctx: Context) -> CheckinForm:
 
 
 def record_checkin(trial_dir: Path, req: CheckinRequest, ctx: Context) -> CheckinOutcome:
+    from blindself.trial.checkins import (
+        CheckinOutcome,
+        build_payload,
+        checkin_form,
+        same_checkin,
+        stop_rules_met,
+    )
+
     """Validate and append one day's check-in; returns only after the commit."""
     with opened_trial(trial_dir) as trial:
         today = trial.today(ctx.now())

@@ -20,12 +20,13 @@ from blindself.services.daily import scheduled
 from blindself.trial.checkins import CheckinForm as CheckinForm
 from blindself.trial.checkins import CheckinOutcome as CheckinOutcome
 from blindself.trial.checkins import CheckinRequest as CheckinRequest
-from blindself.trial.checkins import checkin_form, current_checkins
+from blindself.trial.checkins import checkin_form
 from blindself.trial.checkins import collect_ratings as collect_ratings
 from blindself.trial.checkins import parse_day as parse_day
 from blindself.trial.codes import format_code
 from blindself.trial.folder import opened_trial
 from blindself.trial.log.store import Entry
+from blindself.trial.progress import current_checkins
 
 
 @dataclass(frozen=True)

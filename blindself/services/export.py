@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from blindself.services.daily import AFTER_UNBLINDING, _cell, analysed_days, exclusion, scheduled
-from blindself.trial.checkins import current_checkins
 from blindself.trial.codes import format_code
 from blindself.trial.folder import Trial, opened_trial
+from blindself.trial.progress import current_checkins
 
 EXPORT_COLUMNS_BASE = ["date", "day_type", "block", "period", "code", "arm", "guess", "confidence"]
 

@@ -19,14 +19,10 @@ from blindself.services.daily import analysed_days
 from blindself.services.export import export_trial
 from blindself.services.revealed import Revealed, checked_unblinding
 from blindself.trial.allocation import AllocationDoc, parse_allocation
-from blindself.trial.checkins import (
-    check_free_text,
-    current_checkins,
-    last_due_day,
-    unblinding_open,
-)
+from blindself.trial.checkins import check_free_text
 from blindself.trial.codes import format_code
 from blindself.trial.folder import Trial, opened_trial
+from blindself.trial.progress import current_checkins, last_due_day, unblinding_open
 from blindself.trial.seal.crypto import commitment, open_seal
 
 # Set on a report only by the command rendering it, after checking the revealed allocation

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Container, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -19,9 +19,9 @@ from blindself.protocol.model import Outcome, StopRule
 from blindself.trial.codes import format_code, match_code
 from blindself.trial.folder import Trial
 from blindself.trial.log.store import Entry
+from blindself.trial.progress import current_checkins
 from blindself.trial.schedule import Day
 
-CHECKIN_KINDS = ("checkin", "correction")
 MAX_NOTE = 2000
 MAX_EXACT = 2**53 - 1  # the largest integer canonical JSON (RFC 8785) stores exactly
 _IDENTITY_IGNORES = ("recorded_at", "reason", "anomaly")
@@ -62,30 +62,6 @@ class CheckinOutcome:
     deviations: tuple[str, ...]
     stop_rules: tuple[StopRule, ...]
     previous: Entry | None = None  # the entry a --replace superseded
-
-
-def current_checkins(entries: list[Entry]) -> dict[str, Entry]:
-    """The latest check-in or correction per day (superseded ones stay in the log)."""
-    out: dict[str, Entry] = {}
-    for e in entries:
-        if e.kind in CHECKIN_KINDS and e.day is not None:
-            out[e.day] = e
-    return out
-
-
-def last_due_day(trial: Trial) -> Day:
-    """The trial's last day that asks for a check-in (the last day under ``days = "all"``)."""
-    days = trial.calendar.days
-    if trial.protocol.checkin.days == "all":
-        return days[-1]
-    return next((d for d in reversed(days) if d.day_type in ("baseline", "dose")), days[-1])
-
-
-def unblinding_open(trial: Trial, today: date, current: Container[str]) -> bool:
-    """Whether unblinding (without --early) is open: the trial is over, or its last due
-    check-in is recorded (so a person can unblind on the last day, issue 11 item 6)."""
-    last = last_due_day(trial)
-    return today > trial.calendar.end or (today >= last.date and last.date.isoformat() in current)
 
 
 def checkin_form(trial: Trial, when: date, today: date) -> CheckinForm:

@@ -21,12 +21,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reliability.support import make_small_trial
 
-from blindself.cli.main import cli
+from blindself.cli.main import all_commands, cli
 
 EXAMPLES = int(os.environ.get("BLINDSELF_FUZZ_EXAMPLES", "150"))
 # demo runs a whole simulated trial per call and serve runs a server until stopped (a valid
 # argument list never returns); both have their own tests.
-COMMANDS = sorted(name for name in cli.commands if name not in ("demo", "serve"))
+COMMANDS = sorted(name for name in all_commands() if name not in ("demo", "serve"))
 
 _BASE = Path(tempfile.mkdtemp(prefix="blindself-fuzz-"))
 _TRIAL, _SHEET = make_small_trial(_BASE)
@@ -93,7 +93,7 @@ VALUES = st.one_of(
 @st.composite
 def argv(draw: st.DrawFn) -> list[str]:
     name = draw(st.sampled_from(COMMANDS))
-    command = cli.commands[name]
+    command = all_commands()[name]
     options = [o for p in command.params if isinstance(p, click.Option) for o in p.opts]
     tokens = st.one_of(st.sampled_from(options or ["--help"]), VALUES)
     return [name, *draw(st.lists(tokens, max_size=8))]

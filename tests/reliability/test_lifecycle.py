@@ -39,8 +39,9 @@ from blindself.services.codebreak import codebreak_code
 from blindself.services.corrections import swap_codes
 from blindself.services.daily import record_checkin
 from blindself.services.setup import init_trial
-from blindself.trial.checkins import CheckinRequest, current_checkins
+from blindself.trial.checkins import CheckinRequest
 from blindself.trial.folder import open_trial
+from blindself.trial.progress import current_checkins
 
 ROOT = Path(__file__).resolve().parents[2]
 LONG = "BLINDSELF_LIFECYCLE_EXAMPLES" in os.environ

@@ -13,7 +13,7 @@ import pytest
 from helpers import SMALL_PROTOCOL, START, Invoke, at, day, make_context, with_clock
 from reliability.support import entries
 
-from blindself.cli.main import cli
+from blindself.cli.main import all_commands
 from blindself.errors import BlindselfError
 from blindself.services.unblinding import unblind_trial
 
@@ -32,7 +32,7 @@ def forms(secret: str) -> list[bytes]:
 
 
 def test_the_passphrase_cannot_be_given_in_argv() -> None:
-    for name, command in cli.commands.items():
+    for name, command in all_commands().items():
         for param in command.params:
             if isinstance(param, click.Option) and "passphrase" in param.name:  # type: ignore[operator]
                 assert param.name in ("passphrase_file", "generate_passphrase"), (name, param.name)
