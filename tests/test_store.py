@@ -24,6 +24,7 @@ import blindself.trial.log.database as log_database
 import blindself.trial.log.schema as log_schema
 import blindself.trial.log.store as store_mod
 from blindself.errors import StoreError
+from blindself.trial.log.audit import VerifyReport
 from blindself.trial.log.chain import parse_head
 from blindself.trial.log.database import ADVICE
 from blindself.trial.log.store import Store
@@ -214,7 +215,7 @@ def test_append_supersedes_and_kinds(tmp_path: Path) -> None:
         assert store.entries("nothing") == []
         report = store.verify()
         head = store.head()
-    assert report == store_mod.VerifyReport(True, 5, 5, head.hash, None, None, False)
+    assert report == VerifyReport(True, 5, 5, head.hash, None, None, False)
 
 
 @pytest.mark.parametrize(
