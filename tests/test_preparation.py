@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -57,7 +58,7 @@ def test_self_sheet_leaves_period_to_the_shuffle(tmp_path: Path, invoke: Invoke)
         per_block.setdefault(c["block"], []).append(c["arm"])
     assert all(sorted(arms) == ["active", "placebo"] for arms in per_block.values())
     html = (tmp_path / "s.html").read_text()
-    assert html.count("<svg") == 8  # a QR code per slip
+    assert html.count('class="qr"') == 8  # a QR code per slip
     assert "shuffle them well" in html and "count them" in html
     for c in sheet["containers"]:
         assert html.count(c["code"]) == 1
@@ -202,3 +203,49 @@ def test_init_tells_the_preparer_what_to_do_with_the_sheet(
     assert says_keep == (blinding == "helper")
     if blinding == "self":
         assert "fold it as its step 1 says" in r.stdout
+
+
+STRIP = re.compile(
+    r'<div class="strip">.*?Fill with: <strong>(.*?)</strong>.*?<span class="code">(.*?)</span>',
+    re.S,
+)
+
+
+def bag_orders(html: str) -> list[list[tuple[str, str]]]:
+    """(what to fill, code) of each strip, bag by bag, in the order the sheet prints them."""
+    bags = re.findall(r'<section class="bag".*?</section>', html, re.S)
+    return [STRIP.findall(bag) for bag in bags]
+
+
+def test_strip_order_within_a_bag_says_nothing_about_arm_or_code(
+    tmp_path: Path, invoke: Invoke
+) -> None:
+    """F2: the strips of a bag were printed arm by arm (envelope 1 was always the first arm),
+    so a row's position beside its code told the arm.  Now the order is a permutation drawn
+    from the non-allocation stream: neither arm-sorted nor code-sorted, and the same for two
+    allocations given the same other stream."""
+    protocol = tmp_path / "p.toml"
+    assert invoke(["new", "microdosing-resilience", str(protocol)]).exit_code == 0
+    orders = []
+    for seed in (1, 2):
+        sheet = tmp_path / f"s{seed}.html"
+        args = ["init", str(protocol), str(tmp_path / f"t{seed}"), "--start", START.isoformat()]
+        r = invoke(
+            [*args, "--sheet", str(sheet)],
+            make_context(alloc_seed=seed, other_seed=5),
+            env={"BLINDSELF_PASSPHRASE": PASSPHRASE},
+        )
+        assert r.exit_code == 0, r.output
+        orders.append(bag_orders(sheet.read_text()))
+    for bags in orders:
+        assert len(bags) >= 8 and all(len(b) >= 2 for b in bags)
+        first_arm = [b[0][0] for b in bags]
+        by_code = [[code for _, code in b] == sorted(code for _, code in b) for b in bags]
+        # A uniform permutation puts each arm first in some bags and sorts some bags by code,
+        # never all (16 bags of 2: chance 2 * 2**-16 per check for this fixed seed).
+        assert len(set(first_arm)) == 2, first_arm
+        assert 0 < sum(by_code) < len(bags), by_code
+    # Where each code sits is drawn from the other stream alone: the same for both allocations.
+    a, b = ([[code for _, code in bag] for bag in bags] for bags in orders)
+    assert a == b
+    assert [[f for f, _ in bag] for bag in orders[0]] != [[f for f, _ in bag] for bag in orders[1]]

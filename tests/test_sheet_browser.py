@@ -77,6 +77,8 @@ def test_every_printed_qr_code_decodes_to_its_code(
     # Twice the CSS pixel density (about 190 dpi), still coarser than any printer.
     page = browser.new_page(viewport=DESKTOP, device_scale_factor=2)
     page.goto(sheet.as_uri())
+    # What the printer gets: in self mode the screen shows no code (F2).
+    page.emulate_media(media="print")
     shot = test_output / f"sheet-{template}-{mode}.png"
     page.screenshot(path=shot, full_page=True)
     found = zbar(shot)
@@ -146,6 +148,7 @@ def test_no_slip_names_its_arm_and_the_layout_does_not_depend_on_it(
         sheet, data, protocol = make_sheet(invoke, base, template, "self", alloc_seed=seed)
         page.set_viewport_size(DESKTOP)
         page.goto(sheet.as_uri())
+        page.emulate_media(media="print")  # the paper; on screen the codes are hidden (F2)
         found = slips(page)
         assert len(found) == len(data["containers"])
         words = arm_words(protocol)
@@ -167,7 +170,7 @@ def test_no_slip_names_its_arm_and_the_layout_does_not_depend_on_it(
             )
         seen.append(
             {
-                "pairs": sorted((CODE.findall(s["inner"])[0], s["tab"][-60:]) for s in found),
+                "pairs": sorted((CODE.findall(s["inner"])[0], s["tab"]) for s in found),
                 "boxes": [s["boxes"] for s in found],
                 "slips": [CODE.sub("CODE", s["slip"]) for s in found],
             }
@@ -177,6 +180,84 @@ def test_no_slip_names_its_arm_and_the_layout_does_not_depend_on_it(
     assert a["slips"] == b["slips"]  # and the same words on every slip, codes aside
     if template is None:
         assert a["pairs"] != b["pairs"], "the two seeds must draw different allocations"
+
+
+@pytest.mark.parametrize("template", [None, "microdosing-resilience"], ids=lambda t: t or "small")
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_self_sheet_shows_no_code_on_screen(
+    browser: Any,
+    invoke: Invoke,
+    tmp_path: Path,
+    test_output: Path,
+    template: str | None,
+    viewport: dict[str, int],
+) -> None:
+    """F2: the person had to open the sheet in a browser to print it, and every code stood
+    beside "Fill with: active" before anything could be folded.  On screen no code and no QR
+    code can be read (zbar decodes none from the whole page; no code is in the visible text,
+    nor selectable); each code panel says the codes appear only on paper.  The paper (print
+    media) still carries them all."""
+    sheet, data, _ = make_sheet(invoke, tmp_path, template, "self")
+    codes = {c["code"] for c in data["containers"]}
+    context = browser.new_context(viewport=viewport, device_scale_factor=2)
+    page = context.new_page()
+    page.goto(sheet.as_uri())
+    name = f"sheet-screen-{template or 'small'}-{viewport['width']}.png"
+    page.screenshot(path=test_output / name, full_page=True)
+    assert zbar(test_output / name) == []
+    visible = page.evaluate("() => document.body.innerText")
+    assert not codes & set(CODE.findall(visible)), visible
+    page.evaluate("() => document.execCommand('selectAll')")
+    selected = page.evaluate("() => String(window.getSelection())")
+    assert not codes & set(CODE.findall(selected))
+    notes = page.locator(".inner").evaluate_all("es => es.map(e => e.innerText)")
+    assert len(notes) == len(codes)
+    assert all("only on paper" in n for n in notes), notes[:3]
+    assert "print preview" in visible.lower()  # the sheet says what still shows the codes
+    page.emulate_media(media="print")
+    printed = test_output / f"sheet-print-{template or 'small'}-{viewport['width']}.png"
+    page.screenshot(path=printed, full_page=True)
+    assert sorted(zbar(printed)) == sorted(f"QR-Code:{c}" for c in codes)
+    assert set(CODE.findall(page.evaluate("() => document.body.innerText"))) == codes
+    context.close()
+
+
+# Each code panel copied, mirrored, over its cover and multiplied: what a lamp behind a folded
+# slip shows (both layers at once).  With the tint removed the same view decodes (the test's
+# own control), so the check can fail.
+SUPERIMPOSE = """tint => document.querySelectorAll('.strip').forEach(s => {
+    const c = s.querySelector('.cover'), i = s.querySelector('.inner');
+    const r = c.getBoundingClientRect(), q = i.getBoundingClientRect();
+    const copy = i.cloneNode(true);
+    copy.style.cssText = `position:absolute;left:${r.left + scrollX}px;top:${q.top + scrollY}px;`
+      + `width:${q.width}px;height:${q.height}px;transform:scaleX(-1);`
+      + 'mix-blend-mode:multiply;background:transparent;border:0';
+    document.body.appendChild(copy);
+    i.style.visibility = 'hidden';
+    if (!tint) c.querySelector('svg.tint').style.visibility = 'hidden';
+})"""
+
+
+@pytest.mark.parametrize("tint", [True, False], ids=["tint", "control-without-tint"])
+def test_folded_code_does_not_show_through_the_cover(
+    browser: Any, invoke: Invoke, tmp_path: Path, test_output: Path, tint: bool
+) -> None:
+    """F2: folded, the code lay under one layer of blank paper; a bold code and QR code show
+    through against a lamp.  The cover now carries a dense security tint: superimposed, no QR
+    code decodes (zbar), while the unfolded slip still decodes."""
+    sheet, data, _ = make_sheet(invoke, tmp_path, "melatonin-sleep", "self")
+    page = browser.new_page(viewport=DESKTOP, device_scale_factor=2)
+    page.goto(sheet.as_uri())
+    page.emulate_media(media="print")
+    page.evaluate(SUPERIMPOSE, tint)
+    shot = test_output / f"sheet-folded-{'tint' if tint else 'control'}.png"
+    page.screenshot(path=shot, full_page=True)
+    found = zbar(shot)
+    if tint:
+        assert found == []
+    else:
+        assert len(found) > len(data["containers"]) // 2, found  # without it, they show
+    page.close()
 
 
 def test_sheet_prints_several_bags_per_page_and_fits_a_phone(

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import jinja2
 
 from blindself.protocol.model import Protocol
+from blindself.randomness import RandomSource, shuffle
 from blindself.trial.allocation import AllocationDoc
 from blindself.trial.codes import format_code
 from blindself.trial.folder import PublicSchedule
@@ -60,14 +61,34 @@ def sheet_json(
     }
 
 
+def strip_order(doc: AllocationDoc, source: RandomSource) -> dict[str, int]:
+    """Where each code's strip goes within its bag on the self-blinding sheet: a uniform
+    permutation per bag drawn from the non-allocation stream (F2: in arm order, a strip's
+    position beside its code told the arm; in code order, a code's rank would)."""
+    blocks: dict[int, list[str]] = defaultdict(list)
+    for c in sorted(doc.containers, key=lambda c: c.code):
+        blocks[c.block].append(format_code(c.code))
+    rank: dict[str, int] = {}
+    for _, codes in sorted(blocks.items()):
+        shuffle(codes, source)
+        rank.update((code, i) for i, code in enumerate(codes))
+    return rank
+
+
 def render_sheet(
-    path: Path, protocol: Protocol, calendar: Calendar, doc: AllocationDoc, schedule: PublicSchedule
+    path: Path,
+    protocol: Protocol,
+    calendar: Calendar,
+    doc: AllocationDoc,
+    schedule: PublicSchedule,
+    order: dict[str, int],
 ) -> bytes:
-    """The sheet's bytes in the format its suffix names (init hashes them before writing)."""
+    """The sheet's bytes in the format its suffix names (init hashes them before writing).
+    ``order`` is :func:`strip_order`, drawn once so every HTML sheet of a trial agrees."""
     data = sheet_json(protocol, calendar, doc, schedule)
     if path.suffix.lower() == ".json":
         return (json.dumps(data, indent=2) + "\n").encode()
-    return _render_html(protocol, calendar, data).encode()
+    return _render_html(protocol, calendar, data, order).encode()
 
 
 def participant_calendar(protocol: Protocol, trial_id: str, days: list[tuple[date, str]]) -> str:
@@ -109,7 +130,9 @@ def qr_svg(code: str) -> str:
     )
 
 
-def _render_html(protocol: Protocol, calendar: Calendar, data: dict[str, Any]) -> str:
+def _render_html(
+    protocol: Protocol, calendar: Calendar, data: dict[str, Any], order: dict[str, int]
+) -> str:
     per_arm: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for c in data["containers"]:
         per_arm[c["arm"]].append(c)
@@ -119,19 +142,18 @@ def _render_html(protocol: Protocol, calendar: Calendar, data: dict[str, Any]) -
         capsules = n * protocol.design.period_days if arm.kind != "none" else 0
         dose = f"{arm.dose * capsules:g} {arm.unit or ''}".strip() if arm.dose else ""
         totals.append({"arm": arm, "containers": n, "capsules": capsules, "dose": dose})
-    order = {a.name: i for i, a in enumerate(protocol.arms)}
     fill = {a.name: _fill_text(a.label, a.kind, protocol.design.period_days) for a in protocol.arms}
     blocks: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for c in data["containers"]:
         blocks[c["block"]].append(c)
-    # Self mode: one strip per envelope, arms in protocol order within a bag (easier to fill);
-    # the arm is printed only on the tab, which is cut off before sealing.
+    # Self mode: one strip per envelope in the drawn order (neither arm nor code order); the arm
+    # is printed only on the tab, which is cut off before sealing.
     bags = [
         {
             "number": b,
             "strips": [
                 {"code": c["code"], "qr": qr_svg(c["code"]), "fill": fill[c["arm"]]}
-                for c in sorted(cs, key=lambda c: (order[c["arm"]], c["code"]))
+                for c in sorted(cs, key=lambda c: order[c["code"]])
             ],
         }
         for b, cs in sorted(blocks.items())
@@ -153,9 +175,33 @@ def _render_html(protocol: Protocol, calendar: Calendar, data: dict[str, Any]) -
             bags=bags,
             labels=labels,
             breakers=BLIND_BREAKERS,
+            tint=tint_pattern(),
             period_days=protocol.design.period_days,
         )
     )
+
+
+def tint_pattern() -> str:
+    """A security tint for the cover panel, as the tiles of an SVG ``<pattern>``: QR-sized
+    modules (about 1 mm, half of them black) under rows of code-like characters in the code's
+    font.  Folded, the code panel lies face down on it, so against a lamp the code and its QR
+    code are seen through this clutter (F2).  Fixed (the same on every slip and sheet): it
+    comes from a constant, not from any random stream.  Printed as foreground SVG, so it
+    prints even with "background graphics" off."""
+    import hashlib
+
+    bits = hashlib.sha256(b"blindself security tint").digest()
+    bits += hashlib.sha256(bits).digest()  # 512 bits: a 24 x 12 grid of 4 px modules
+    cells = [
+        f'<rect x="{4 * (i % 24)}" y="{4 * (i // 24)}" width="4" height="4"/>'
+        for i in range(24 * 12)
+        if bits[i // 8] >> (i % 8) & 1
+    ]
+    glyphs = [
+        f'<text x="{x}" y="{y}">{t}</text>'
+        for x, y, t in ((-6, 16, "K7QX-M3"), (10, 31, "W4NR-8H"), (-14, 46, "Z2PV-C9"))
+    ]
+    return "".join(cells + glyphs)
 
 
 def _fill_text(label: str, kind: str, period_days: int) -> str:

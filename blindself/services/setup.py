@@ -18,7 +18,7 @@ from blindself.errors import ProtocolError, TrialStateError
 from blindself.protocol.loading import load_protocol, parse_protocol
 from blindself.protocol.model import Protocol
 from blindself.randomness import shuffle
-from blindself.report.sheet import render_sheet
+from blindself.report.sheet import render_sheet, strip_order
 from blindself.services.context import Context
 from blindself.services.interrupted import clean_interrupted, fsync_dir, lock_marker
 from blindself.trial.allocation import NONCE_BYTES, AllocationDoc, Container, padded_length
@@ -244,8 +244,10 @@ def init_trial(
     # marker until they are and the key has been shown.  The marker records the trial id and the
     # hash of each outside file's bytes, so a rerun removes only what this init wrote (review
     # F19; services/interrupted.py).
+    order = strip_order(doc, ctx.other)  # the strips' order within a bag on the sheet (F2)
     outside: dict[Path, bytes] = {
-        sheet.absolute(): render_sheet(sheet, protocol, calendar, doc, schedule) for sheet in sheets
+        sheet.absolute(): render_sheet(sheet, protocol, calendar, doc, schedule, order)
+        for sheet in sheets
     }
     if recovery_key_file is not None:
         outside[recovery_key_file.absolute()] = (sealed.recovery_key + "\n").encode()
