@@ -157,10 +157,10 @@ def _outcome(
     plan = data.plan
     names = [x.name for x in data.outcomes]
     y_all = _values(rows, o.name, plan.missing == "listwise", names)
-    dose = np.array([r.day_type == "dose" and r.arm is not None for r in rows])
+    dose = np.array([r.day_type == "dose" and r.arm is not None for r in rows], dtype=bool)
     day = np.array([r.day for r in rows], dtype=float)
     arm = np.array([r.arm or "" for r in rows], dtype=object)
-    period = np.array([r.period if r.period is not None else -1 for r in rows])
+    period = np.array([r.period if r.period is not None else -1 for r in rows], dtype=int)
     y = np.where(dose, y_all, np.nan)
     p_dose = np.where(dose, period, -1)
     alternative = _alternative(plan.alternative, o.better)

@@ -120,7 +120,7 @@ def day_after(
     placebo: str,
 ) -> list[dict[str, Any]] | None:
     """The randomization test of each active arm against placebo on the off days after a dose."""
-    off = np.array([r.day_type == "off" and r.arm is not None for r in rows])
+    off = np.array([r.day_type == "off" and r.arm is not None for r in rows], dtype=bool)
     if off.sum() < 4:
         return None
     y = np.where(off, y_all, np.nan)
@@ -164,7 +164,7 @@ def placebo_response(
     none_arm: str | None,
 ) -> dict[str, Any] | None:
     """Placebo against nothing: the randomized ``none`` arm, else the baseline run-in."""
-    dose = np.array([r.day_type == "dose" for r in rows])
+    dose = np.array([r.day_type == "dose" for r in rows], dtype=bool)
     if none_arm is not None:
         # The conditional set (active periods held) is the exact reference of this contrast.
         y = np.where(dose, y_all, np.nan)
@@ -214,7 +214,7 @@ def placebo_response(
             },
             "trend_adjusted": adjusted,
         }
-    base = np.array([r.day_type == "baseline" for r in rows]) & ~np.isnan(y_all)
+    base = np.array([r.day_type == "baseline" for r in rows], dtype=bool) & ~np.isnan(y_all)
     plc = dose & (arm == placebo) & ~np.isnan(y_all)
     if base.sum() < 2 or plc.sum() < 2:
         return None
