@@ -89,6 +89,7 @@ def from_trial(
     holds for a code from another block (a wrong-bag envelope, a container of another week),
     nor for two codes in one period: those periods are kept in the allocation but their days
     are *excluded* from the comparison, with the reason on every row (``DayRow.excluded``).
+    A whole block taken in another block's days counts as that block (``_bag_of_slots``).
     A period nobody typed a code for takes a code its block has left (helper mode: its
     scheduled one when free, so a no-capsule day is analysed as scheduled, intention to
     treat); in self mode such a period never had a container, so its days are excluded.
@@ -98,7 +99,7 @@ def from_trial(
         entered, number = payload.get("code"), payload.get("period")
         if entered and number is not None and entered not in by_period.get(number - 1, []):
             by_period.setdefault(number - 1, []).append(entered)
-    period_code, reason = _assign_codes(block_codes, scheduled, by_period)
+    period_code, reason = _assign_codes(block_codes, scheduled, by_period, code_arm)
     arm_of = {k: code_arm[c] for k, c in period_code.items()}
     start = calendar_days[0].date
     rows = []
@@ -129,19 +130,70 @@ def from_trial(
     return rows, tuple(arm_of[k] for k in range(len(period_code)))
 
 
+def _bag_of_slots(
+    block_codes: tuple[tuple[str, ...], ...],
+    typed: dict[int, list[str]],
+    code_arm: dict[str, str],
+) -> list[int]:
+    """Which block's codes each block of periods (slot) is analysed under.
+
+    A slot whose periods took, one each, exactly the codes of one other block with the same
+    arm mix (bags opened in the wrong order, a helper's week handed over a week early) holds
+    a complete block whose arms are still a uniform permutation drawn at ``init``; which
+    slot a blinded person used it in cannot depend on the allocation, so the slot is that
+    block, kept in the randomization test (adversary review F14).  Every other slot keeps
+    its own block when free, else takes a block no slot used wholly.
+    """
+
+    def mix(codes: tuple[str, ...]) -> list[str]:
+        return sorted(code_arm.get(c, "") for c in codes)
+
+    owner = {c: b for b, codes in enumerate(block_codes) for c in codes}
+    bag_of: dict[int, int] = {}
+    first = 0
+    for s, codes in enumerate(block_codes):
+        used = [typed.get(k, []) for k in range(first, first + len(codes))]
+        first += len(codes)
+        if not all(len(u) == 1 for u in used):
+            continue
+        bags = {owner.get(u[0]) for u in used}
+        b = bags.pop() if len(bags) == 1 else None
+        if (
+            b is not None
+            and b != s
+            and {u[0] for u in used} == set(block_codes[b])
+            and mix(block_codes[b]) == mix(codes)
+        ):
+            bag_of[s] = b
+    left = [b for b in range(len(block_codes)) if b not in bag_of.values()]
+    for s in range(len(block_codes)):
+        if s not in bag_of and s in left:
+            bag_of[s] = s
+            left.remove(s)
+    for s in range(len(block_codes)):
+        if s not in bag_of:
+            # The slots and blocks left over hold the same arm mixes, so one always matches.
+            b = next(b for b in left if mix(block_codes[b]) == mix(block_codes[s]))
+            bag_of[s] = b
+            left.remove(b)
+    return [bag_of[s] for s in range(len(block_codes))]
+
+
 def _assign_codes(
     block_codes: tuple[tuple[str, ...], ...],
     scheduled: tuple[str, ...],
     typed: dict[int, list[str]],
+    code_arm: dict[str, str],
 ) -> tuple[dict[int, str], dict[int, str]]:
     """The code each period counts under, and why a period's days are excluded."""
     helper = bool(scheduled)
     period_code: dict[int, str] = {}
     reason: dict[int, str] = {}
     first = 0
-    for codes in block_codes:
-        members = range(first, first + len(codes))
-        first += len(codes)
+    for slot, bag in enumerate(_bag_of_slots(block_codes, typed, code_arm)):
+        codes = block_codes[bag]
+        members = range(first, first + len(block_codes[slot]))
+        first += len(block_codes[slot])
         for k in members:
             used = typed.get(k, [])
             if len(used) > 1:

@@ -64,8 +64,9 @@ def code_verdict(trial: Trial, form: CheckinForm, code: str, entries: list[Entry
             "confirm",
             shown,
             f"{shown} is from bag {bag}, but {day.date} is a bag {form.bag} day. If you really "
-            "took it, record it (the analysis counts what you took); if not, type the code "
-            f"of an envelope from bag {form.bag}.",
+            f"took it, record it: if bag {bag} is used up entirely in bag {form.bag}'s days the "
+            "analysis counts it as taken, otherwise those days are left out of the comparison; "
+            f"if not, type the code of an envelope from bag {form.bag}.",
         )
     if "container-swapped" in deviations:
         when = _scheduled_date(trial, canonical)

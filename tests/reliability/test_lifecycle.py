@@ -153,16 +153,37 @@ def live(trial_dir: Path, data: st.DataObject, stats: Counter[str]) -> tuple[Any
         and data.draw(st.integers(0, 3), label="early-weight") == 0
     )
     last = len(days) - 1
-    stop = data.draw(st.integers(0, last), label="early-day") if early else last
+    # -1: stopped before the first day (F15: nothing to analyse must still make a report).
+    stop = data.draw(st.integers(-1, last), label="early-day") if early else last
+    # F14: whole bags (self) / whole blocks (helper) taken in another block's slot; each is
+    # still a complete randomized block, so the comparison must keep them.
+    if schedule.period_code:
+        block_of = {d.period: d.block or 0 for d in days if d.period is not None}
+        slots = [
+            tuple(c for k, c in enumerate(schedule.period_code) if block_of.get(k) == b)
+            for b in sorted(set(block_of.values()))
+        ]
+    else:
+        slots = list(schedule.bags)
+    n_blocks = len(slots)
+    perm = list(range(n_blocks))
+    if n_blocks > 1 and data.draw(st.integers(0, 2), label="bag-order") == 0:
+        perm = data.draw(st.permutations(range(n_blocks)), label="bags")
+        stats["whole-block-swap"] += 1
     guesses = [*protocol.arm_names, "unsure"]
+    # A careful person (no day-level mistakes) makes the whole-block rule below checkable.
+    careful = data.draw(st.integers(0, 2), label="careful") == 0
+    choices = ["right", "replace"] if careful else ACTIONS
     for n, d in enumerate(days[: stop + 1]):
         due = protocol.checkin.days == "all" or d.day_type in ("baseline", "dose")
         if not due:
             continue
-        action = data.draw(st.sampled_from(ACTIONS), label=f"day{n}") if d.is_dose else "right"
+        action = data.draw(st.sampled_from(choices), label=f"day{n}") if d.is_dose else "right"
         if not d.is_dose and data.draw(st.integers(0, 9), label=f"miss{n}") == 0:
             action = "missed"
         stats[action] += 1
+        if d.is_dose and action in ("other-code", "no-capsule", "missed"):
+            stats["dose-mistake"] += 1
         if action == "missed":
             continue
         ctx = with_clock(make_context(), at(d.date, 21))
@@ -172,9 +193,12 @@ def live(trial_dir: Path, data: st.DataObject, stats: Counter[str]) -> tuple[Any
         if d.is_dose and action != "no-capsule":
             mine = [c for c, p in used.items() if p == period]
             if schedule.period_code:
+                b = d.block or 0
                 right = schedule.period_code[d.period or 0]
+                if len(slots[perm[b]]) == len(slots[b]):
+                    right = slots[perm[b]][(d.period or 0) - sum(len(x) for x in slots[:b])]
             else:
-                bag = schedule.bags[d.block or 0]
+                bag = slots[perm[d.block or 0]]
                 right = mine[0] if mine else next((c for c in bag if c not in used), None)
             free = [c for c in schedule.codes if c not in used or used[c] == period]
             if action == "other-code" and free:
@@ -206,6 +230,7 @@ def live(trial_dir: Path, data: st.DataObject, stats: Counter[str]) -> tuple[Any
             record_checkin(trial_dir, req, ctx)
         except BlindselfError:
             stats["refused"] += 1
+            stats["dose-mistake"] += int(d.is_dose)
             continue
         if action == "replace":
             later = replace(
@@ -217,9 +242,8 @@ def live(trial_dir: Path, data: st.DataObject, stats: Counter[str]) -> tuple[Any
                 stats["replaced"] += 1
             except BlindselfError:
                 stats["refused"] += 1
-    end_ctx = with_clock(
-        make_context(), at(days[stop].date + timedelta(days=0 if early else 1), 22)
-    )
+    end = days[0].date - timedelta(days=1) if stop < 0 else days[stop].date
+    end_ctx = with_clock(make_context(), at(end + timedelta(days=0 if early else 1), 22))
     # A swapped pair noticed later, corrected in one step.
     used = codes_in_use(trial_dir)
     if len(used) >= 2 and data.draw(st.integers(0, 2), label="swap") == 0:
@@ -330,7 +354,13 @@ def lifecycle(design: str, alloc: int, data: st.DataObject, stats: Counter[str],
         ours, theirs = numbers(report), numbers(json.loads(again.stdout))
         diff = {k: (v, theirs.get(k)) for k, v in ours.items() if not close(v, theirs.get(k))}
         assert not diff, diff
-        stats["excluded:" + ",".join(sorted(report["adherence"]["excluded_days"]))] += 1
+        excluded = report["adherence"]["excluded_days"]
+        if not early and not stats["dose-mistake"] and not stats["swap"]:
+            # Only whole blocks were moved (F14): every one is still a randomized block.
+            assert not {"wrong-bag", "container-of-another-block", "two-containers"} & set(
+                excluded
+            ), (stats, excluded)
+        stats["excluded:" + ",".join(sorted(excluded))] += 1
         # F24: the same trial shared passes every check pool applies (an accepted mistake never
         # reads as an edit), and the bundle leaves out exactly the days the report leaves out
         from blindself.services.pooling import _load_bundle, share_trial
