@@ -19,6 +19,7 @@ from helpers import PASSPHRASE, START, at, day, make_context, with_clock
 from reliability.support import make_small_trial
 from reliability.test_unblind_mistakes import LATE, bag_codes, dose
 
+from blindself.services.codebreak import codebreak_code
 from blindself.services.export import export_trial
 from blindself.services.unblinding import unblind_trial
 
@@ -77,3 +78,23 @@ def test_early_unblind_before_the_first_day_makes_a_report(tmp_path: Path, mode:
     result = unblind_trial(trial, before, passphrase=PASSPHRASE, early=True, reason="x")
     assert (trial / "report" / "report.html").exists()
     assert "Not enough data" in result.report["verdict"]["text"]
+
+
+def test_smallest_possible_blinding_p_counts_only_the_periods_left(tmp_path: Path) -> None:
+    """F6: after a code-break drops a bag, 'the smallest possible p' is that of the 3 bags left.
+
+    Exact enumeration: 3 bags of {active, placebo} give 2**3 = 8 equally likely allocations;
+    6 of 6 right is the only one as good, so p = 1/8 = 0.125 is both observed and minimal.
+    """
+    trial, sheet = make_small_trial(tmp_path, "self")
+    for n in range(2, 10):
+        bag = sorted(bag_codes(sheet, (n - 2) // 2 + 1))
+        code = bag[(n - 2) % 2]
+        dose(trial, n, code, guess=sheet["codes"][code], confidence=90)
+    codebreak_code(trial, sorted(bag_codes(sheet, 2))[0], "side effect", LATE, passphrase=PASSPHRASE)
+    report = unblind_trial(trial, LATE, passphrase=PASSPHRASE).report
+    bl = report["blinding"]
+    assert bl["n_periods"] == 6
+    assert bl["p_randomization"] == pytest.approx(0.125)
+    assert bl["randomization"]["p_min"] == pytest.approx(0.125)
+    assert "0.0625" not in report["verdict"]["text"]
