@@ -291,7 +291,13 @@ def _adherence(data: TrialData) -> dict[str, Any]:
         "checked_in": len(checked),
         "missed": len(rows) - len(checked),
         "dose_days": len(dose_days),
-        "not_taken": sum(1 for r in dose_days if r.ratings and r.taken is False),
+        # Only days still in the comparison are "analysed as scheduled"; a self-mode period
+        # without any container is excluded (no-container), not intention to treat (F7).
+        "not_taken": sum(
+            1
+            for r in dose_days
+            if r.ratings and r.taken is False and not r.excluded and not r.codebroken
+        ),
         "deviations": sum(1 for r in rows if r.deviation),
         "codebreaks": len(data.meta.get("codebreaks", [])),
         "codebroken_days": sum(1 for r in rows if r.codebroken),

@@ -47,9 +47,15 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
     if adh.get("missed"):
         caveats.append(f"{_count(adh['missed'], 'scheduled day')} without a check-in.")
     if adh.get("not_taken"):
+        one = adh["not_taken"] == 1
         caveats.append(
             f"{_count(adh['not_taken'], 'dose day')} without the capsule taken "
-            "are analysed under the arm they were scheduled for (intention to treat)."
+            + (
+                "is analysed under the arm of its period"
+                if one
+                else "are analysed under the arm of their periods"
+            )
+            + " (intention to treat)."
         )
     if adh.get("codebreaks") or adh.get("codebroken_days"):
         caveats.append("Code-broken containers are excluded from the analysis.")

@@ -91,10 +91,27 @@ def test_smallest_possible_blinding_p_counts_only_the_periods_left(tmp_path: Pat
         bag = sorted(bag_codes(sheet, (n - 2) // 2 + 1))
         code = bag[(n - 2) % 2]
         dose(trial, n, code, guess=sheet["codes"][code], confidence=90)
-    codebreak_code(trial, sorted(bag_codes(sheet, 2))[0], "side effect", LATE, passphrase=PASSPHRASE)
+    codebreak_code(
+        trial, sorted(bag_codes(sheet, 2))[0], "side effect", LATE, passphrase=PASSPHRASE
+    )
     report = unblind_trial(trial, LATE, passphrase=PASSPHRASE).report
     bl = report["blinding"]
     assert bl["n_periods"] == 6
     assert bl["p_randomization"] == pytest.approx(0.125)
     assert bl["randomization"]["p_min"] == pytest.approx(0.125)
     assert "0.0625" not in report["verdict"]["text"]
+
+
+def test_self_mode_no_capsule_period_is_excluded_not_called_intention_to_treat(
+    tmp_path: Path,
+) -> None:
+    """F7: one statement only: the period without a container is excluded (no-container)."""
+    trial, sheet = make_small_trial(tmp_path, "self")
+    dose(trial, 2, None, no_capsule=True, guess=None)
+    for n in range(3, 10):
+        bag = sorted(bag_codes(sheet, (n - 2) // 2 + 1))
+        dose(trial, n, bag[(n - 2) % 2] if n > 3 else bag[0])
+    report = unblind_trial(trial, LATE, passphrase=PASSPHRASE).report
+    assert report["adherence"]["excluded_days"] == {"no-container": 1}
+    assert report["adherence"]["not_taken"] == 0
+    assert "intention to treat" not in " ".join(report["verdict"]["caveats"])
