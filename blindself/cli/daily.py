@@ -42,7 +42,15 @@ def status(ctx: click.Context, trial_dir: Path, as_json: bool) -> None:
     if s.unblinded:
         click.echo("Unblinded: see report/report.html, or run blindself report")
     elif s.unblinding_open:
-        click.echo("All check-ins are done: run blindself unblind")
+        # "All check-ins are done" would be false after missed days (adversary review F13).
+        done = (
+            "All check-ins are done"
+            if not s.missed
+            else (
+                "The trial days are over" if s.today > s.end else "The last trial day is checked in"
+            )
+        )
+        click.echo(f"{done}: run blindself unblind")
     elif n.get("date") is None:
         click.echo(
             f"All trial days are past: run blindself unblind (opens on the day after {s.end})"

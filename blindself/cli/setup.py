@@ -243,6 +243,8 @@ def demo(ctx: click.Context, directory: Path | None, effect: float) -> None:
     """Run a complete simulated trial and write its report."""
     from blindself.services.demo import run_demo
 
+    if not math.isfinite(effect):
+        raise click.BadParameter("must be a finite number of rating points", param_hint="--effect")
     c = service_context(ctx)
     if directory is None:
         # Re-running the README's first command must work: take the next free folder.

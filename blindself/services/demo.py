@@ -10,6 +10,7 @@ same services the commands use.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from datetime import UTC, datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
 
+from blindself.errors import DataError
 from blindself.protocol.loading import parse_protocol
 from blindself.services.context import Context
 from blindself.services.daily import record_checkin
@@ -46,6 +48,10 @@ def run_demo(
 ) -> DemoResult:
     """Create, run and unblind a simulated trial in ``directory``."""
     import numpy as np
+
+    if not math.isfinite(effect):
+        # Checked before anything is written: NaN or infinity failed half-way (F13).
+        raise DataError("--effect must be a finite number of rating points")
 
     rng = np.random.default_rng(seed)
     raw = resources.files("blindself.protocols").joinpath(DEMO_TEMPLATE).read_bytes()

@@ -185,7 +185,9 @@ def test_unblinding_on_the_last_day_once_its_checkin_is_recorded(
         last_day,
     )
     status = invoke(["status", "--trial", str(trial)], last_day)
-    assert "All check-ins are done: run blindself unblind" in status.stdout
+    # The two run-in days were never checked in: "All check-ins are done" would be false (F13).
+    assert "missed: 2" in status.stdout
+    assert "The last trial day is checked in: run blindself unblind" in status.stdout
     r = invoke(["unblind", "--trial", str(trial)], last_day, env=env)
     assert r.exit_code == 0, r.output
     assert (trial / "report" / "report.html").exists()

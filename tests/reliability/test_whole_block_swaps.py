@@ -115,3 +115,17 @@ def test_self_mode_no_capsule_period_is_excluded_not_called_intention_to_treat(
     assert report["adherence"]["excluded_days"] == {"no-container": 1}
     assert report["adherence"]["not_taken"] == 0
     assert "intention to treat" not in " ".join(report["verdict"]["caveats"])
+
+
+@pytest.mark.parametrize("effect", ["nan", "-inf", "inf"])
+def test_demo_refuses_a_non_finite_effect_and_writes_nothing(tmp_path: Path, effect: str) -> None:
+    """F13: one Error line, exit 2, no half-built demo trial left behind."""
+    from click.testing import CliRunner
+
+    from blindself.cli.main import cli
+
+    target = tmp_path / "d"
+    r = CliRunner().invoke(cli, ["demo", str(target), "--effect", effect], obj=make_context())
+    assert r.exit_code == 2, r.output
+    assert "--effect" in r.output and "Traceback" not in r.output
+    assert not target.exists()
