@@ -197,3 +197,20 @@ def test_guess_and_confidence_errors_are_plain_words(
     assert "Type your guess: active, placebo, unsure" in r.stderr
     assert "from 50 (a coin toss) to 100 (certain); you typed 120" in r.stderr
     assert payloads(trial)[-1]["confidence"] == 80
+
+
+def test_interactive_replace_keeps_a_recorded_deviating_code_with_enter(
+    tmp_path: Path, invoke: Invoke, terminal: None
+) -> None:
+    """F5: days 2 and 3 recorded with each other's containers; Enter keeps the code."""
+    trial, public = setup(tmp_path, invoke, "helper")
+    codes = helper_codes(public)
+    rest = ["--rate", "mood=5", "--rate", "anxiety=5", "--guess", "unsure", "--note", ""]
+    assert checkin(invoke, trial, 2, "--code", codes[1], *rest).exit_code == 0
+    assert checkin(invoke, trial, 3, "--code", codes[0], *rest).exit_code == 0
+    r = checkin(invoke, trial, 3, "--replace", "--reason", "oops", input="\n" * 8)
+    assert r.exit_code == 0, r.output
+    assert r.stderr.count("Container code") == 1
+    assert f"Record {format_code(codes[0])}" not in r.stderr
+    assert f"today's {format_code(codes[1])} is already recorded on another day" in r.stderr
+    assert payloads(trial)[-1]["code"] == codes[0]

@@ -219,15 +219,22 @@ def _note(text: str) -> str:
     return text
 
 
-def _code_parser(trial_dir: Path, c: Context, day: date) -> Callable[[str], str]:
-    """Judge a typed code at once (services.checkin_checks), before any rating is asked."""
+def _code_parser(
+    trial_dir: Path, c: Context, day: date, recorded: str | None = None
+) -> Callable[[str], str]:
+    """Judge a typed code at once (services.checkin_checks), before any rating is asked.
+
+    ``recorded`` (``--replace``) is the code already recorded for the day: keeping it was
+    confirmed when it was recorded, so it is not asked again (F5: Enter looped, since the
+    confirmation defaults to No).
+    """
     from blindself.services.checkin_checks import check_code
 
     def parse(text: str) -> str:
         verdict = check_code(trial_dir, day, text, c)
         if verdict.status == "refused":
             raise ValueError(f"Not recorded: {verdict.message}")
-        if verdict.status == "confirm":
+        if verdict.status == "confirm" and verdict.code != recorded:
             click.echo(verdict.message, err=True)
             if not click.confirm(f"Record {verdict.code} for {day}?", default=False, err=True):
                 raise ValueError("Then type the code of the container you took.")
@@ -280,19 +287,29 @@ def _prompt_missing(
             )
 
     if form.needs_code and a.code is None and not no_capsule:
+        from blindself.services.checkin_checks import check_code
+        from blindself.trial.codes import format_code
+
+        kept = format_code(was["code"]) if was.get("code") else None
         hint = (
             f" (today: {form.expected_code})"
             if form.expected_code
             else (f" (open any envelope from bag {form.bag})" if form.bag else "")
         )
-        from blindself.trial.codes import format_code
-
+        if (
+            form.expected_code
+            and kept != form.expected_code
+            and check_code(trial_dir, day, form.expected_code, c).status == "refused"
+        ):
+            # The scheduled container was recorded on another day: naming it as today's
+            # only leads to a refusal (F5).
+            hint = f" (today's {form.expected_code} is already recorded on another day)"
         a.code = _ask(
             f"Container code{hint}",
-            _code_parser(trial_dir, c, day),
+            _code_parser(trial_dir, c, day, kept),
             "Type the code printed on the container (or stop with Ctrl-C and run checkin "
             "--no-capsule if you took none).",
-            format_code(was["code"]) if was.get("code") else None,
+            kept,
         )
     if form.guess_first:
         ask_guess()
