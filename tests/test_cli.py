@@ -729,3 +729,43 @@ def test_init_warns_about_a_past_start_and_an_unreachable_alpha(
     assert r.exit_code == 0
     assert f"Warning: the trial starts in the past ({START})" in r.stderr
     assert "Warning: this design cannot reach p <= 0.05 (smallest p 0.125); add blocks" in r.stderr
+
+
+def test_init_without_a_sheet_warns_that_nobody_can_fill_the_containers(
+    tmp_path: Path, protocol_file: Path, invoke: Invoke
+) -> None:
+    """F20: `--no-sheet` made a real trial whose containers nobody could ever fill (no command
+    writes the sheet later) and still said "Next: prepare the containers"."""
+    r = invoke(
+        ["init", str(protocol_file), str(tmp_path / "t"), "--no-sheet"], make_context(), env=ENV
+    )
+    assert r.exit_code == 0, r.output
+    assert "Warning: --no-sheet" in r.stderr
+    assert "no command can write it later" in r.stderr
+    assert "prepare the containers" not in r.stdout
+
+
+def test_a_backup_holds_the_whole_trial_and_restores_by_copying(
+    trial: Path, tmp_path: Path, invoke: Invoke
+) -> None:
+    """F20: the backup left out preregistration.md, and no document said how to restore.  The
+    README's procedure: copy the backup folder back as the trial folder and run verify."""
+    assert checkin(invoke, trial, 0, "--rate", "mood=6", "--rate", "anxiety=3").exit_code == 0
+    r = invoke(["backup", "--trial", str(trial), "-o", str(tmp_path / "bk")])
+    assert r.exit_code == 0, r.output
+    kept = {p.name for p in trial.iterdir() if p.is_file() and not p.name.startswith("trial.db-")}
+    assert {p.name for p in (tmp_path / "bk").iterdir()} == kept
+    assert (tmp_path / "bk" / "preregistration.md").read_bytes() == (
+        trial / "preregistration.md"
+    ).read_bytes()
+    restored = tmp_path / "restored"
+    import shutil
+
+    shutil.copytree(tmp_path / "bk", restored)
+    v = invoke(["verify", "--trial", str(restored)])
+    assert v.exit_code == 0, v.output
+    assert "hash chain intact" in v.stdout
+    again = checkin(invoke, restored, 1, "--rate", "mood=5", "--rate", "anxiety=3")
+    assert again.exit_code == 0, again.output
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert "blindself backup" in readme and "Restoring" in readme

@@ -184,9 +184,11 @@ def init(
     )
     for warning in result.warnings:
         click.echo(f"Warning: {warning}", err=True)
-    click.echo(
-        f"Next: prepare the containers, then every day: blindself checkin --trial {result.directory}"
-    )
+    if result.sheets:  # F20: without a sheet nothing can be prepared (init warned)
+        click.echo(
+            "Next: prepare the containers, then every day: "
+            f"blindself checkin --trial {result.directory}"
+        )
 
 
 def _silence_stdout() -> None:

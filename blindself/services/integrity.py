@@ -96,7 +96,8 @@ def verify_trial(
 
 
 def backup_trial(trial_dir: Path, dest: Path) -> Path:
-    """A consistent copy of the trial database (SQLite backup API) plus protocol and seal."""
+    """A consistent copy of the trial database (SQLite backup API) plus protocol, seal and
+    pre-registration text: the whole trial folder (README "Backups and restoring")."""
     import shutil
 
     dest = dest.absolute()
@@ -106,5 +107,10 @@ def backup_trial(trial_dir: Path, dest: Path) -> Path:
         dest.mkdir(parents=True, mode=0o700)
         shutil.copy2(trial.paths.protocol, dest / trial.paths.protocol.name)
         shutil.copy2(trial.paths.seal, dest / trial.paths.seal.name)
+        # F20: the pre-registration text is part of the trial folder; a restore (copy the
+        # backup folder back, run verify) must bring it back too.
+        prereg = trial.paths.root / "preregistration.md"
+        if prereg.exists():
+            shutil.copy2(prereg, dest / prereg.name)
         trial.store.backup(dest / trial.paths.db.name)
     return dest

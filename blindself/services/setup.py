@@ -92,6 +92,13 @@ class InitResult:
 
 
 PREREGISTRATION_FILE = "preregistration.md"
+# F20: only init ever holds the allocation in plaintext, so a trial made without a sheet can
+# never have its containers filled; say so instead of "Next: prepare the containers".
+NO_SHEET_WARNING = (
+    "--no-sheet: no preparation sheet was written and no command can write it later, so nobody "
+    "can fill this trial's containers; use it only to try the tool (run init again with --sheet "
+    "in a new folder for a real trial)",
+)
 CLOUD_MARKERS = (
     "dropbox",
     "onedrive",
@@ -195,6 +202,7 @@ def init_trial(
         cleaned
         + ((f"TEST-STRENGTH SEAL: {weak}",) if weak else ())
         + _init_warnings(directory, protocol, start, ctx)
+        + (NO_SHEET_WARNING if no_sheet else ())
     )
 
     allocation = draw_allocation(scheme, ctx.allocation)
