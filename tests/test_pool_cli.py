@@ -28,7 +28,8 @@ from helpers import (
 from blindself.cli.main import cli
 from blindself.errors import DataError, TrialStateError
 from blindself.report.pool import render_pool_html, render_pool_text
-from blindself.services.pooling import PoolOptions, pool_inputs, share_trial
+from blindself.services.pooling import PoolOptions, pool_inputs
+from blindself.services.sharing import share_trial
 
 ENV = {"BLINDSELF_PASSPHRASE": PASSPHRASE}
 SZIGETI = Path(__file__).parent / "data" / "szigeti2021-acutes.csv"

@@ -24,7 +24,7 @@ def share(trial_dir: Path, output: Path | None) -> None:
     It has no dates, notes or free text; it carries the commitment and the revealed allocation
     so others can verify it, which also links it to a commitment you published.
     """
-    from blindself.services.pooling import share_trial
+    from blindself.services.sharing import share_trial
 
     bundle = share_trial(trial_dir)
     emit(

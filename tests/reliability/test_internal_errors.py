@@ -13,7 +13,7 @@ from reliability.support import assert_one_error_line, make_small_trial
 import blindself.services.daily as daily
 from blindself.cli.main import cli
 from blindself.services.daily import record_checkin
-from blindself.services.pooling import share_trial
+from blindself.services.sharing import share_trial
 from blindself.services.unblinding import unblind_trial
 from blindself.trial.checkins import CheckinRequest
 

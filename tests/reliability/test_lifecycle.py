@@ -363,7 +363,8 @@ def lifecycle(design: str, alloc: int, data: st.DataObject, stats: Counter[str],
         stats["excluded:" + ",".join(sorted(excluded))] += 1
         # F24: the same trial shared passes every check pool applies (an accepted mistake never
         # reads as an edit), and the bundle leaves out exactly the days the report leaves out
-        from blindself.services.pooling import _load_bundle, share_trial
+        from blindself.services.pooling import _load_bundle
+        from blindself.services.sharing import share_trial
 
         bundle_path = base / "b.json"
         bundle_path.write_text(json.dumps(share_trial(trial)))

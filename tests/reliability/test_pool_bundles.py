@@ -14,7 +14,8 @@ from helpers import PASSPHRASE, SMALL_PROTOCOL, Invoke, at, day, init_trial_cli,
 from helpers import with_clock as clock
 
 from blindself.errors import DataError
-from blindself.services.pooling import PoolOptions, pool_inputs, share_trial
+from blindself.services.pooling import PoolOptions, pool_inputs
+from blindself.services.sharing import share_trial
 
 ENV = {"BLINDSELF_PASSPHRASE": PASSPHRASE}
 
