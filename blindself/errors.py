@@ -33,6 +33,22 @@ class ChainError(StoreError):
     """The hash chain of the trial log does not verify."""
 
 
+class HeadFormatError(StoreError):
+    """A head given to ``verify --expect-head`` is malformed or too short: nothing was checked.
+
+    A usage error (exit 2), so a script tells a mistyped argument from a failed check.
+    """
+
+    exit_code = 2
+
+
+class HeadMismatch(ChainError):
+    """The log's chain is intact but does not match the head kept outside: a wrongly copied
+    head, or a rewritten log (exit 4; docs/design.md#verify-exit-statuses)."""
+
+    exit_code = 4
+
+
 class CheckinError(BlindselfError):
     """A check-in is invalid: wrong date, rating out of range, duplicate, ..."""
 

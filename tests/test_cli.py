@@ -717,7 +717,8 @@ def test_the_short_head_printed_by_checkin_anchors_verify(trial: Path, invoke: I
     seq, hexpart = short.split(":")
     wrong = f"{seq}:{'0' if hexpart[0] != '0' else '1'}{hexpart[1:]}"
     bad = invoke(["verify", "--trial", str(trial), "--expect-head", wrong])
-    assert bad.exit_code == 1 and "differs from the anchored head" in bad.stdout
+    assert bad.exit_code == 4 and "differs from the anchored head" in bad.stdout
+    assert "1 of its 16 hex digits differs, which points to a copying mistake" in bad.stdout
 
 
 def test_init_warns_about_a_past_start_and_an_unreachable_alpha(

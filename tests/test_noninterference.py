@@ -162,6 +162,10 @@ def run_flow(invoke: Invoke, base: Path, protocol: Path, alloc_seed: int) -> dic
     go("export-json", ["export", *t, "--format", "json"], when=9)
     go("export-all", ["export", *t, "--all"], when=9)
     go("calendar", ["calendar", *t, "--remind-at", "08:30"], when=9)
+    # Looking back (issue 16): every past day with its corrections and flags, no arm.
+    go("log", ["log", *t], when=9)
+    go("log-json", ["log", *t, "--json"], when=9)
+    go("log-last", ["log", *t, "--last", "3", "--from", day(2).isoformat()], when=9)
     go("verify", ["verify", *t], when=9)
     go("anchor", ["verify", *t, "--anchor"], when=9)
     go("dup-rate", ["checkin", *t, "--rate", "mood=1", "--rate", "mood=2"], when=9)
@@ -234,7 +238,7 @@ def test_no_arm_words_before_unblinding(
     base.mkdir()
     result = run_flow(invoke, base, protocol, 5)["outputs"]
     for name, _code, out, err in result:
-        if name.startswith(("checkin", "again", "dup", "reuse", "replace", "export")):
+        if name.startswith(("checkin", "again", "dup", "reuse", "replace", "export", "log")):
             continue  # the person's own guesses are echoed back there
         assert "verum" not in out + err, name
         assert "placebo" not in out + err, name

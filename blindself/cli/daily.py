@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
 from pathlib import Path
 
 import click
 
 from blindself.cli.options import BoundedInt, emit, service_context, trial_option
-from blindself.errors import BlindselfError, CommitmentMismatch
+from blindself.errors import BlindselfError, CommitmentMismatch, HeadMismatch
 
 
 @click.command()
@@ -38,6 +39,8 @@ def status(ctx: click.Context, trial_dir: Path, as_json: bool) -> None:
     )
     click.echo(f"Today {s.today}: {where} ({s.start} to {s.end})")
     click.echo(f"Checked in: {s.checked_in} of {s.due} days due; missed: {s.missed}")
+    if s.missed_dates:
+        click.echo(f"Missed: {date_runs(s.missed_dates)} (blindself log shows every day)")
     n = s.next_instruction
     if s.unblinded:
         click.echo("Unblinded: see report/report.html, or run blindself report")
@@ -66,6 +69,24 @@ def status(ctx: click.Context, trial_dir: Path, as_json: bool) -> None:
         click.echo(
             "Your ratings are not charted before unblinding: seeing them could shape your guesses."
         )
+
+
+MAX_RUNS = 6
+
+
+def date_runs(dates: tuple[date, ...]) -> str:
+    """Dates (ascending) as runs of consecutive days, e.g. ``2026-03-03, 2026-03-05 to
+    2026-03-08``; past ``MAX_RUNS`` runs the oldest are counted, not listed (the newest
+    matter most: a day can be recorded late only while the person remembers it)."""
+    runs: list[list[date]] = []
+    for d in dates:
+        if runs and (d - runs[-1][-1]).days == 1:
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    shown = [f"{r[0]}" if len(r) == 1 else f"{r[0]} to {r[-1]}" for r in runs[-MAX_RUNS:]]
+    hidden = sum(len(r) for r in runs[:-MAX_RUNS])
+    return (f"{hidden} earlier days, " if hidden else "") + ", ".join(shown)
 
 
 @click.command()
@@ -117,7 +138,8 @@ def export(trial_dir: Path, fmt: str, include_all: bool, output: Path | None) ->
 @trial_option
 @click.option(
     "--expect-head",
-    help="A log head SEQ:HEX kept earlier; proves entries 1..SEQ unchanged (not later ones).",
+    help="A log head SEQ:HEX kept earlier (16 to 64 hex digits after the colon); proves "
+    "entries 1..SEQ unchanged (not later ones).",
 )
 @click.option("--expect-commitment", help="The commitment you published at init.")
 @click.option(
@@ -137,6 +159,10 @@ def verify(
 
     A head SEQ:HEX proves that entries 1..SEQ are unchanged; entries after it are covered
     only by a later head, so keep the newest one outside this computer.
+
+    Exit status: 0 all checks pass; 1 the log, the seal or the protocol is damaged; 2 the
+    --expect-head value is malformed or too short (nothing was checked); 3 the commitment
+    does not match; 4 the log is intact but does not match the head you gave.
     """
     from blindself.services.integrity import verify_trial
 
@@ -155,6 +181,11 @@ def verify(
     if not result.commitment_ok:
         raise CommitmentMismatch(
             "the commitment does not match (see above): do not trust this trial's result"
+        )
+    if result.head_mismatch:
+        raise HeadMismatch(
+            "the log does not match the head you gave (see above): check the head you kept; "
+            "if it is exact, restore the trial from a backup"
         )
     if not result.ok:
         raise BlindselfError("verification failed; restore the trial from a backup and report it")

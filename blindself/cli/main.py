@@ -25,6 +25,7 @@ FAMILIES = {
     "checkin": "checkin", "correct": "checkin",
     "status": "daily", "calendar": "daily", "export": "daily", "verify": "daily",
     "backup": "daily", "serve": "daily",
+    "log": "history",
     "unblind": "unblinding", "codebreak": "unblinding", "report": "unblinding",
     "analyze": "analysis",
     "share": "pooling", "pool": "pooling",

@@ -109,6 +109,7 @@ class Status:
     next_instruction: dict[str, Any]
     head: str
     unblinding_open: bool = False
+    missed_dates: tuple[date, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -121,6 +122,7 @@ class Status:
             "end": self.end.isoformat(),
             "checked_in": self.checked_in,
             "missed": self.missed,
+            "missed_dates": [d.isoformat() for d in self.missed_dates],
             "next": self.next_instruction,
             "unblinded": self.unblinded,
             "head": self.head,
@@ -138,7 +140,9 @@ def trial_status(trial_dir: Path, ctx: Context) -> Status:
         cal = trial.calendar
         due_days = [d for d in cal.days if d.date <= today and scheduled(trial, d.day_type)]
         checked = sum(1 for d in due_days if d.date.isoformat() in current)
-        missed = sum(1 for d in due_days if d.date < today and d.date.isoformat() not in current)
+        missed = tuple(
+            d.date for d in due_days if d.date < today and d.date.isoformat() not in current
+        )
         day = (today - cal.start).days + 1
         head = trial.store.head()
         return Status(
@@ -150,7 +154,8 @@ def trial_status(trial_dir: Path, ctx: Context) -> Status:
             start=cal.start,
             end=cal.end,
             checked_in=checked,
-            missed=missed,
+            missed=len(missed),
+            missed_dates=missed,
             due=len(due_days),
             unblinded=any(kind == "unblind" for kind, _ in log),
             next_instruction=_next_instruction(trial, today, current),

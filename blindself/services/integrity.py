@@ -17,6 +17,7 @@ class VerifyOutcome:
     head: str
     commitment_ok: bool = True
     trial_id: str = ""
+    head_mismatch: bool = False  # the chain is intact but not the given head's (exit 4)
 
 
 def verify_trial(
@@ -46,6 +47,8 @@ def verify_trial(
                 "--expect-head SEQ:HEX, a head kept outside this computer, to prove entries "
                 "1..SEQ unchanged"
             )
+        elif report.head_mismatch:
+            lines.append(f"log: MISMATCH at entry {report.first_bad_seq}: {report.problem}")
         elif report.first_bad_seq is None:
             lines.append(f"log: BROKEN: {report.problem}")
         else:
@@ -92,6 +95,8 @@ def verify_trial(
             f"{report.head_seq}:{report.head_hash}",
             commit_ok,
             trial.trial_id,
+            # Exit 4 only when the head is the one thing wrong (a damaged seal is exit 1).
+            report.head_mismatch and seal_ok,
         )
 
 

@@ -303,8 +303,8 @@ def test_an_early_head_says_what_it_proves_and_a_later_anchor_catches_the_rest(
     assert early.returncode == 0
     assert "entries 1..1 match the expected head (later entries are covered only" in early.stdout
     caught = run_cli("verify", "--trial", str(t), "--expect-head", later)
-    assert "log: BROKEN at entry 6: entry 6 differs from the anchored head" in caught.stdout
-    assert_one_error_line(caught)
+    assert "log: MISMATCH at entry 6: entry 6 differs from the anchored head" in caught.stdout
+    assert_one_error_line(caught, 4)
 
 
 def test_init_does_not_sell_its_head_as_a_rewrite_detector(tmp_path: Path) -> None:

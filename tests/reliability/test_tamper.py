@@ -110,13 +110,14 @@ def test_recomputed_chain_and_cut_tail_need_the_anchor(trial: Path) -> None:
     assert unanchored.returncode == 0, unanchored.stderr
     assert "log: a recomputed (re-chained) log would pass this check too" in unanchored.stdout
     anchored = run_cli("verify", "--trial", str(trial), "--expect-head", noted)
-    assert "log: BROKEN at entry 6: entry 6 differs from the anchored head" in anchored.stdout
-    assert_one_error_line(anchored)
+    assert "log: MISMATCH at entry 6: entry 6 differs from the anchored head" in anchored.stdout
+    assert "the log was rewritten at or before entry 6" in anchored.stdout
+    assert_one_error_line(anchored, 4)
     # Cutting the tail instead: the anchor names the missing entries too.
     attack(trial, "DELETE FROM entries WHERE seq >= 5")
     cut = run_cli("verify", "--trial", str(trial), "--expect-head", noted)
     assert "the log ends at entry 4 but the anchored head is entry 6" in cut.stdout
-    assert_one_error_line(cut)
+    assert_one_error_line(cut, 4)
 
 
 def test_seal_of_another_trial_is_refused(tmp_path: Path, trial: Path) -> None:

@@ -26,6 +26,8 @@ class VerifyReport:
     first_bad_seq: int | None
     problem: str | None
     anchored: bool
+    # The chain is intact but does not match the given head (a miscopied head or a rewrite).
+    head_mismatch: bool = False
 
 
 def verify_log(
@@ -42,16 +44,22 @@ def verify_log(
         schema_problem = _schema_problem(conn)
     head_seq, head_hash = (rows[-1][0], str(rows[-1][6])) if rows else (0, "")
 
-    def report(problem: str | None, bad: int | None = None, anchored: bool = False) -> VerifyReport:
-        return VerifyReport(problem is None, len(rows), head_seq, head_hash, bad, problem, anchored)
+    def report(
+        problem: str | None, bad: int | None = None, anchored: bool = False, mismatch: bool = False
+    ) -> VerifyReport:
+        return VerifyReport(
+            problem is None, len(rows), head_seq, head_hash, bad, problem, anchored, mismatch
+        )
 
     if damage != ["ok"]:
         return report(f"the database file is damaged ({damage[0]}); {ADVICE}")
     bad = first_break(rows)
-    if bad is None and expect_head is not None:
-        bad = anchor_break(rows, expect_head)
     if bad is not None:
         return report(bad[1], bad[0])
+    if expect_head is not None:
+        off = anchor_break(rows, expect_head)
+        if off is not None:
+            return report(off[1], off[0], mismatch=True)
     anchored = expect_head is not None
     if schema_problem is not None:
         return report(f"the database {schema_problem}")

@@ -19,11 +19,18 @@ from typing import Any
 
 import rfc8785
 
-from blindself.errors import StoreError
+from blindself.errors import HeadFormatError
 
 _ENTRY_TAG = b"blindself-entry-v1\x00"
 _GENESIS_TAG = b"blindself-genesis-v1\x00"
 _HEAD_RE = re.compile(r"^\s*(\d{1,12}):([0-9a-fA-F]{16,64})\s*$")
+# A head cut short, as copied by hand or written in documentation ("12:ab34...").
+_SHORT_HEAD_RE = re.compile(r"^\s*(\d{1,12}):([0-9a-fA-F]{0,15})(\.\.\.|\u2026)?\s*$")
+HEAD_FORM = (
+    "SEQ:HEX, the entry number, a colon and 16 to 64 hex digits (0-9, a-f), "
+    "e.g. 12:3f9c0a1b2c3d4e5f, as printed by blindself checkin or verify"
+)
+_TYPO_DIGITS = 2  # a head within this many wrong digits of an entry's hash was miscopied
 
 # A stored row: (seq, kind, day, payload text, supersedes, prev_hash, hash).
 Row = tuple[Any, ...]
@@ -39,12 +46,17 @@ def parse_head(text: str) -> tuple[int, str]:
     2
     """
     m = _HEAD_RE.match(text)
-    if m is None or int(m.group(1)) < 1:
-        raise StoreError(
-            f"{text[:80]!r} is not a head: give SEQ:HEX (a number, a colon and 16 to 64 hex "
-            "digits) as printed by blindself checkin or verify"
+    if m is not None and int(m.group(1)) >= 1:
+        return int(m.group(1)), m.group(2).lower()
+    short = _SHORT_HEAD_RE.match(text)
+    if short is not None and int(short.group(1)) >= 1:
+        # Issue 16: a shortened head read like a failed check; say what is missing instead.
+        n = len(short.group(2))
+        raise HeadFormatError(
+            f"{text.strip()[:80]!r} is too short: it has {n} hex digit{'s' * (n != 1)} after "
+            f"the colon and a head needs 16 to 64; copy the whole head ({HEAD_FORM})"
         )
-    return int(m.group(1)), m.group(2).lower()
+    raise HeadFormatError(f"{text[:80]!r} is not a head: give {HEAD_FORM}")
 
 
 def _json_int(text: str) -> int | float:
@@ -124,12 +136,36 @@ def anchor_break(rows: Sequence[Row], expect_head: tuple[int, str]) -> tuple[int
         return (
             head_seq + 1,
             f"the log ends at entry {head_seq} but the anchored head is entry {seq}: "
-            "entries were removed",
+            "entries were removed, or the number before the colon is mistyped",
         )
     if not str(rows[seq - 1][6]).startswith(want.lower()):
-        return (
-            seq,
-            f"entry {seq} differs from the anchored head: "
-            f"the log was rewritten at or before entry {seq}",
-        )
+        return seq, f"entry {seq} differs from the anchored head: {_mismatch_hint(rows, seq, want)}"
     return None
+
+
+def _mismatch_hint(rows: Sequence[Row], seq: int, want: str) -> str:
+    """Whether a head that does not match looks miscopied, or names a rewritten log.
+
+    A rewritten entry has a new SHA-256, which agrees with the old one in about 1 digit in
+    16; so a head one or two digits away from the entry's hash, or equal to another entry's
+    hash, was copied wrongly (docs/design.md#verify-exit-statuses).
+    """
+    want = want.lower()
+    stored = str(rows[seq - 1][6])[: len(want)]
+    wrong = sum(a != b for a, b in zip(stored, want, strict=True))
+    other = next((r[0] for r in rows if str(r[6]).startswith(want)), None)
+    if other is not None:
+        return (
+            f"its digits are those of entry {other}: the number before the colon is probably "
+            f"mistyped (try {other}:{want})"
+        )
+    if wrong <= _TYPO_DIGITS:
+        return (
+            f"{wrong} of its {len(want)} hex digits differ{'s' * (wrong == 1)}, which points "
+            "to a copying mistake (a rewritten log differs in most digits); check the head "
+            "you kept, character by character"
+        )
+    return (
+        f"if the head was copied exactly, the log was rewritten at or before entry {seq}; "
+        "check it character by character against the one you kept"
+    )
