@@ -68,3 +68,4 @@ def test_daily_commands_import_nothing_heavy(tmp_path: Path) -> None:
     assert run_probe(["verify", "--trial", "trial"], tmp_path)[0] == ""
     assert run_probe(["export", "--trial", "trial"], tmp_path)[0] == ""
     assert run_probe(["calendar", "--trial", "trial"], tmp_path)[0] == ""
+    assert run_probe(["log", "--trial", "trial"], tmp_path)[0] == ""
