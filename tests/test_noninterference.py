@@ -162,6 +162,10 @@ def run_flow(invoke: Invoke, base: Path, protocol: Path, alloc_seed: int) -> dic
     go("export-json", ["export", *t, "--format", "json"], when=9)
     go("export-all", ["export", *t, "--all"], when=9)
     go("calendar", ["calendar", *t, "--remind-at", "08:30"], when=9)
+    go("calendar-all-day", ["calendar", *t], when=9)
+    go("calendar-html", ["calendar", *t, "-o", "calendar.html"], when=9)
+    # The printable page itself, byte for byte (the file list below compares sizes only).
+    out.append(("calendar-page", 0, normalise((base / "calendar.html").read_text(), base), ""))
     # Looking back (issue 16): every past day with its corrections and flags, no arm.
     go("log", ["log", *t], when=9)
     go("log-json", ["log", *t, "--json"], when=9)

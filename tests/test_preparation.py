@@ -96,7 +96,9 @@ def test_participant_calendar_has_no_arm(tmp_path: Path, invoke: Invoke, blindin
         for text in (ics.stdout, page):
             assert "placebo" not in text  # arm names appear nowhere; the pages are equal below
         assert (
-            ics.stdout.count("BEGIN:VEVENT") == 10 and "TRIGGER;RELATED=START:PT7H45M" in ics.stdout
+            ics.stdout.count("BEGIN:VEVENT") == 10
+            and "DTSTART:20260302T074500Z" in ics.stdout
+            and ics.stdout.count("TRIGGER;RELATED=START:P0D") == 10
         )
         invoke(["calendar", "--trial", str(trial), "-o", str(base / "cal.ics")], ctx)
         raw = (base / "cal.ics").read_bytes()

@@ -97,27 +97,37 @@ def date_runs(dates: tuple[date, ...]) -> str:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write here (default stdout).",
 )
-@click.option("--remind-at", help="Add a reminder at this time of day (HH:MM).")
+@click.option(
+    "--remind-at",
+    metavar="HH:MM",
+    help="Check-in time: each day becomes a timed event with a reminder then, in the trial's "
+    "time zone (default: the protocol's checkin.remind_at, else all-day events, no reminder).",
+)
 @click.pass_context
 def calendar(
     ctx: click.Context, trial_dir: Path, output: Path | None, remind_at: str | None
 ) -> None:
-    """Check-in days as .ics (default) or a printable page (-o FILE.html); no arm information."""
+    """Check-in days as .ics (default) or a printable page (-o FILE.html); no arm information.
+
+    Event titles lead with what to do ("Dose + rate · bag 2", "Rate only", "Washout"); the
+    description holds the detail.  The printable page groups the days by week, marks dose
+    days, bags and washouts with symbols and words, and leaves room to write.
+    """
     from blindself.services.calendar import calendar_html, calendar_ics
 
+    remind = None
     if remind_at is not None:
-        parts = remind_at.split(":")
-        if (
-            len(parts) != 2
-            or not all(p.isdigit() for p in parts)
-            or int(parts[0]) > 23
-            or int(parts[1]) > 59
-        ):
+        import re
+        from datetime import time
+
+        m = re.fullmatch(r"([01]?[0-9]|2[0-3]):([0-5][0-9])", remind_at)
+        if m is None:
             raise click.BadParameter("use HH:MM, e.g. 08:30", param_hint="--remind-at")
+        remind = time(int(m.group(1)), int(m.group(2)))
     if output is not None and output.suffix.lower() in (".html", ".htm"):
         emit(calendar_html(trial_dir), output)
     else:
-        emit(calendar_ics(trial_dir, service_context(ctx), remind_at), output)
+        emit(calendar_ics(trial_dir, service_context(ctx), remind), output)
 
 
 @click.command()

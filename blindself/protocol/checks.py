@@ -43,7 +43,9 @@ class _Validator(FieldReader):
         design = design_reader.design(self.table(doc, "design", DESIGN_KEYS, True), arms)
         outcomes = plan_reader.outcomes(doc.get("outcomes"))
         checkin = plan_reader.checkin(
-            self.table(doc, "checkin", {"guess", "guess_first", "days", "day_starts"}, False)
+            self.table(
+                doc, "checkin", {"guess", "guess_first", "days", "day_starts", "remind_at"}, False
+            )
         )
         analysis = plan_reader.analysis(
             self.table(

@@ -55,6 +55,9 @@ class CheckinPlan:
     guess_first: bool
     days: Literal["all", "dose"]
     day_starts: time
+    # The check-in time the calendar's reminders use unless `calendar --remind-at` says
+    # otherwise; None: all-day events without reminders (docs/design.md#calendar-files).
+    remind_at: time | None = None
 
 
 @dataclass(frozen=True)

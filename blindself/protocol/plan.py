@@ -85,19 +85,24 @@ class PlanReader(FieldReader):
         return tuple(out)
 
     def checkin(self, d: dict[str, Any]) -> CheckinPlan:
-        raw = self.string(d, "day_starts", "checkin", "04:00")
-        # Fix: was \d, which also matches non-ASCII digits ("0\u0664:00").
-        m = re.fullmatch(r"([01][0-9]|2[0-3]):([0-5][0-9])", raw)
-        if not m:
-            raise self.fail(
-                "checkin.day_starts", f'is {show(raw)}; give a time HH:MM, e.g. "04:00"'
-            )
+        starts = self.clock_time(d, "day_starts", "04:00")
+        remind = self.clock_time(d, "remind_at", "") if "remind_at" in d else None
         return CheckinPlan(
             guess=self.boolean(d, "guess", "checkin", True),
             guess_first=self.boolean(d, "guess_first", "checkin", True),
             days=self.choice(d, "days", "checkin", ("all", "dose"), "all"),  # type: ignore[arg-type]
-            day_starts=time(int(m.group(1)), int(m.group(2))),
+            day_starts=starts,
+            remind_at=remind,
         )
+
+    def clock_time(self, d: dict[str, Any], key: str, default: str) -> time:
+        """A time of day ``HH:MM`` under ``[checkin]``."""
+        raw = self.string(d, key, "checkin", default)
+        # Fix: was \d, which also matches non-ASCII digits ("0\u0664:00").
+        m = re.fullmatch(r"([01][0-9]|2[0-3]):([0-5][0-9])", raw)
+        if not m:
+            raise self.fail(f"checkin.{key}", f'is {show(raw)}; give a time HH:MM, e.g. "04:00"')
+        return time(int(m.group(1)), int(m.group(2)))
 
     def analysis(self, d: dict[str, Any]) -> AnalysisPlan:
         alpha = self.number(d, "alpha", "analysis", 0.05) or 0.0

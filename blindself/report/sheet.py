@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -89,21 +88,6 @@ def render_sheet(
     if path.suffix.lower() == ".json":
         return (json.dumps(data, indent=2) + "\n").encode()
     return _render_html(protocol, calendar, data, order).encode()
-
-
-def participant_calendar(protocol: Protocol, trial_id: str, days: list[tuple[date, str]]) -> str:
-    """The participant's printable page: date and what to do; built from public facts only."""
-    return (
-        _environment()
-        .get_template("participant.html.j2")
-        .render(
-            title=protocol.title,
-            question=protocol.question,
-            trial_id=trial_id,
-            outcomes=protocol.outcomes,
-            days=[{"date": d, "weekday": d.strftime("%a"), "what": what} for d, what in days],
-        )
-    )
 
 
 def _environment() -> jinja2.Environment:

@@ -1,8 +1,15 @@
-"""The trial's calendar for other programs: an .ics file of check-in days and a printable page, built from public facts only."""
+"""The trial's calendar for other programs and for paper: an .ics file and a printable page,
+built from public facts only (docs/design.md#calendar-files).
+
+Every day's plan (title, detail, description) comes from the protocol and the public
+schedule: the container due (helper mode) or the bag (self mode), never an arm, so both
+files are byte-identical for two allocations.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,45 +18,151 @@ from blindself.services.daily import scheduled
 from blindself.trial.codes import format_code
 from blindself.trial.folder import Trial, opened_trial
 
+# Short titles that lead with what to do (a phone shows about 20 characters of a title);
+# the detail goes to the description.  A day type the schedule adds later (a pause) gets
+# its own name as title: docs/design.md#calendar-files.
+TITLES = {
+    "dose": "Dose + rate",
+    "baseline": "Rate only",
+    "off": "Rate only",
+    "washout": "Washout",
+}
+WHAT = {
+    "baseline": "Baseline day: no capsule yet; rate how you are.",
+    "off": "Day without a capsule: rate how you are.",
+    "washout": "Washout day: no capsule, so the last one wears off; rate how you are.",
+}
+EVENT_MINUTES = 15  # a timed check-in event's length: long enough to see, short enough to fit
 
-def calendar_ics(trial_dir: Path, ctx: Context, remind_at: str | None = None) -> str:
+
+@dataclass(frozen=True)
+class DayPlan:
+    """What one trial day asks of the participant (public facts only)."""
+
+    date: date
+    day_type: str
+    checkin: bool  # a check-in is asked that day
+    title: str  # e.g. "Dose + rate", "Washout"
+    short: str  # the bag or container, short: "bag 2", "K7M2-X", or ""
+    description: str
+    bag: int | None  # self mode, dose days
+    container: str | None  # helper mode, dose days
+    new_bag: bool = False  # the first dose day of a bag (the printout marks it)
+
+    @property
+    def summary(self) -> str:
+        """The event title: what to do first, then the bag or container."""
+        return f"{self.title} · {self.short}" if self.short else self.title
+
+
+def day_plans(trial: Trial) -> list[DayPlan]:
+    """Every calendar day of the trial with its plan, in date order."""
+    cal = trial.calendar
+    outcomes = ", ".join(o.name for o in trial.protocol.outcomes)
+    plans: list[DayPlan] = []
+    last_bag: int | None = None
+    for number, d in enumerate(cal.days, 1):
+        checkin = scheduled(trial, d.day_type)
+        bag = container = None
+        if d.is_dose and d.period is not None:
+            if trial.schedule.period_code:
+                container = format_code(trial.schedule.period_code[d.period])
+            elif d.block is not None:
+                bag = d.block + 1
+        title = TITLES.get(d.day_type, d.day_type.replace("-", " ").capitalize())
+        if d.day_type == "washout" and checkin:
+            title = "Washout · rate"
+        if d.is_dose:
+            take = (
+                f"take container {container}"
+                if container
+                else f"open any envelope from bag {bag} and take what it holds"
+            )
+            what = f"Dose day: {take}, then rate how you are"
+            what += " and guess what you took." if trial.protocol.checkin.guess else "."
+        else:
+            what = WHAT.get(d.day_type, f"{title} day.")
+        lines = [
+            f"{trial.protocol.title}: day {number} of {len(cal.days)}.",
+            what if checkin else f"{what.split(':')[0]}: no check-in today.",
+        ]
+        if checkin:
+            lines.append(f"Check in with: blindself checkin (rate {outcomes}).")
+        lines.append(f"Trial {trial.trial_id}.")
+        plans.append(
+            DayPlan(
+                date=d.date,
+                day_type=d.day_type,
+                checkin=checkin,
+                title=title,
+                short=f"bag {bag}" if bag else container or "",
+                description="\n".join(lines),
+                bag=bag,
+                container=container,
+                new_bag=bag is not None and bag != last_bag,
+            )
+        )
+        if bag is not None:
+            last_bag = bag
+    return plans
+
+
+def calendar_ics(trial_dir: Path, ctx: Context, remind_at: time | None = None) -> str:
     """An iCalendar file of check-in days, with no arm information.
 
     Written with ``icalendar`` (docs/design.md T-45): escaping, folding and CRLF are the library's,
-    so no text of the protocol can end a line or start a property.
+    so no text of the protocol can end a line or start a property.  With a check-in time
+    (``remind_at``, else the protocol's ``checkin.remind_at``) each day is a short timed event
+    in the trial's time zone (TZID with its VTIMEZONE) with a reminder at its start; without
+    one, an all-day event with no reminder.
     """
     from datetime import UTC
 
     from icalendar import Alarm, Calendar, Event
 
     with opened_trial(trial_dir, readonly=True) as trial:
+        remind = remind_at or trial.protocol.checkin.remind_at
         stamp = ctx.now().astimezone(UTC).replace(microsecond=0)
         cal = Calendar()
         cal.add("version", "2.0")
         cal.add("prodid", "-//blindself//blindself//EN")
         cal.add("calscale", "GREGORIAN")
-        for d in trial.calendar.days:
-            if not scheduled(trial, d.day_type):
+        cal.add("x-wr-calname", f"blindself: {trial.protocol.title}")
+        for plan in day_plans(trial):
+            if not plan.checkin:
                 continue
             event = Event()
-            event.add("uid", f"{trial.trial_id}-{d.date.isoformat()}@blindself")
+            event.add("uid", f"{trial.trial_id}-{plan.date.isoformat()}@blindself")
             event.add("dtstamp", stamp)
-            event.add("dtstart", d.date)
-            event.add("dtend", d.date + timedelta(days=1))
-            event.add("summary", f"{trial.protocol.title}: {day_instruction(trial, d)}")
-            if remind_at:
-                hh, mm = remind_at.split(":")
+            event.add("summary", plan.summary)
+            event.add("description", plan.description)
+            if remind is None:
+                event.add("dtstart", plan.date)
+                event.add("dtend", plan.date + timedelta(days=1))
+            else:
+                start = checkin_time(trial, plan.date, remind)
+                event.add("dtstart", start)
+                event.add("dtend", start + timedelta(minutes=EVENT_MINUTES))
                 alarm = Alarm()
                 alarm.add("action", "DISPLAY")
-                alarm.add("description", "blindself check-in")
-                alarm.add(
-                    "trigger",
-                    timedelta(hours=int(hh), minutes=int(mm)),
-                    parameters={"RELATED": "START"},
-                )
+                alarm.add("description", f"blindself: {plan.summary}")
+                alarm.add("trigger", timedelta(0), parameters={"RELATED": "START"})
                 event.add_component(alarm)
             cal.add_component(event)
+        if remind is not None:
+            cal.add_missing_timezones()
         return str(cal.to_ical().decode("utf-8"))
+
+
+def checkin_time(trial: Trial, day: date, remind: time) -> datetime:
+    """When the check-in of trial day ``day`` is due, in the trial's time zone.
+
+    A trial day runs from ``checkin.day_starts`` to the same time next day, so a check-in
+    time before ``day_starts`` falls on the next calendar date (a melatonin trial with
+    ``day_starts = "12:00"`` rates the night's sleep the following morning).
+    """
+    on = day + timedelta(days=1) if remind < trial.protocol.checkin.day_starts else day
+    return datetime.combine(on, remind, tzinfo=trial.tz)
 
 
 def day_instruction(trial: Trial, d: Any) -> str:
@@ -68,13 +181,11 @@ def day_instruction(trial: Trial, d: Any) -> str:
 
 
 def calendar_html(trial_dir: Path) -> str:
-    """The participant's printable calendar: what to do each day, no arm information."""
-    from blindself.report.sheet import participant_calendar
+    """The participant's printable calendar, week by week: what to do each day, with room to
+    write; no arm information."""
+    from blindself.report.calendar import participant_calendar
 
     with opened_trial(trial_dir, readonly=True) as trial:
-        days = [
-            (d.date, day_instruction(trial, d))
-            for d in trial.calendar.days
-            if scheduled(trial, d.day_type)
-        ]
-        return participant_calendar(trial.protocol, trial.trial_id, days)
+        return participant_calendar(
+            trial.protocol, trial.trial_id, day_plans(trial), trial.protocol.checkin.remind_at
+        )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import UTC, datetime, time
 from pathlib import Path
 
 import pytest
@@ -137,11 +138,16 @@ def test_calendar_is_written_by_icalendar_and_parses_back(tmp_path: Path, invoke
     cal = Calendar.from_ical(raw)
     events = cal.walk("VEVENT")
     assert len(events) == 10
-    assert str(events[0]["SUMMARY"]) == f"{title}: baseline day: rate, no capsule"
-    assert events[0].decoded("DTSTART") == day(0)
-    assert events[2]["SUMMARY"].startswith(f"{title}: dose day: take today's container")
+    # Issue 16: the title leads with what to do; the protocol's title is in the description
+    # and names the calendar.
+    assert str(cal["X-WR-CALNAME"]) == f"blindself: {title}"
+    assert str(events[0]["SUMMARY"]) == "Rate only"
+    assert str(events[0]["DESCRIPTION"]).startswith(f"{title}: day 1 of 10.\nBaseline day")
+    assert events[0].decoded("DTSTART") == datetime.combine(day(0), time(7, 45), UTC)
+    assert str(events[2]["SUMMARY"]).startswith("Dose + rate · ")
+    assert str(events[2]["DESCRIPTION"]).startswith(f"{title}: day 3 of 10.\nDose day: take ")
     (alarm,) = events[0].walk("VALARM")
-    assert alarm.decoded("TRIGGER").total_seconds() == 7 * 3600 + 45 * 60
+    assert alarm.decoded("TRIGGER").total_seconds() == 0
     assert alarm["TRIGGER"].params["RELATED"] == "START"
 
 
