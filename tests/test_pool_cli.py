@@ -246,3 +246,31 @@ def test_cli_pool_long_csv(invoke: Invoke, tmp_path: Path) -> None:
     r = invoke([*args[:-2], "--covariates", "nope"])
     assert r.exit_code == 1
     assert r.stderr.startswith("Error: --covariates: szigeti2021-acutes.csv has no column 'nope'")
+
+
+# ------------------------------------------------------------ small pools (issue 16)
+def test_a_pool_of_two_people_warns(bundles: list[Path], invoke: Invoke, tmp_path: Path) -> None:
+    from blindself.analysis.stats.pooling import small_pool_warning
+
+    result = pool_inputs(bundles, PoolOptions())
+    expected = (
+        "only 2 participants: with fewer than 5, the spread between people (the mixed model's "
+        "random intercept, the meta-analysis's tau^2) rests on 1 degree of freedom, so the "
+        "pooled intervals are too narrow, and resampling participants gives only 3 distinct "
+        "samples; read the result as separate N-of-1 trials (each person's effect is listed), "
+        "not as a group estimate"
+    )
+    assert result.warnings == (expected,) == (small_pool_warning(2),)
+    assert result.report["warnings"] == [expected]
+    assert render_pool_text(result.report).splitlines()[1] == f"Warning: {expected}"
+    assert f"<b>Warning:</b> {expected.replace(chr(39), '&#39;')}" in render_pool_html(
+        result.report
+    )
+    r = invoke(["pool", *map(str, bundles)])
+    assert r.exit_code == 0 and r.stderr.startswith(f"Warning: {expected}\n")
+
+
+def test_a_large_pool_has_no_small_sample_warning() -> None:
+    result = pool_inputs([SZIGETI], CSV_OPTS)
+    assert result.report["inputs"]["n_participants"] > 5
+    assert result.warnings == () and result.report["warnings"] == []

@@ -90,6 +90,8 @@ def pool(
         covariates=names(covariates) or (),
     )
     result = pool_inputs(inputs, opts)
+    for warning in result.warnings:
+        click.echo(f"Warning: {warning}", err=True)
     for note in result.notes:
         click.echo(f"Note: {note}", err=True)
     text = json.dumps(result.report, indent=2, allow_nan=False) + "\n"

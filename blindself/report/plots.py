@@ -348,6 +348,13 @@ def guess_rate_by_week(
             )
         ax.set_ylim(0, 1.05)
         ax.set_yticks([0, 0.25, 0.5, 0.75, 1], ["0", "25 %", "50 %", "75 %", "100 %"])
+        # Whole weeks only (issue 16: matplotlib's default ticks read 1.0, 1.5, 2.0 for a
+        # short trial), with half a week of room either side of the data.
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        if shown:
+            ax.set_xlim(min(w for w, _ in shown) - 0.5, max(w for w, _ in shown) + 0.5)
         ax.set_xlabel("trial week")
         ax.set_ylabel("correct guesses")
         return _svg(fig, uid, "Share of correct guesses by week")

@@ -33,6 +33,7 @@ section{break-inside:avoid-page;margin-bottom:2rem}
 </style></head><body>
 <h1>Pooled analysis: {{ page.title }}</h1>
 <p>{{ page.subtitle }}</p>
+{% for w in page.warnings %}<p class="warning"><b>Warning:</b> {{ w }}</p>{% endfor %}
 {% for m in page.measures %}
 <section>
 <h2>{{ m.name }}</h2>
@@ -73,6 +74,7 @@ def render_pool_text(report: Mapping[str, Any]) -> str:
     """Plain-terminal summary of a pooled report (its notes are left to the caller)."""
     lines = [f"Pooled analysis of {report['inputs']['n_participants']} participants "
              f"({report['arms']['active']} vs {report['arms']['placebo']})"]  # fmt: skip
+    lines += [f"Warning: {w}" for w in report.get("warnings", [])]
     for m in report["measures"]:
         lines.append("")
         lines.append(f"{m['measure']}: {m['n_observations']} observations, "
@@ -142,6 +144,7 @@ def render_pool_html(report: Mapping[str, Any]) -> str:
         "subtitle": f"{report['inputs']['n_participants']} participants from "
         f"{', '.join(report['inputs']['files'])}",
         "measures": [_measure(m, i) for i, m in enumerate(report["measures"])],
+        "warnings": report.get("warnings", []),
         "notes": [*report["caveats"], *report["notes"]],
         "made_by": report.get("made_by", ""),
     }

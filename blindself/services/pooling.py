@@ -54,6 +54,7 @@ class PoolOptions:
 class PoolResult:
     report: dict[str, Any]
     notes: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass
@@ -73,7 +74,7 @@ def pool_inputs(inputs: Sequence[Path], opts: PoolOptions) -> PoolResult:
     """Pool bundles (``*.json``) or one long CSV; returns the ``blindself-pool/1`` report."""
     import numpy as np
 
-    from blindself.analysis.stats.pooling import pool_measure
+    from blindself.analysis.stats.pooling import pool_measure, small_pool_warning
 
     if not inputs:
         raise DataError("give the bundles (*.json) or one long CSV to pool")
@@ -119,6 +120,8 @@ def pool_inputs(inputs: Sequence[Path], opts: PoolOptions) -> PoolResult:
     if not results:
         reason = f" ({failed[0]})" if failed else ": check --measures and the columns"
         raise DataError(f"no measure could be pooled{reason}")
+    small = small_pool_warning(len(set(long.participant)))
+    warnings = [small] if small else []
     report = {
         "schema": POOL_SCHEMA,
         "made_by": f"blindself {__version__}",
@@ -128,6 +131,7 @@ def pool_inputs(inputs: Sequence[Path], opts: PoolOptions) -> PoolResult:
         "covariates": list(opts.covariates),
         "measures": results,
         "notes": notes,
+        "warnings": warnings,
         "caveats": [
             "Drug effects are active - placebo in rating points; positive means higher "
             "ratings on the active arm.",
@@ -144,7 +148,7 @@ def pool_inputs(inputs: Sequence[Path], opts: PoolOptions) -> PoolResult:
             "guess, not a randomized contrast; its interval resamples participants.",
         ],
     }  # fmt: skip
-    return PoolResult(report, tuple(notes))
+    return PoolResult(report, tuple(notes), tuple(warnings))
 
 
 def _cgrc(measure: str, y: Any, arm: Any, guess: Any, participant: Any) -> dict[str, Any]:

@@ -295,3 +295,24 @@ def test_a_failed_blind_keeps_the_drug_effect_and_meta_analysis() -> None:
     assert with_guess.to_json()["guess_note"] == with_guess.guess_note
     # the blinding table still shows the failed blind: 20 of 20 definite guesses right
     assert with_guess.blinding is not None and with_guess.blinding["correct_rate"] == 1.0
+
+
+def test_small_pool_threshold_counts_distinct_resamples() -> None:
+    """The resample counts the small-pool warning quotes, by exact enumeration of every
+    with-replacement draw of n participants (issue 16: a pool of 2 gave no warning)."""
+    from itertools import product
+
+    from blindself.analysis.stats.pooling import (
+        SMALL_POOL,
+        distinct_resamples,
+        small_pool_warning,
+    )
+
+    for n in range(1, 7):
+        seen = {tuple(sorted(draw)) for draw in product(range(n), repeat=n)}
+        assert distinct_resamples(n) == len(seen)
+    assert [distinct_resamples(n) for n in (2, 3, 4, 5)] == [3, 10, 35, 126]
+    assert all(small_pool_warning(n) for n in range(1, SMALL_POOL))
+    assert small_pool_warning(SMALL_POOL) is None and small_pool_warning(200) is None
+    assert "rests on 3 degrees of freedom" in str(small_pool_warning(4))
+    assert "only 1 participant: " in str(small_pool_warning(1))

@@ -27,6 +27,13 @@ References
    2002;21:1539-1558.
 .. [4] Szigeti B et al. Self-blinding citizen science to explore psychedelic microdosing.
    *eLife* 2021;10:e62878 (the condition x guess strata of figure 5).
+.. [5] IntHout J, Ioannidis JPA, Borm GF. The Hartung-Knapp-Sidik-Jonkman method for random
+   effects meta-analysis is straightforward and considerably outperforms the standard
+   DerSimonian-Laird method. *BMC Med Res Methodol* 2014;14:25 (DerSimonian-Laird intervals
+   cover far below 95 % with few studies).
+.. [6] Higgins JPT et al. (eds). *Cochrane Handbook for Systematic Reviews of Interventions*,
+   version 6.4, 2023, section 10.10.4.1 (the between-study variance is poorly estimated with
+   few studies).
 """
 
 from __future__ import annotations
@@ -54,6 +61,40 @@ __all__ = [
     "group_blinding",
     "pool_measure",
 ]
+
+
+SMALL_POOL = 5  # fewer participants than this: the pooled report warns (docs/design.md#pooling)
+
+
+def distinct_resamples(n: int) -> int:
+    """How many different samples resampling ``n`` participants with replacement can give:
+    the multisets of size ``n`` from ``n``, ``C(2n - 1, n)``."""
+    from math import comb
+
+    return comb(2 * n - 1, n)
+
+
+def small_pool_warning(n: int) -> str | None:
+    """The warning a pool of fewer than :data:`SMALL_POOL` participants carries, else None.
+
+    Every pooled view leans on the spread *between* people, estimated from ``n - 1`` degrees
+    of freedom: the mixed model's random intercept, DerSimonian-Laird's ``tau^2`` (whose
+    intervals cover far below 95 % with few studies [5]_, [6]_) and the participant
+    bootstrap of the correct guess rate curve, which has only ``C(2n - 1, n)`` distinct
+    resamples (3, 10, 35 for 2, 3, 4 people; 126 at 5, enough for a 95 % percentile
+    interval to take more than a handful of values).
+    """
+    if n >= SMALL_POOL:
+        return None
+    people = f"{n} participant{'s' * (n != 1)}"
+    return (
+        f"only {people}: with fewer than {SMALL_POOL}, the spread between people (the mixed "
+        f"model's random intercept, the meta-analysis's tau^2) rests on {max(n - 1, 0)} degree"
+        f"{'s' * (n - 1 != 1)} of freedom, so the pooled intervals are too narrow, and "
+        f"resampling participants gives only {distinct_resamples(n)} distinct samples; read "
+        "the result as separate N-of-1 trials (each person's effect is listed), not as a "
+        "group estimate"
+    )
 
 
 def group_blinding(arm: Float, guess: Float) -> dict[str, Any]:
