@@ -22,7 +22,7 @@ from blindself.errors import BlindselfError
 FAMILIES = {
     "templates": "setup", "new": "setup", "plan": "setup", "power": "setup", "init": "setup",
     "demo": "setup",
-    "checkin": "checkin", "correct": "checkin",
+    "checkin": "checkin", "correct": "checkin", "import": "importing",
     "status": "daily", "calendar": "daily", "export": "daily", "verify": "daily",
     "backup": "daily", "serve": "daily",
     "log": "history",

@@ -47,6 +47,9 @@ class Outcome:
     better: Literal["higher", "lower"]
     primary: bool
     mcid: float | None
+    # "import": measured by another app and brought in with ``blindself import``; the
+    # check-in neither asks for it nor accepts it (docs/design.md#imported-outcomes).
+    source: Literal["checkin", "import"] = "checkin"
 
 
 @dataclass(frozen=True)

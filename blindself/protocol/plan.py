@@ -36,7 +36,9 @@ class PlanReader(FieldReader):
             prefix = f"outcomes[{i}]"
             if not isinstance(o, dict):
                 raise self.fail(prefix, "must be a table ([[outcomes]])")
-            self.no_unknown(o, prefix, {"name", "question", "scale", "better", "primary", "mcid"})
+            self.no_unknown(
+                o, prefix, {"name", "question", "scale", "better", "primary", "mcid", "source"}
+            )
             name = self.name(o, "name", prefix)
             if any(x.name == name for x in out):
                 raise self.fail(
@@ -75,6 +77,7 @@ class PlanReader(FieldReader):
                     better=self.choice(o, "better", prefix, ("higher", "lower"), "higher"),  # type: ignore[arg-type]
                     primary=self.boolean(o, "primary", prefix, False),
                     mcid=mcid,
+                    source=self.choice(o, "source", prefix, ("checkin", "import"), "checkin"),  # type: ignore[arg-type]
                 )
             )
         primaries = [o for o in out if o.primary]

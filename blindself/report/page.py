@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from blindself.report import plots
-from blindself.report.text import blind_p, f, fci, fp, why_missing
+from blindself.report.text import blind_p, f, fci, fp, import_lines, why_missing
 from blindself.report.view import (
     CORRECTION,
     decomposition_view,
@@ -227,6 +227,8 @@ def _plan(t: Mapping[str, Any], primary: Mapping[str, Any] | None) -> list[tuple
         items.append(("Your expectation at the start", f"{t['expectation']:g} / 100"))
     if t.get("early"):
         items.append(("Unblinded early", t.get("early_reason") or "no reason recorded"))
+    # Values brought in with blindself import, and the file each came from (its SHA-256).
+    items += [("Imported values", line) for line in import_lines(t)]
     return items
 
 

@@ -170,7 +170,17 @@ def render_text(report: dict[str, Any]) -> str:
             else "not checked when this report was rendered (run blindself verify)"
         )
         lines.append(f"Commitment {t['commitment'][:16]}...: {state}.")
+    lines += import_lines(t)
     return "\n".join(lines) + "\n"
+
+
+def import_lines(t: dict[str, Any]) -> list[str]:
+    """Where imported outcome values came from, one line per outcome and source file."""
+    return [
+        f"{i['outcome']}: {i['values']} value{'s' if i['values'] != 1 else ''} imported from "
+        f"{i['file']} (sha256 {str(i['sha256'])[:16]}...)"
+        for i in t.get("imports") or []
+    ]
 
 
 _MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]|~"} | {
@@ -217,4 +227,5 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"{a['not_taken']} containers not taken; {a['codebreaks']} code-breaks.",
         "",
     ]
+    out += [*map(_md, import_lines(t)), ""] if import_lines(t) else []
     return "\n".join(out)

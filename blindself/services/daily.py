@@ -232,10 +232,13 @@ def analysed_days(
 
     # Only after unblinding: kept off the import path of the daily commands.
     from blindself.analysis.dataset import from_trial
+    from blindself.trial.measures import merged_checkins
     from blindself.trial.schedule import scheme_of
 
     entries = trial.store.entries()
-    current = {d: e.payload for d, e in current_checkins(entries).items()}
+    # Imported values (blindself import) count as the day's ratings; a day with imported
+    # values but no check-in is a row too (docs/design.md#imported-outcomes).
+    current = merged_checkins(entries)
     broken: set[str] = set()
     for e in entries:
         if e.kind == "codebreak":

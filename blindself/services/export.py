@@ -5,13 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from blindself.services.daily import AFTER_UNBLINDING, _cell, analysed_days, exclusion, scheduled
 from blindself.trial.codes import format_code
 from blindself.trial.folder import Trial, opened_trial
-from blindself.trial.progress import current_checkins
+from blindself.trial.log.store import Entry
+from blindself.trial.measures import MEASURE_KIND, merged_checkins, provenance
+from blindself.trial.progress import CHECKIN_KINDS
 
 EXPORT_COLUMNS_BASE = ["date", "day_type", "block", "period", "code", "arm", "guess", "confidence"]
 
@@ -21,27 +24,35 @@ def export_rows(
 ) -> list[dict[str, Any]]:
     """Tidy rows, one per check-in (or per entry with ``include_all``), in date order.
 
-    ``days`` (after unblinding only) maps an ISO date to its analysed DayRow.
+    ``days`` (after unblinding only) maps an ISO date to its analysed DayRow.  Imported
+    values are part of their day's row (a day with imported values alone is a row too);
+    ``include_all`` lists each imported value as an entry of kind ``measure`` with its
+    source (docs/design.md#imported-outcomes).
     """
     entries = trial.store.entries()
+    chosen: list[tuple[dict[str, Any], Entry | None]]
     if include_all:
-        chosen = [e for e in entries if e.kind in ("checkin", "correction")]
-        superseded = {e.supersedes for e in chosen if e.supersedes}
+        chosen = [(e.payload, e) for e in entries if e.kind in (*CHECKIN_KINDS, MEASURE_KIND)]
+        superseded = {e.supersedes for _, e in chosen if e is not None and e.supersedes}
     else:
-        chosen = sorted(current_checkins(entries).values(), key=lambda e: e.day or "")
+        chosen = [(p, None) for _, p in sorted(merged_checkins(entries).items())]
         superseded = set()
     rows = []
-    for e in chosen:
-        p = e.payload
+    for p, e in chosen:
+        if e is not None and e.kind == MEASURE_KIND:
+            p = {"date": p["date"], "ratings": {p["outcome"]: p["value"]}, "source": p}
+        public = _public_day(trial, p)
         code = p.get("code")
         known = (days or {}).get(p["date"])
         row: dict[str, Any] = {
             "date": p["date"],
-            "day_type": p["day_type"],
+            "day_type": public["day_type"],
             # Helper mode shows no block structure before unblinding (a block partner is
             # implied by it); in self mode the block is the bag the participant holds.
-            "block": p["block"] if days is not None or not trial.schedule.period_code else None,
-            "period": p["period"],
+            "block": public["block"]
+            if days is not None or not trial.schedule.period_code
+            else None,
+            "period": public["period"],
             "code": format_code(code) if code else None,
             # The analysis arm of the day's period (see dataset.from_trial).
             "arm": known.arm if known else None,
@@ -55,11 +66,12 @@ def export_rows(
         row["note"] = p.get("note", "")
         if days is not None:
             row["excluded"] = exclusion(known) if known else ""
-        if include_all:
+        if e is not None:
             row["seq"] = e.seq
             row["kind"] = e.kind
             row["supersedes"] = e.supersedes
             row["superseded"] = e.seq in superseded
+            row["source"] = provenance(e.payload) if e.kind == MEASURE_KIND else None
         rows.append(row)
     if days is not None and not include_all:
         # After unblinding the tidy data holds every scheduled day: a missed day is a row
@@ -88,6 +100,21 @@ def export_rows(
             rows.append(missed)
         rows.sort(key=lambda r: str(r["date"]))
     return rows
+
+
+def _public_day(trial: Trial, payload: dict[str, Any]) -> dict[str, Any]:
+    """Day type, period and block (1-based) of a row: as the check-in recorded them, else
+    from the public calendar (a day with imported values alone)."""
+    if "day_type" in payload:
+        return payload
+    d = trial.calendar.day(date.fromisoformat(payload["date"]))
+    if d is None:  # an import only takes trial days; kept total for a damaged log
+        return {"day_type": None, "period": None, "block": None}
+    return {
+        "day_type": d.day_type,
+        "period": None if d.period is None else d.period + 1,
+        "block": None if d.block is None else d.block + 1,
+    }
 
 
 def export_trial(
@@ -121,7 +148,7 @@ def export_trial(
             # `analyze` honours it, so it reproduces `unblind`.
             columns.append("excluded")
         if include_all:
-            columns += ["seq", "kind", "supersedes", "superseded"]
+            columns += ["seq", "kind", "supersedes", "superseded", "source"]
     if fmt == "json":
         return (
             json.dumps({"trial": trial.trial_id, "columns": columns, "rows": rows}, indent=2) + "\n"

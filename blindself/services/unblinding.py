@@ -22,6 +22,7 @@ from blindself.trial.allocation import AllocationDoc, parse_allocation
 from blindself.trial.checkins import check_free_text
 from blindself.trial.codes import format_code
 from blindself.trial.folder import Trial, opened_trial
+from blindself.trial.measures import import_summary
 from blindself.trial.progress import current_checkins, last_due_day, unblinding_open
 from blindself.trial.seal.crypto import commitment, open_seal
 
@@ -173,6 +174,7 @@ def _trial_data(trial: Trial, doc: AllocationDoc, payload: dict[str, Any]) -> Tr
             broken.update(e.payload.get("implied", []))
     until = str(payload["unblinded_at"])[:10]
     rows, observed = analysed_days(trial, doc.code_to_arm, until)
+    imports = import_summary(entries)
     p = trial.protocol
     scheme_note = (
         "randomized blocks of " + ", ".join(p.design.block) + f" ({p.design.blocks} blocks)"
@@ -205,6 +207,8 @@ def _trial_data(trial: Trial, doc: AllocationDoc, payload: dict[str, Any]) -> Tr
             "codebroken": sorted(format_code(c) for c in broken if c),
             "expectation": trial.genesis.get("expectation"),
             "source": "trial",
+            # Outcome values imported from other apps' exports, with each file's SHA-256.
+            **({"imports": imports} if imports else {}),
         },
     )
 

@@ -95,7 +95,8 @@ def checkin_form(trial: Trial, when: date, today: date) -> CheckinForm:
         needs_code=day.is_dose,
         expected_code=expected,
         bag=bag,
-        outcomes=trial.protocol.outcomes,
+        # Imported outcomes come from another app's export (blindself import), never asked.
+        outcomes=tuple(o for o in trial.protocol.outcomes if o.source == "checkin"),
         asks_guess=plan.guess and day.is_dose,
         guess_options=(*trial.protocol.arm_names, "unsure"),
         guess_first=plan.guess_first,
@@ -110,6 +111,13 @@ def build_payload(
     day = form.day
     deviations: list[str] = []
     code = _check_code(trial, form, req, entries, deviations)
+    imported = [o.name for o in trial.protocol.outcomes if o.source == "import"]
+    for name in req.ratings:
+        if name in imported:
+            raise CheckinError(
+                f"--rate {name}: this outcome is measured by another app and brought in with "
+                "blindself import, not rated at check-in; leave it out"
+            )
     ratings = _check_ratings(form.outcomes, req.ratings)
     guess, confidence = _check_guess(form, req)
     note = req.note or ""
