@@ -77,6 +77,7 @@ def check_in_everything(invoke: Invoke, trial: Path, skip: tuple[int, ...] = ())
 
 
 # ------------------------------------------------------------------ the whole path
+@pytest.mark.slow
 def test_import_unblind_report_and_analyze_reproduce(
     trial: Path, invoke: Invoke, tmp_path: Path
 ) -> None:
@@ -188,3 +189,335 @@ def test_import_unblind_report_and_analyze_reproduce(
     closed = run(invoke, trial, str(export), *IMPORT, "--skip-outside", "--replace")
     assert closed.exit_code == 1
     assert closed.stderr == "Error: the trial is unblinded; values for trial days are closed\n"
+
+
+# ------------------------------------------------------------------ refusals change nothing
+def write(tmp_path: Path, text: str, name: str = "export.csv", encoding: str = "utf-8") -> Path:
+    p = tmp_path / name
+    p.write_bytes(text.encode(encoding))
+    return p
+
+
+def refused(invoke: Invoke, trial: Path, path: Path, *args: str, now: int = 20) -> str:
+    before = db_dump(trial / "trial.db")
+    r = run(invoke, trial, str(path), *args, now=now)
+    assert r.exit_code != 0 and r.exit_code != 70, r.output
+    assert r.stdout == ""
+    assert db_dump(trial / "trial.db") == before
+    assert len(r.stderr.splitlines()) == 1, r.stderr
+    return str(r.stderr).strip()
+
+
+SLEEP = ["--date-column", "day", "--map", "sleep=sleep_minutes"]
+
+
+@pytest.mark.parametrize(
+    ("text", "args", "message"),
+    [
+        (
+            "day,sleep\n2026-03-03,400\n2026-03-04,1500\n2026-03-05,-3\n2026-03-06,2000\n",
+            SLEEP,
+            "Error: sleep_minutes must lie within its scale 0-1440; out of range in rows 3 "
+            "(1500), 4 (-3), 5 (2000); nothing was imported",
+        ),
+        (
+            "day,sleep\n2026-03-03,400\n2026-03-25,410\n",
+            SLEEP,
+            "Error: row 3: 2026-03-25 is after today (2026-03-22); a value cannot be measured "
+            "in advance: check the date column, --date-format or --day-shift",
+        ),
+        (
+            "day,sleep\n2026-03-03,400\n2026-03-03,410\n",
+            SLEEP,
+            "Error: rows 2, 3 all give sleep_minutes for 2026-03-03; give --combine "
+            "mean|sum|min|max|last to make one value of them, or remove the extra rows",
+        ),
+        (
+            "day,sleep\n2026-03-03,7h 12m\n",
+            SLEEP,
+            "Error: row 2: column 'sleep' holds '7h 12m', not a number",
+        ),
+        (
+            "day,sleep\n03/04/2026,400\n",
+            SLEEP,
+            "Error: row 2: '03/04/2026' is not an ISO date (YYYY-MM-DD) or date-time; give its "
+            "form with --date-format, e.g. --date-format %d.%m.%Y",
+        ),
+        (
+            "day,sleep\n2026-03-03,400\n,410\n",
+            SLEEP,
+            "Error: row 3: no date in column 'day'",
+        ),
+        (
+            "date,minutes\n2026-03-03,400\n",
+            SLEEP,
+            "Error: no header row names 'day', 'sleep' in the first 10 rows (the first row "
+            "holds: 'date', 'minutes'); check --date-column and --map, or give --delimiter",
+        ),
+        (
+            "day,sleep\n2026-03-03,400\n",
+            ["--date-column", "day", "--map", "sleep=grogginess"],
+            "Error: --map 'sleep'=grogginess: grogginess is rated at check-in; the protocol "
+            "imports only sleep_minutes",
+        ),
+        (
+            "day,sleep\n2026-03-03,400\n",
+            ["--date-column", "day", "--map", "sleep=steps"],
+            "Error: --map 'sleep'='steps': no such outcome (outcomes: sleep_minutes, grogginess)",
+        ),
+        (
+            "day,sleep\n2026-03-03,nan\n",
+            SLEEP,
+            "Error: row 2: column 'sleep' holds 'nan', not a number",
+        ),
+        (
+            "day,sleep,sleep\n2026-03-03,400,401\n",
+            SLEEP,
+            "Error: row 1: the header names column 'sleep' 2 times; rename one of them in the file",
+        ),
+        (
+            'day,sleep\n2026-03-03,"400\n',
+            SLEEP,
+            "Error: row 2: not readable as CSV (unexpected end of data)",
+        ),
+        (
+            "day,sleep\n2026-03-03,\n",
+            SLEEP,
+            "Error: export.csv holds no value to import in 'sleep' on the trial's days "
+            "(2026-03-02 to 2026-04-19)",
+        ),
+        (
+            "day,sleep\n2026-03-03,1e999\n",
+            SLEEP,
+            "Error: sleep_minutes must lie within its scale 0-1440; out of range in row 2 "
+            "(1e999); nothing was imported",
+        ),
+    ],
+)
+def test_a_bad_row_imports_nothing(
+    trial: Path, invoke: Invoke, tmp_path: Path, text: str, args: list[str], message: str
+) -> None:
+    assert refused(invoke, trial, write(tmp_path, text), *args) == message
+
+
+def test_a_changed_value_needs_replace_which_supersedes(
+    trial: Path, invoke: Invoke, tmp_path: Path
+) -> None:
+    first = write(tmp_path, "day,sleep\n2026-03-03,400\n2026-03-04,410\n", "a.csv")
+    assert run(invoke, trial, str(first), *SLEEP, now=20).exit_code == 0
+    second = write(tmp_path, "day,sleep\n2026-03-03,400\n2026-03-04,415\n2026-03-05,420\n", "b.csv")
+    assert refused(invoke, trial, second, *SLEEP) == (
+        "Error: 2026-03-04 sleep_minutes holds 410 (from a.csv row 3), row 3 gives 415; add "
+        "--replace to supersede what is recorded (the old entries stay in the log); nothing "
+        "was imported"
+    )
+    r = run(invoke, trial, str(second), *SLEEP, "--replace", "--reason", "re-synced", now=20)
+    assert r.exit_code == 0, r.output
+    assert "Imported 2 values (2026-03-03 to 2026-03-05): 1 new, 1 replaced, 1 already " in r.stdout
+    rows = db_dump(trial / "trial.db")
+    old = next(x for x in rows if x[2] == "2026-03-04" and json.loads(x[3])["value"] == 410)
+    new = next(x for x in rows if x[2] == "2026-03-04" and json.loads(x[3])["value"] == 415)
+    assert new[4] == old[0]  # supersedes; the old entry stays
+    assert json.loads(new[3])["reason"] == "re-synced"
+    assert json.loads(new[3])["source"]["file"] == "b.csv"
+
+
+def test_outside_rows_are_skipped_only_when_asked(
+    trial: Path, invoke: Invoke, tmp_path: Path
+) -> None:
+    text = "day,sleep\n2026-02-20,380\n2026-03-03,400\n"
+    assert refused(invoke, trial, write(tmp_path, text), *SLEEP).startswith(
+        "Error: row 2: 2026-02-20 is before the trial's first day (2026-03-02); add --skip-outside"
+    )
+    r = run(invoke, trial, str(tmp_path / "export.csv"), *SLEEP, "--skip-outside", now=20)
+    assert r.exit_code == 0, r.output
+    assert "Left out 1 row outside the trial's days." in r.stdout
+
+
+def test_several_rows_on_a_day_combine_when_asked(
+    trial: Path, invoke: Invoke, tmp_path: Path
+) -> None:
+    """A heart-rate export has many samples a day: --combine mean makes the day's value."""
+    text = "day,sleep\n2026-03-03,400\n2026-03-03,30\n2026-03-03,21\n2026-03-04,410\n"
+    path = write(tmp_path, text)
+    too_long = write(tmp_path, "day,sleep\n2026-03-03,800\n2026-03-03,700\n", "naps.csv")
+    assert refused(invoke, trial, too_long, *SLEEP, "--combine", "sum") == (
+        "Error: the sum of rows 2, 3 (1500) lies outside sleep_minutes's scale 0-1440 for "
+        "2026-03-03; nothing was imported"
+    )
+    r = run(invoke, trial, str(path), *SLEEP, "--combine", "mean", now=20)
+    assert r.exit_code == 0, r.output
+    values = {x[2]: json.loads(x[3]) for x in db_dump(trial / "trial.db") if x[1] == "measure"}
+    assert values["2026-03-03"]["value"] == pytest.approx((400 + 30 + 21) / 3)
+    assert values["2026-03-03"]["source"]["rows"] == [2, 3, 4]
+    assert values["2026-03-03"]["source"]["combine"] == "mean"
+    assert values["2026-03-04"]["value"] == 410
+
+
+def test_dry_run_shows_and_records_nothing(trial: Path, invoke: Invoke, tmp_path: Path) -> None:
+    path = write(tmp_path, "day,sleep\n2026-03-03,400\n2026-03-04,410.5\n")
+    before = db_dump(trial / "trial.db")
+    r = run(invoke, trial, str(path), *SLEEP, "--dry-run", now=20)
+    assert r.exit_code == 0, r.output
+    assert db_dump(trial / "trial.db") == before
+    assert r.stdout.splitlines()[1:] == [
+        "  2026-03-03 sleep_minutes 400 (row 2): new",
+        "  2026-03-04 sleep_minutes 410.5 (row 3): new",
+        "Would import 2 values (2026-03-03 to 2026-03-04): 2 new, 0 replaced, 0 already recorded",
+        "Dry run: nothing was recorded.",
+    ]
+
+
+# ------------------------------------------------------------------ real exports
+def test_a_european_export_with_title_line_semicolons_and_decimal_commas(
+    trial: Path, invoke: Invoke, tmp_path: Path
+) -> None:
+    text = (
+        "\ufeffSchlaf-Export Max Mustermann;;\r\n"
+        '"Datum"; "Schlaf Minuten";Notiz\r\n'
+        "03.03.2026;400,5;gut\r\n"
+        "\r\n"
+        "04.03.2026;;Uhr vergessen\r\n"
+        "05.03.2026;390;\r\n"
+    )
+    path = write(tmp_path, text)
+    args = ["--date-column", "datum", "--map", "schlaf  minuten=sleep_minutes"]
+    r = run(invoke, trial, str(path), *args, "--date-format", "%d.%m.%Y", now=20)
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines()[0].endswith(
+        "header on row 2, semicolon-separated; 'Schlaf Minuten' -> sleep_minutes"
+    )
+    values = {x[2]: json.loads(x[3])["value"] for x in db_dump(trial / "trial.db")[1:]}
+    assert values == {"2026-03-03": 400.5, "2026-03-05": 390}
+
+
+def test_a_utf16_tab_separated_export(trial: Path, invoke: Invoke, tmp_path: Path) -> None:
+    path = write(tmp_path, "Day\tSleep\n2026-03-03\t400\n", encoding="utf-16")
+    r = run(invoke, trial, str(path), *SLEEP, now=20)
+    assert r.exit_code == 0, r.output
+    assert "tab-separated" in r.stdout
+
+
+def test_a_date_time_without_offset_is_the_trials_local_time(
+    trial: Path, invoke: Invoke, tmp_path: Path
+) -> None:
+    """Days start at noon in Europe/Berlin: 11:30 local belongs to the day before, 12:30 to
+    its own date; with an offset the instant is converted first (10:30Z is 11:30 in Berlin)."""
+    text = (
+        "day,sleep\n2026-03-04 11:30,400\n2026-03-05T12:30:00,410\n"
+        "2026-03-07T10:30:00Z,420\n2026-03-07T11:30:00Z,430\n"
+    )
+    assert run(invoke, trial, str(write(tmp_path, text)), *SLEEP, now=20).exit_code == 0
+    values = {x[2]: json.loads(x[3])["value"] for x in db_dump(trial / "trial.db")[1:]}
+    assert values == {"2026-03-03": 400, "2026-03-05": 410, "2026-03-06": 420, "2026-03-07": 430}
+
+
+def test_checkin_neither_asks_for_nor_takes_an_imported_outcome(
+    trial: Path, invoke: Invoke
+) -> None:
+    ok = checkin(invoke, trial, 0, "--rate", "grogginess=3")
+    assert ok.exit_code == 0, ok.output
+    bad = checkin(invoke, trial, 1, "--rate", "grogginess=3", "--rate", "sleep_minutes=400")
+    assert bad.exit_code == 1
+    assert bad.stderr == (
+        "Error: --rate sleep_minutes: this outcome is measured by another app and brought in "
+        "with blindself import, not rated at check-in; leave it out\n"
+    )
+
+
+def test_an_import_does_not_touch_the_days_check_in(
+    trial: Path, invoke: Invoke, tmp_path: Path
+) -> None:
+    """Imported values live in entries of their own: a check-in made after an import of the
+    same day is a plain check-in (not 'already recorded'), and status counts check-ins only."""
+    path = write(tmp_path, "day,sleep\n2026-03-02,400\n2026-03-03,410\n")
+    assert run(invoke, trial, str(path), *SLEEP, now=2, hour=13).exit_code == 0
+    r = checkin(invoke, trial, 1, "--rate", "grogginess=3")
+    assert r.exit_code == 0 and "recorded" in r.stdout, r.output
+    s = invoke(["status", "--trial", str(trial), "--json"], make_context(now=at(day(2), 13)))
+    assert json.loads(s.stdout)["checked_in"] == 1
+    export = invoke(["export", "--trial", str(trial)], make_context(now=at(day(2), 13)))
+    rows = list(csv.DictReader(io.StringIO(export.stdout)))
+    assert [(r["date"], r["sleep_minutes"], r["grogginess"]) for r in rows] == [
+        ("2026-03-02", "400", ""),
+        ("2026-03-03", "410", "3"),
+    ]
+    full = invoke(["export", "--trial", str(trial), "--all"], make_context(now=at(day(2), 13)))
+    kinds = [(r["kind"], r["source"]) for r in csv.DictReader(io.StringIO(full.stdout))]
+    assert kinds[0][0] == "measure" and kinds[0][1].startswith("export.csv row 2, column 'sleep'")
+    assert kinds[-1] == ("checkin", "")
+
+
+# ------------------------------------------------------------------ malformed files
+@pytest.mark.slow
+def test_malformed_exports_never_crash_and_change_nothing_when_refused(
+    tmp_path: Path, invoke: Invoke
+) -> None:
+    """Hypothesis draws CSV-ish text (quotes, delimiters, BOMs, NULs, odd dates and numbers)
+    and options: every run ends in success or one ``Error:`` line (never an internal error),
+    and a refused import leaves the log byte for byte as it was."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    t = tmp_path / "trial"
+    assert init_trial_cli(invoke, PROTOCOL, t, make_context()).exit_code == 0
+    cells = st.one_of(
+        st.sampled_from(["2026-03-03", "2026-03-04T23:10:00+01:00", "2026-02-30", "2026-03-05 01:00",
+                         "400", "400,5", "1e999", "-1", "", " ", '"', '""', "nan", "03.03.2026",
+                         "\ufeff", "\x00", "\u202e", "9999-12-31T23:59:59-23:59", "0001-01-01"]),
+        st.text(alphabet=st.characters(codec="utf-8"), max_size=8),
+    )  # fmt: skip
+    seps = st.sampled_from([",", ";", "\t", "|"])
+    rows = st.lists(st.lists(cells, max_size=4), max_size=6)
+
+    @settings(
+        max_examples=60,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+    @given(
+        header=st.sampled_from(["day,sleep", "Day;Sleep", '"day"\t"sleep"', "x", ""]),
+        sep=seps,
+        body=rows,
+        ending=st.sampled_from(["\n", "\r\n", "\r"]),
+        encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "latin-1"]),
+        extra=st.lists(
+            st.sampled_from(
+                [
+                    ["--skip-outside"],
+                    ["--combine", "max"],
+                    ["--replace"],
+                    ["--delimiter", "semicolon"],
+                    ["--date-format", "%d.%m.%Y"],
+                    ["--day-shift", "-1"],
+                    ["--dry-run"],
+                ]
+            ),
+            max_size=3,
+        ),
+    )
+    def one(
+        header: str,
+        sep: str,
+        body: list[list[str]],
+        ending: str,
+        encoding: str,
+        extra: list[list[str]],
+    ) -> None:
+        text = ending.join([header, *(sep.join(r) for r in body)]) + ending
+        path = tmp_path / "fuzz.csv"
+        try:
+            path.write_bytes(text.encode(encoding))
+        except UnicodeEncodeError:
+            path.write_bytes(text.encode("utf-8", "surrogatepass"))
+        before = db_dump(t / "trial.db")
+        args = [a for group in extra for a in group]
+        r = run(invoke, t, str(path), *SLEEP, *args, now=20)
+        assert r.exit_code in (0, 1, 2), r.output
+        if r.exit_code:
+            assert db_dump(t / "trial.db") == before
+            assert r.stdout == ""
+            assert len(r.stderr.splitlines()) == 1 and r.stderr.startswith(("Error:", "Usage:"))
+        assert "Traceback" not in r.output
+
+    one()
