@@ -521,3 +521,19 @@ def test_malformed_exports_never_crash_and_change_nothing_when_refused(
         assert "Traceback" not in r.output
 
     one()
+
+
+def test_protocol_source_is_checkin_or_import(tmp_path: Path) -> None:
+    from blindself.errors import ProtocolError
+    from blindself.protocol.loading import load_protocol
+
+    p = load_protocol(PROTOCOL)
+    assert [(o.name, o.source) for o in p.outcomes] == [
+        ("sleep_minutes", "import"),
+        ("grogginess", "checkin"),
+    ]
+    bad = tmp_path / "bad.toml"
+    bad.write_text(PROTOCOL.read_text().replace('source = "import"', 'source = "fitbit"'))
+    with pytest.raises(ProtocolError) as exc:
+        load_protocol(bad)
+    assert str(exc.value) == (f'{bad}: outcomes[0].source is "fitbit"; allowed: checkin, import')

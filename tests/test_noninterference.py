@@ -471,3 +471,73 @@ def test_every_web_response_is_the_same_under_two_allocations(
     for label, _, _, body in a:
         if "GET /status" in label or "GET /calendar" in label:
             assert "placebo" not in body and "active" not in body, label
+
+
+def import_flow(invoke: Invoke, base: Path, alloc_seed: int) -> dict[str, Any]:
+    """Check-ins and ``blindself import`` of the example sleep export (issue 16 item 5)."""
+    data = Path(__file__).parent / "data"
+    os.chdir(base)
+    out: list[tuple[str, int, str, str]] = []
+
+    def go(name: str, args: list[str], when: int, hour: int = 13, **kw: Any) -> Any:
+        ctx = make_context(alloc_seed=alloc_seed, other_seed=7, now=at(day(when), hour))
+        r = invoke(args, ctx, **kw)
+        out.append((name, r.exit_code, normalise(r.stdout, base), normalise(r.stderr, base)))
+        return r
+
+    (base / "prep").mkdir()
+    env = {"BLINDSELF_PASSPHRASE": PASSPHRASE}
+    init = ["init", str(data / "melatonin-measured-sleep.toml"), "trial", "--start"]
+    go("init", [*init, START.isoformat(), "--sheet", "prep/sheet.json"], 0, env=env)
+    assert out[0][1] == 0, out[0]
+    public = json.loads(db_dump(base / "trial" / "trial.db")[0][3])["schedule"]
+    codes = [p["code"] for p in public["periods"]]
+    t = ["--trial", "trial"]
+    for n in range(12):
+        extra = ["--code", codes[n - 7], "--guess", "unsure"] if n >= 7 else []
+        args = ["checkin", *t, "--date", day(n).isoformat(), "--rate", "grogginess=3", *extra]
+        go(f"checkin{n}", args, n + 1, hour=8)
+    sleep = ["import", *t, str(data / "sleep-export.csv"), "--date-column", "Start Time"]
+    sleep += ["--map", "Minutes Asleep=sleep_minutes"]
+    go("import-outside", sleep, 49)
+    go("import-dry", [*sleep, "--skip-outside", "--dry-run"], 49)
+    go("import-future", [*sleep, "--skip-outside"], 12)
+    go("import", [*sleep, "--skip-outside"], 49)
+    go("import-again", [*sleep, "--skip-outside"], 49)
+    shifted = [*sleep[:4], "--date-column", "Date", "--day-shift", "-1", *sleep[6:]]
+    go("import-by-wake-date", [*shifted, "--skip-outside"], 49)
+    go("import-combined", [*sleep, "--skip-outside", "--combine", "max", "--day-shift", "1"], 49)
+    go("status", ["status", *t], 49)
+    go("export", ["export", *t], 49)
+    go("export-json", ["export", *t, "--format", "json"], 49)
+    go("export-all", ["export", *t, "--all"], 49)
+    go("verify", ["verify", *t], 49)
+    rows = [
+        (seq, kind, dday, HEX.sub("<HASH>", payload), supersedes)
+        for seq, kind, dday, payload, supersedes, _prev, _hash in db_dump(
+            base / "trial" / "trial.db"
+        )
+    ]
+    return {"outputs": out, "db": rows, "sheet": (base / "prep" / "sheet.json").read_text()}
+
+
+def test_imports_are_the_same_under_two_allocations(
+    tmp_path: Path, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """T-36 for ``import``: its output, errors and log entries depend on the file, the
+    protocol and the public calendar only."""
+    monkeypatch.chdir(tmp_path)
+    results = []
+    for seed in (11, 12):
+        base = tmp_path / f"run{seed}"
+        base.mkdir()
+        results.append(import_flow(invoke, base, seed))
+    a, b = results
+    assert a["sheet"] != b["sheet"], "the two runs must draw different allocations"
+    for x, y in zip(a["outputs"], b["outputs"], strict=True):
+        assert x == y
+    assert a["db"] == b["db"]
+    codes = {name: code for name, code, _, _ in a["outputs"]}
+    assert codes["import"] == codes["import-again"] == codes["import-by-wake-date"] == 0
+    assert codes["import-outside"] == codes["import-future"] == codes["import-combined"] == 1
+    assert sum(kind == "measure" for _, kind, *_ in a["db"]) == 47
