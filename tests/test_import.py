@@ -536,4 +536,4 @@ def test_protocol_source_is_checkin_or_import(tmp_path: Path) -> None:
     bad.write_text(PROTOCOL.read_text().replace('source = "import"', 'source = "fitbit"'))
     with pytest.raises(ProtocolError) as exc:
         load_protocol(bad)
-    assert str(exc.value) == (f'{bad}: outcomes[0].source is "fitbit"; allowed: checkin, import')
+    assert str(exc.value) == 'bad.toml: outcomes[0].source is "fitbit"; allowed: checkin, import'
