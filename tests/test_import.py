@@ -125,7 +125,9 @@ def test_import_unblind_report_and_analyze_reproduce(
     again = run(invoke, trial, str(export), "--date-column", "date", "--day-shift", "-1",
                 "--map", "minutes asleep=sleep_minutes", "--skip-outside")  # fmt: skip
     assert again.exit_code == 0, again.output
-    assert "0 new, 0 replaced, 47 already recorded" in again.stdout
+    assert again.stdout.splitlines()[-1] == (
+        "Nothing new: all 47 values (2026-03-02 to 2026-04-19) are already recorded"
+    )
     assert db_dump(trial / "trial.db") == after
 
     u = invoke(["unblind", "--trial", str(trial)], make_context(now=at(day(LAST + 1), 13)), env=ENV)
@@ -152,12 +154,17 @@ def test_import_unblind_report_and_analyze_reproduce(
     missed = {r["date"]: r for r in rows}
     assert missed[day(12).isoformat()]["code"] == "" and missed[day(12).isoformat()]["arm"]
     assert missed[day(12).isoformat()]["sleep_minutes"] == str(nights[day(12).isoformat()])
+    assert missed[day(12).isoformat()]["deviation"] == "no-checkin"
 
     # The primary comparison uses every dose night with a value: 42 nights minus the one
     # without a row (03-20) and the one with an empty cell (04-07).
     primary = report["outcomes"][0]
     assert primary["name"] == "sleep_minutes"
     assert primary["n"]["melatonin"] + primary["n"]["placebo"] == 40
+    # Two mornings without a check-in count as missed, though their nights were measured.
+    assert (report["adherence"]["checked_in"], report["adherence"]["missed"]) == (47, 2)
+    assert report["adherence"]["imported_only"] == 2
+    assert "Adherence: 47 of 49 days checked in, 2 missed (2 with imported values)" in u.stdout
     # Each night is analysed under the arm of the capsule scheduled for it (helper mode),
     # the two nights without a check-in too: read from the helper's sheet, not the analysis.
     sheet = json.loads((trial.parent / f"{trial.name}-sheet.json").read_text())
@@ -174,6 +181,8 @@ def test_import_unblind_report_and_analyze_reproduce(
                 "--outcomes", "sleep_minutes,grogginess", "--json"])  # fmt: skip
     assert a.exit_code == 0, a.output
     redo = json.loads(a.stdout)
+    assert redo["adherence"]["imported_only"] == 2
+    assert redo["adherence"]["checked_in"] == 47
     for x, y in zip(report["outcomes"], redo["outcomes"], strict=True):
         cx, cy = x["contrasts"][0], y["contrasts"][0]
         assert cy["estimate"] == pytest.approx(cx["estimate"])

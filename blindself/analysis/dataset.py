@@ -34,6 +34,9 @@ class DayRow:
     # The container code the day's period is analysed under (the code taken, or the code an
     # untyped period counts under); ``share`` names it so that ``pool`` can check the arm.
     analysed_code: str | None = None
+    # Outcome values imported from another app (blindself import) but no check-in that day:
+    # analysed, yet a missed check-in for adherence (docs/design.md#imported-outcomes).
+    imported_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,7 @@ def from_trial(
                 codebroken=any(x in codebroken for x in (code, *typed) if x),
                 excluded=reason.get(d.period, "") if in_period and d.period is not None else "",
                 analysed_code=code,
+                imported_only=bool(c.get("imported_only")) if c else False,
             )
         )
     return rows, tuple(arm_of[k] for k in range(len(period_code)))

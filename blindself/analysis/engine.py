@@ -284,9 +284,12 @@ def _set_adjusted(family: list[dict[str, Any]], correction: str) -> None:
 def _adherence(data: TrialData) -> dict[str, Any]:
     # Days after an early unblinding were never due: neither scheduled nor missed.
     rows = tuple(r for r in data.rows if r.excluded != "after-unblinding")
-    checked = [r for r in rows if r.ratings]
+    checked = [r for r in rows if r.ratings and not r.imported_only]
     dose_days = [r for r in rows if r.day_type == "dose"]
+    imported_only = sum(1 for r in rows if r.ratings and r.imported_only)
     return {
+        # Missed check-ins whose outcome another app measured (blindself import).
+        **({"imported_only": imported_only} if imported_only else {}),
         "scheduled": len(rows),
         "checked_in": len(checked),
         "missed": len(rows) - len(checked),

@@ -6,6 +6,7 @@ Renderers read only the report document, so every number shown is one stored the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 MISSING = "n/a"  # never a bare "-": each rendering says why a value is missing
@@ -153,7 +154,9 @@ def render_text(report: dict[str, Any]) -> str:
     a = report["adherence"]
     lines.append("")
     lines.append(
-        f"Adherence: {a['checked_in']} of {a['scheduled']} days checked in, {a['missed']} missed, "
+        f"Adherence: {a['checked_in']} of {a['scheduled']} days checked in, {a['missed']} missed"
+        + (f" ({a['imported_only']} with imported values)" if a.get("imported_only") else "")
+        + ", "
         f"{a['not_taken']} containers not taken, {a['codebreaks']} code-breaks."
     )
     if t.get("commitment"):
@@ -174,7 +177,7 @@ def render_text(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def import_lines(t: dict[str, Any]) -> list[str]:
+def import_lines(t: Mapping[str, Any]) -> list[str]:
     """Where imported outcome values came from, one line per outcome and source file."""
     return [
         f"{i['outcome']}: {i['values']} value{'s' if i['values'] != 1 else ''} imported from "

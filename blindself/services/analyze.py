@@ -372,6 +372,8 @@ def _rows_and_scheme(
                 confidence=_number(r.get("confidence")) if opts.guess_column else None,
                 ratings=ratings,
                 taken=_taken(r.get("taken")),
+                # export's mark of a day with imported values but no check-in
+                imported_only="no-checkin" in (r.get("deviation") or "").split(";"),
                 codebroken=why == "codebreak",
                 excluded="" if why == "codebreak" else why,
             )

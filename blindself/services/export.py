@@ -62,7 +62,10 @@ def export_rows(
         for o in trial.protocol.outcomes:
             row[o.name] = p["ratings"].get(o.name)
         row["taken"] = p.get("taken")
-        row["deviation"] = ";".join(p.get("deviation", []))
+        # A day with imported values but no check-in (analyze reads this mark).
+        row["deviation"] = (
+            "no-checkin" if p.get("imported_only") else ";".join(p.get("deviation", []))
+        )
         row["note"] = p.get("note", "")
         if days is not None:
             row["excluded"] = exclusion(known) if known else ""
