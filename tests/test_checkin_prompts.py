@@ -1,7 +1,7 @@
 """Mistakes caught at the moment they are made (issue 11 item 5).
 
 The interactive check-in runs in-process with the terminal test switched on
-(``blindself.cli.checkin._interactive``) and the answers typed as input.  Before this, a used code
+(``blindself.cli.options.interactive``) and the answers typed as input.  Before this, a used code
 was refused only after every rating was typed, a wrong-bag code went through unconfirmed,
 a recorded day was re-asked in full and then refused, ``--replace`` dropped the note and
 did not show what it replaced, and prompt errors read like code.
@@ -21,7 +21,7 @@ from blindself.trial.codes import format_code
 
 @pytest.fixture
 def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("blindself.cli.checkin._interactive", lambda: True)
+    monkeypatch.setattr("blindself.cli.options.interactive", lambda: True)
 
 
 def setup(tmp_path: Path, invoke: Invoke, blinding: str) -> tuple[Path, dict[str, object]]:

@@ -329,7 +329,7 @@ def test_checkin_prompts_are_indistinguishable(
 ) -> None:
     from helpers import SMALL_PROTOCOL
 
-    monkeypatch.setattr("blindself.cli.checkin._interactive", lambda: True)
+    monkeypatch.setattr("blindself.cli.options.interactive", lambda: True)
     protocol = tmp_path / "protocol.toml"
     protocol.write_text(SMALL_PROTOCOL.format(blinding=blinding))
     runs = []

@@ -386,7 +386,7 @@ class _RawStore:
     def __init__(self, path: Path) -> None:
         with pytest.raises(StoreError, match="first entry"):
             Store.open(path)
-        self.store = Store(store_mod._connect(path, "ro"), path, "trial-1", True)
+        self.store = Store(store_mod.connect(path, "ro"), path, "trial-1", True)
 
     def __enter__(self) -> Store:
         return self.store

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from blindself.cli import options
 from blindself.cli.options import BoundedInt, parse_date, service_context, trial_option
 from blindself.errors import BlindselfError
 
@@ -85,7 +85,7 @@ def checkin(
         ratings = collect_ratings(_parse_rating(text) for text in rates)
     except CheckinError as exc:
         raise click.BadParameter(str(exc), param_hint="--rate") from None
-    if _interactive():
+    if options.interactive():
         form = form_for(trial_dir, day, c)
         day = form.day.date
         a = Asked(code, ratings, guess, confidence, note)
@@ -131,11 +131,6 @@ def checkin(
             "container with blindself codebreak CODE --reason TEXT.",
             err=True,
         )
-
-
-def _interactive() -> bool:
-    """Whether to ask for what is missing (a person at a terminal)."""
-    return sys.stdin.isatty()
 
 
 class Asked:

@@ -141,13 +141,21 @@ def read_secret_file(path: Path) -> str:
     return text.splitlines()[0] if text.strip() else ""
 
 
+def interactive() -> bool:
+    """Whether a person at a terminal can be asked (prompts, confirmations).
+
+    Commands call it as ``options.interactive()`` so tests can stand in for a terminal.
+    """
+    return sys.stdin.isatty()
+
+
 def read_passphrase(passphrase_file: Path | None, *, confirm: bool) -> str:
     if passphrase_file is not None:
         return read_secret_file(passphrase_file)
     env = os.environ.get("BLINDSELF_PASSPHRASE")
     if env:
         return env
-    if not sys.stdin.isatty():
+    if not interactive():
         raise BlindselfError(
             "no passphrase: run on a terminal to be asked, or give --passphrase-file FILE "
             "or the BLINDSELF_PASSPHRASE variable"

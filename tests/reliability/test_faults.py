@@ -50,7 +50,7 @@ def test_full_disk_refuses_one_checkin_and_loses_nothing(
 ) -> None:
     """SQLite answers SQLITE_FULL once the file may not grow (PRAGMA max_page_count)."""
     trial, sheet = small
-    real = store_mod._connect
+    real = store_mod.connect
     disk = {"full": True}
 
     def connect(path: Path, mode: str) -> sqlite3.Connection:
@@ -60,7 +60,7 @@ def test_full_disk_refuses_one_checkin_and_loses_nothing(
             conn.execute(f"PRAGMA max_page_count = {pages}")
         return conn
 
-    monkeypatch.setattr(store_mod, "_connect", connect)
+    monkeypatch.setattr(store_mod, "connect", connect)
     by_period = {c["period"]: c["code"] for c in sheet["containers"]}
     ctx = with_clock(make_context(), at(day(9)))
 
@@ -100,7 +100,7 @@ def test_a_full_disk_at_open_says_disk_full_not_io_error(
     """Review F12: opening in WAL mode on a full disk fails growing the -shm file; SQLite
     says SQLITE_IOERR_SHMSIZE (or a plain I/O error), which read as a hardware fault."""
     trial, _ = small
-    real = store_mod._connect
+    real = store_mod.connect
 
     def connect(path: Path, mode: str) -> sqlite3.Connection:
         exc = sqlite3.OperationalError("disk I/O error")
@@ -108,7 +108,7 @@ def test_a_full_disk_at_open_says_disk_full_not_io_error(
         exc.sqlite_errorcode = 4874 if how == "shmsize" else 10  # type: ignore[attr-defined]
         raise exc
 
-    monkeypatch.setattr(store_mod, "_connect", connect)
+    monkeypatch.setattr(store_mod, "connect", connect)
     if how == "free-space":
         usage = shutil.disk_usage(trial)
         monkeypatch.setattr(log_database.shutil, "disk_usage", lambda _p: usage._replace(free=4096))
@@ -118,7 +118,7 @@ def test_a_full_disk_at_open_says_disk_full_not_io_error(
         err = assert_one_error_line(r)
         assert "the disk is full: free space and retry" in err, err
         assert "input/output error" not in err
-    monkeypatch.setattr(store_mod, "_connect", real)
+    monkeypatch.setattr(store_mod, "connect", real)
     assert len(entries(trial)) == 1 and integrity(trial) == "ok"
 
 
@@ -132,7 +132,7 @@ def test_a_real_io_error_with_free_space_still_says_io_error(
         exc.sqlite_errorcode = 10  # type: ignore[attr-defined]
         raise exc
 
-    monkeypatch.setattr(store_mod, "_connect", connect)
+    monkeypatch.setattr(store_mod, "connect", connect)
     monkeypatch.setattr(
         log_database.shutil,
         "disk_usage",

@@ -382,7 +382,7 @@ def test_verify_names_a_schema_change_without_entry_none(
     from blindself.services.integrity import verify_trial
 
     t, _ = trial
-    real = store_mod._schema_problem
+    real = store_mod.schema_problem
     calls = []
 
     def changed_after_open(conn: sqlite3.Connection) -> str | None:
@@ -392,7 +392,7 @@ def test_verify_names_a_schema_change_without_entry_none(
             return None
         return real(conn)
 
-    monkeypatch.setattr(store_mod, "_schema_problem", changed_after_open)
+    monkeypatch.setattr(store_mod, "schema_problem", changed_after_open)
     out = verify_trial(t, None)
     assert not out.ok
     assert "log: BROKEN: the database holds a view 'peek'" in out.lines[0]

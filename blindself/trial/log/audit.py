@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from blindself.trial.log.chain import anchor_break, first_break
-from blindself.trial.log.database import ADVICE, _mapped
-from blindself.trial.log.schema import _SELECT_ALL, _schema_problem
+from blindself.trial.log.database import ADVICE, sqlite_errors
+from blindself.trial.log.schema import SELECT_ALL, schema_problem
 
 
 @dataclass(frozen=True)
@@ -38,10 +38,10 @@ def verify_log(
     The file's own integrity check, the chain, the anchor and the schema, in that order: the
     first problem found is the one reported.
     """
-    with _mapped(path, writing=False):
+    with sqlite_errors(path, writing=False):
         damage = [r[0] for r in conn.execute("PRAGMA integrity_check(1)").fetchall()]
-        rows = conn.execute(_SELECT_ALL).fetchall()
-        schema_problem = _schema_problem(conn)
+        rows = conn.execute(SELECT_ALL).fetchall()
+        foreign = schema_problem(conn)
     head_seq, head_hash = (rows[-1][0], str(rows[-1][6])) if rows else (0, "")
 
     def report(
@@ -61,6 +61,6 @@ def verify_log(
         if off is not None:
             return report(off[1], off[0], mismatch=True)
     anchored = expect_head is not None
-    if schema_problem is not None:
-        return report(f"the database {schema_problem}")
+    if foreign is not None:
+        return report(f"the database {foreign}")
     return report(None, None, anchored)

@@ -71,7 +71,7 @@ def _disk_full(exc: sqlite3.DatabaseError, path: Path) -> bool:
 
 
 @contextmanager
-def _mapped(path: Path, *, writing: bool) -> Iterator[None]:
+def sqlite_errors(path: Path, *, writing: bool) -> Iterator[None]:
     try:
         yield
     except sqlite3.DatabaseError as exc:
@@ -87,7 +87,7 @@ def _private_umask() -> Iterator[None]:
         os.umask(old)
 
 
-def _connect(path: Path, mode: str) -> sqlite3.Connection:
+def connect(path: Path, mode: str) -> sqlite3.Connection:
     uri = f"{path.absolute().as_uri()}?mode={mode}"
     with _private_umask():
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S)
@@ -105,7 +105,7 @@ def _connect(path: Path, mode: str) -> sqlite3.Connection:
     return conn
 
 
-def _use_wal(conn: sqlite3.Connection, path: Path) -> None:
+def use_wal(conn: sqlite3.Connection, path: Path) -> None:
     mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
     if str(mode).lower() != "wal":
         raise StoreError(
@@ -114,7 +114,7 @@ def _use_wal(conn: sqlite3.Connection, path: Path) -> None:
         )
 
 
-def _damaged(path: Path, what: str) -> StoreError:
+def damaged(path: Path, what: str) -> StoreError:
     return StoreError(f"{path} {what}; {ADVICE}")
 
 
@@ -179,20 +179,20 @@ def _check_file(path: Path) -> None:
     except OSError as exc:
         raise StoreError(f"cannot read {path}: check permissions ({exc.strerror})") from exc
     if size == 0:
-        raise _damaged(path, "is empty")
+        raise damaged(path, "is empty")
     if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
-        raise _damaged(path, "is not a trial database (not SQLite: damaged or another file)")
+        raise damaged(path, "is not a trial database (not SQLite: damaged or another file)")
     page = int.from_bytes(header[16:18], "big")
     page = 65536 if page == 1 else page
     if page < 512 or page & (page - 1) or size % page:
-        raise _damaged(path, "is truncated or damaged")
+        raise damaged(path, "is truncated or damaged")
 
 
 def _with_sidecars(path: Path) -> list[Path]:
     return [path, *(Path(f"{path}{suffix}") for suffix in _SIDECARS)]
 
 
-def _new_file(path: Path, advice: str) -> None:
+def new_file(path: Path, advice: str) -> None:
     """Create an empty 0600 file; refuse if it or a stale -wal/-shm/-journal exists."""
     for p in _with_sidecars(path):
         if os.path.lexists(p):
@@ -205,7 +205,7 @@ def _new_file(path: Path, advice: str) -> None:
         raise StoreError(f"cannot create {path}: {exc.strerror}; check the folder") from exc
 
 
-def _sync_dir(path: Path) -> None:
+def sync_dir(path: Path) -> None:
     """Make a new file's directory entry durable (POSIX; skipped where unsupported)."""
     if os.name != "posix":
         return
@@ -217,7 +217,7 @@ def _sync_dir(path: Path) -> None:
             os.close(fd)
 
 
-def _remove(path: Path) -> None:
+def remove_database(path: Path) -> None:
     for p in _with_sidecars(path):
         with suppress(OSError):
             p.unlink()

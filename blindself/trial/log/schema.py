@@ -50,7 +50,7 @@ BEGIN SELECT RAISE(ABORT, 'blindself: an entry must extend the head of the log')
 }
 
 
-def _build_schema(conn: sqlite3.Connection) -> None:
+def build_schema(conn: sqlite3.Connection) -> None:
     conn.execute(_TABLE)
     for ddl in _TRIGGERS.values():
         conn.execute(ddl)
@@ -66,7 +66,7 @@ def _expected_schema() -> list[tuple[str, str, str, str | None]]:
     if _EXPECTED is None:
         mem = sqlite3.connect(":memory:")
         try:
-            _build_schema(mem)
+            build_schema(mem)
             _EXPECTED = _read_schema(mem)
         finally:
             mem.close()
@@ -76,7 +76,7 @@ def _expected_schema() -> list[tuple[str, str, str, str | None]]:
 _EXPECTED: list[tuple[str, str, str, str | None]] | None = None
 
 
-def _schema_problem(conn: sqlite3.Connection) -> str | None:
+def schema_problem(conn: sqlite3.Connection) -> str | None:
     """Name the first schema object that differs from blindself's own (docs/design.md T-39).
 
     A trigger added with the sqlite3 shell can drop or rewrite every insert while the
@@ -96,7 +96,7 @@ def _schema_problem(conn: sqlite3.Connection) -> str | None:
     return f"has lost its {missing[0]} {missing[1]!r} (removed outside blindself)"
 
 
-_SELECT = "SELECT seq, kind, day, payload, supersedes, prev_hash, hash FROM entries"
+SELECT_ENTRIES = "SELECT seq, kind, day, payload, supersedes, prev_hash, hash FROM entries"
 
 
-_SELECT_ALL = _SELECT + " ORDER BY seq"
+SELECT_ALL = SELECT_ENTRIES + " ORDER BY seq"

@@ -33,23 +33,23 @@ from blindself.trial.log.chain import (
 )
 from blindself.trial.log.database import (
     ADVICE,
-    _connect,
-    _damaged,
-    _mapped,
-    _new_file,
-    _remove,
-    _sync_dir,
-    _use_wal,
     checked_open,
+    connect,
+    damaged,
+    new_file,
     release,
+    remove_database,
+    sqlite_errors,
+    sync_dir,
+    use_wal,
 )
 from blindself.trial.log.schema import (
-    _SELECT,
-    _SELECT_ALL,
     APPLICATION_ID,
     SCHEMA_VERSION,
-    _build_schema,
-    _schema_problem,
+    SELECT_ALL,
+    SELECT_ENTRIES,
+    build_schema,
+    schema_problem,
 )
 
 if TYPE_CHECKING:
@@ -63,10 +63,10 @@ __all__ = [
 ]
 
 _KIND_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-_SELECT_KIND = _SELECT + " WHERE kind = ? ORDER BY seq"
-_SELECT_HEAD = _SELECT + " ORDER BY seq DESC LIMIT 1"
-_SELECT_FIRST = _SELECT + " WHERE seq = 1"
-_SELECT_SEQ = _SELECT + " WHERE seq = ?"
+_SELECT_KIND = SELECT_ENTRIES + " WHERE kind = ? ORDER BY seq"
+_SELECT_HEAD = SELECT_ENTRIES + " ORDER BY seq DESC LIMIT 1"
+_SELECT_FIRST = SELECT_ENTRIES + " WHERE seq = 1"
+_SELECT_SEQ = SELECT_ENTRIES + " WHERE seq = ?"
 _SELECT_DAYS = "SELECT kind, day FROM entries ORDER BY seq"
 _INSERT = (
     "INSERT INTO entries (seq, kind, day, payload, supersedes, prev_hash, hash)"
@@ -111,14 +111,14 @@ class Store:
         if genesis.get("trial_id", trial_id) != trial_id:
             raise ValueError("genesis['trial_id'] differs from trial_id")
         payload = canonical({**genesis, "trial_id": trial_id})
-        _new_file(path, "blindself never overwrites a trial database")
+        new_file(path, "blindself never overwrites a trial database")
         conn: sqlite3.Connection | None = None
         try:
-            with checked_open(path, check=False), _mapped(path, writing=True):
-                conn = _connect(path, "rw")
-                _use_wal(conn, path)
+            with checked_open(path, check=False), sqlite_errors(path, writing=True):
+                conn = connect(path, "rw")
+                use_wal(conn, path)
                 conn.execute("BEGIN IMMEDIATE")
-                _build_schema(conn)
+                build_schema(conn)
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 prev = genesis_prev(trial_id)
@@ -126,11 +126,11 @@ class Store:
                 conn.execute(_INSERT, (1, "init", None, payload, None, prev, digest))
                 conn.execute("COMMIT")
                 _confirm(conn, path, Entry(1, "init", None, loads(payload), None, prev, digest))
-                _sync_dir(path)
+                sync_dir(path)
         except BaseException:
             if conn is not None:
                 conn.close()
-            _remove(path)
+            remove_database(path)
             raise
         return cls(conn, path, trial_id, readonly=False)
 
@@ -138,12 +138,12 @@ class Store:
     def open(cls, path: Path, *, readonly: bool = False) -> Store:
         """Open an existing trial database; refuse anything missing, foreign or damaged."""
         path = Path(path)
-        with checked_open(path), _mapped(path, writing=False):
-            conn = _connect(path, "ro" if readonly else "rw")
+        with checked_open(path), sqlite_errors(path, writing=False):
+            conn = connect(path, "ro" if readonly else "rw")
             try:
                 app = conn.execute("PRAGMA application_id").fetchone()[0]
                 if app != APPLICATION_ID:
-                    raise _damaged(
+                    raise damaged(
                         path, f"is an SQLite database of another program (application id {app})"
                     )
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -153,22 +153,22 @@ class Store:
                         "upgrade blindself to open it"
                     )
                 if version != SCHEMA_VERSION:
-                    raise _damaged(path, f"has an unknown schema version {version}")
+                    raise damaged(path, f"has an unknown schema version {version}")
                 check = conn.execute("PRAGMA quick_check(1)").fetchone()
                 if check is None or check[0] != "ok":
-                    raise _damaged(path, "is damaged (integrity check failed)")
-                problem = _schema_problem(conn)
+                    raise damaged(path, "is damaged (integrity check failed)")
+                problem = schema_problem(conn)
                 if problem is not None:
-                    raise _damaged(path, problem)
+                    raise damaged(path, problem)
                 if not readonly:
-                    _use_wal(conn, path)
+                    use_wal(conn, path)
                 row = conn.execute(_SELECT_FIRST).fetchone()
                 genesis = _decode(row, path) if row is not None else None
                 if genesis is None or genesis.kind != "init":
-                    raise _damaged(path, "has lost its first entry")
+                    raise damaged(path, "has lost its first entry")
                 trial_id = genesis.payload.get("trial_id")
                 if not isinstance(trial_id, str) or not trial_id:
-                    raise _damaged(path, "has a first entry without a trial id")
+                    raise damaged(path, "has a first entry without a trial id")
             except BaseException:
                 conn.close()
                 raise
@@ -194,19 +194,19 @@ class Store:
     def kinds_and_days(self) -> list[tuple[str, str | None]]:
         """``(kind, day)`` of every entry, ordered by seq: what a progress count needs,
         without decoding a payload (``status`` on a year-long log reads only this)."""
-        with _mapped(self._path, writing=False):
+        with sqlite_errors(self._path, writing=False):
             rows = self._db().execute(_SELECT_DAYS).fetchall()
         for kind, day in rows:
             if not (isinstance(kind, str) and (day is None or isinstance(day, str))):
-                raise _damaged(self._path, "has a damaged entry (run blindself verify)")
+                raise damaged(self._path, "has a damaged entry (run blindself verify)")
         return [(kind, day) for kind, day in rows]
 
     def head(self) -> Entry:
         """The last entry."""
-        with _mapped(self._path, writing=False):
+        with sqlite_errors(self._path, writing=False):
             row = self._db().execute(_SELECT_HEAD).fetchone()
         if row is None:
-            raise _damaged(self._path, "has no entries")
+            raise damaged(self._path, "has no entries")
         return _decode(row, self._path)
 
     def append(
@@ -224,7 +224,7 @@ class Store:
             raise RuntimeError("transactions do not nest")
         if self._readonly:
             raise StoreError(f"{self._path} was opened read-only; nothing was recorded")
-        with _mapped(self._path, writing=True):
+        with sqlite_errors(self._path, writing=True):
             conn.execute("BEGIN IMMEDIATE")
         self._in_tx = True
         tx = Transaction(conn, self._path)
@@ -233,7 +233,7 @@ class Store:
                 yield tx
             finally:
                 tx._open = False
-            with _mapped(self._path, writing=True):
+            with sqlite_errors(self._path, writing=True):
                 conn.execute("COMMIT")
                 # Success is reported only for rows read back after the commit
                 # (docs/design.md T-39).
@@ -260,10 +260,10 @@ class Store:
         source = self._db()
         if self._in_tx:
             raise RuntimeError("cannot back up from inside a transaction")
-        _new_file(dest, "choose a new backup file name")
+        new_file(dest, "choose a new backup file name")
         try:
-            with _mapped(dest, writing=False):
-                target = _connect(dest, "rw")
+            with sqlite_errors(dest, writing=False):
+                target = connect(dest, "rw")
                 try:
                     source.backup(target)
                 finally:
@@ -272,9 +272,9 @@ class Store:
                 report = copy.verify()
             if not report.ok:
                 raise StoreError(f"the backup does not verify ({report.problem}); retry")
-            _sync_dir(dest)
+            sync_dir(dest)
         except BaseException:
-            _remove(dest)
+            remove_database(dest)
             raise
 
     def close(self) -> None:
@@ -324,17 +324,17 @@ class Transaction:
         if day is not None and not isinstance(day, str):
             raise TypeError("day must be a str or None")
         text = canonical(payload)
-        with _mapped(self._path, writing=True):
+        with sqlite_errors(self._path, writing=True):
             row = conn.execute("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
         if row is None:
-            raise _damaged(self._path, "has no entries")
+            raise damaged(self._path, "has no entries")
         seq, prev = int(row[0]) + 1, str(row[1])
         if supersedes is not None and not 1 <= supersedes < seq:
             raise ValueError(f"supersedes={supersedes} is not an earlier entry")
         data = loads(text)
         digest = entry_hash(seq, kind, day, data, supersedes, prev)
         entry = Entry(seq, kind, day, data, supersedes, prev, digest)
-        with _mapped(self._path, writing=True):
+        with sqlite_errors(self._path, writing=True):
             cursor = conn.execute(_INSERT, (seq, kind, day, text, supersedes, prev, digest))
             if cursor.rowcount != 1:
                 raise _not_stored(self._path, seq)
@@ -370,9 +370,9 @@ def _confirm(conn: sqlite3.Connection, path: Path, entry: Entry) -> None:
 
 
 def _select(conn: sqlite3.Connection, path: Path, kind: str | None) -> list[Entry]:
-    with _mapped(path, writing=False):
+    with sqlite_errors(path, writing=False):
         if kind is None:
-            rows = conn.execute(_SELECT_ALL).fetchall()
+            rows = conn.execute(SELECT_ALL).fetchall()
         else:
             rows = conn.execute(_SELECT_KIND, (kind,)).fetchall()
     return [_decode(r, path) for r in rows]
@@ -393,5 +393,5 @@ def _decode(row: tuple[Any, ...], path: Path) -> Entry:
         and isinstance(prev, str)
         and isinstance(digest, str)
     ):
-        raise _damaged(path, f"has a damaged entry {seq} (run blindself verify)")
+        raise damaged(path, f"has a damaged entry {seq} (run blindself verify)")
     return Entry(seq, kind, day, payload, supersedes, prev, digest)
