@@ -344,17 +344,58 @@ def _prompt_missing(
     "of their two periods).",
 )
 @click.option("--reason", required=True, help="Why the recorded codes were wrong (logged).")
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="Swap even if days recorded without a deviation become deviating ones (not asked "
+    "on a terminal).",
+)
 @click.pass_context
-def correct(ctx: click.Context, trial_dir: Path, swap: tuple[str, str], reason: str) -> None:
-    """Correct two days whose container codes were typed the wrong way round, in one step."""
-    from blindself.services.corrections import swap_codes
+def correct(
+    ctx: click.Context, trial_dir: Path, swap: tuple[str, str], reason: str, yes: bool
+) -> None:
+    """Correct two days whose container codes were typed the wrong way round, in one step.
+
+    A swap that would turn correctly recorded days into deviating ones (a container from
+    another bag or block: usually left out of the comparison) is shown first and needs a yes
+    on a terminal, or --yes.
+    """
+    from blindself.services.corrections import SwapNeedsConfirmation, swap_codes
 
     first, second = (parse_date(d, "--swap") for d in swap)
     if first is None or second is None:  # nargs=2 always gives two values
         raise click.BadParameter("give two dates", param_hint="--swap")
-    result = swap_codes(trial_dir, first, second, reason, service_context(ctx))
+    c = service_context(ctx)
+    try:
+        result = swap_codes(trial_dir, first, second, reason, c, confirmed=yes)
+    except SwapNeedsConfirmation as exc:
+        # docs/design.md#corrections: the preview names public facts only (codes, flags).
+        if not options.interactive():
+            raise BlindselfError(
+                f"{exc}. If the codes really were typed the wrong way round, run again with --yes"
+            ) from None
+        click.echo("This swap would record:", err=True)
+        for change in exc.changes:
+            flags = ", ".join(change.flags_after) or "no deviation"
+            click.echo(f"  {change.date}: {change.old} -> {change.new} ({flags})", err=True)
+        click.echo(
+            f"{len([x for x in exc.changes if x.newly_deviating])} of these days were recorded "
+            "without a deviation; with a container of another bag or block they are usually "
+            "left out of the comparison.",
+            err=True,
+        )
+        if not click.confirm("Swap anyway?", default=False, err=True):
+            click.echo("Not swapped; nothing changed.")
+            return
+        result = swap_codes(trial_dir, first, second, reason, c, confirmed=True)
     for when, old, new in result.days:
         click.echo(f"{when}: {old} -> {new}")
+    for change in result.changes:
+        if change.newly_deviating:
+            click.echo(
+                f"Note: {change.date} now holds a deviation ({', '.join(change.flags_after)}); "
+                "the report says whether its days stay in the comparison."
+            )
     click.echo(
         f"Swapped {result.first} and {result.second}: {len(result.seqs)} correction entries "
         f"({', '.join(map(str, result.seqs))}), written together"

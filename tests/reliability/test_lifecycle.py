@@ -267,6 +267,7 @@ def live(trial_dir: Path, data: st.DataObject, stats: Counter[str]) -> tuple[Any
                 date_.fromisoformat(str(by_code[b])),
                 "mixed up",
                 end_ctx,
+                confirmed=True,  # F16: a swap making deviations is confirmed first
             )
             stats["swap"] += 1
         except BlindselfError:

@@ -116,3 +116,103 @@ def test_swap_output_and_entries_do_not_depend_on_the_allocation(
         r = invoke([*swap_args(trial), "--reason", "typo"], NOW)
         seen.append((r.output.replace(str(trial), "T"), [x[3] for x in entries(trial)[1:]]))
     assert seen[0] == seen[1]
+
+
+def checked_in_right_bags(invoke: Invoke, trial: Path, sheet: dict[str, Any]) -> dict[int, str]:
+    """Self mode: day 2 (bag 1) and day 6 (bag 3) recorded with a code of the right bag."""
+    first_of_bag = {}
+    for c in sorted(sheet["containers"], key=lambda c: c["code"]):
+        first_of_bag.setdefault(c["block"], c["code"])
+    for n, bag in ((2, 1), (6, 3)):
+        args = ["checkin", "--trial", str(trial), "--date", day(n).isoformat()]
+        args += ["--code", first_of_bag[bag], "--rate", "mood=5", "--rate", "anxiety=2"]
+        r = invoke([*args, "--guess", "unsure"], NOW)
+        assert r.exit_code == 0 and "deviation" not in r.output, r.output
+    return first_of_bag
+
+
+def right_bags_swap(trial: Path) -> list[str]:
+    args = ["correct", "--trial", str(trial), "--swap", day(2).isoformat(), day(6).isoformat()]
+    return [*args, "--reason", "oops"]
+
+
+def test_a_swap_that_makes_correct_days_deviate_is_refused_without_yes(
+    tmp_path: Path, invoke: Invoke
+) -> None:
+    """Review F16: the swap silently turned two right-bag days into wrong-bag days (excluded)."""
+    trial, sheet = make_small_trial(tmp_path, blinding="self")
+    bag = checked_in_right_bags(invoke, trial, sheet)
+    before = entries(trial)
+    err = assert_one_error_line(invoke(right_bags_swap(trial), NOW))
+    assert (
+        f"swapping {bag[1]} and {bag[3]} turns 2 days recorded without a deviation into "
+        f"deviating ones ({day(2)}: {bag[3]}, wrong-bag; {day(6)}: {bag[1]}, wrong-bag), usually "
+        "left out of the comparison; nothing was changed. If the codes really were typed the "
+        "wrong way round, run again with --yes"
+    ) in err
+    assert entries(trial) == before
+    r = invoke([*right_bags_swap(trial), "--yes"], NOW)
+    assert r.exit_code == 0, r.output
+    assert f"Note: {day(2)} now holds a deviation (wrong-bag)" in r.stdout
+    assert [json.loads(x[3])["deviation"] for x in entries(trial)[-2:]] == [["wrong-bag"]] * 2
+
+
+@pytest.mark.parametrize(("answer", "swapped"), [("n\n", False), ("\n", False), ("y\n", True)])
+def test_on_a_terminal_the_swap_is_shown_and_asked(
+    tmp_path: Path,
+    invoke: Invoke,
+    monkeypatch: pytest.MonkeyPatch,
+    answer: str,
+    swapped: bool,
+) -> None:
+    trial, sheet = make_small_trial(tmp_path, blinding="self")
+    bag = checked_in_right_bags(invoke, trial, sheet)
+    before = entries(trial)
+    monkeypatch.setattr("blindself.cli.options.interactive", lambda: True)
+    r = invoke(right_bags_swap(trial), NOW, input=answer)
+    assert r.exit_code == 0, r.output
+    assert f"  {day(2)}: {bag[1]} -> {bag[3]} (wrong-bag)" in r.output
+    assert "2 of these days were recorded without a deviation" in r.output
+    assert "Swap anyway? [y/N]" in r.output
+    if swapped:
+        assert len(entries(trial)) == len(before) + 2
+        assert f"Swapped {bag[1]} and {bag[3]}" in r.output
+    else:
+        assert entries(trial) == before and "Not swapped; nothing changed." in r.output
+
+
+def test_a_swap_that_mends_deviations_is_not_asked(
+    tmp_path: Path, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Swapping back (the usual case: codes typed the wrong way round) needs no --yes."""
+    trial, sheet = make_small_trial(tmp_path, blinding="self")
+    checked_in_right_bags(invoke, trial, sheet)
+    assert invoke([*right_bags_swap(trial), "--yes"], NOW).exit_code == 0
+    monkeypatch.setattr("blindself.cli.options.interactive", lambda: True)
+    r = invoke(right_bags_swap(trial), NOW, input="")
+    assert r.exit_code == 0 and "Swap anyway" not in r.output, r.output
+    assert [json.loads(x[3])["deviation"] for x in entries(trial)[-2:]] == [[], []]
+
+
+def test_the_swap_preview_does_not_depend_on_the_allocation(
+    tmp_path: Path, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Non-interference (F16): the refusal, the terminal preview and the --yes output."""
+    seen = []
+    for seed in (3, 4):
+        trial, sheet = make_small_trial(
+            tmp_path, blinding="self", ctx=make_context(alloc_seed=seed), name=f"t{seed}"
+        )
+        checked_in_right_bags(invoke, trial, sheet)
+        refused = invoke(right_bags_swap(trial), NOW).output
+        with monkeypatch.context() as m:
+            m.setattr("blindself.cli.options.interactive", lambda: True)
+            asked = invoke(right_bags_swap(trial), NOW, input="n\n").output
+        done = invoke([*right_bags_swap(trial), "--yes"], NOW).output
+        seen.append(
+            (
+                [x.replace(str(trial), "T") for x in (refused, asked, done)],
+                [x[3] for x in entries(trial)[1:]],
+            )
+        )
+    assert seen[0] == seen[1]
