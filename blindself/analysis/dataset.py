@@ -205,7 +205,9 @@ def _assign_codes(
             elif used and used[0] not in codes:
                 reason[k] = "container-of-another-block" if helper else "wrong-bag"
             elif used and used[0] in period_code.values():
-                reason[k] = "container-used-twice"  # the log refuses this; never trusted
+                # A container of several doses used on from an earlier period (review F22,
+                # docs/design.md#container-used-twice): that period keeps it.
+                reason[k] = "container-used-twice"
             elif used:
                 period_code[k] = used[0]
         free = [c for c in codes if c not in period_code.values()]

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from blindself.errors import BlindselfError
 from blindself.services.context import Context
 from blindself.trial.checkins import (
+    USED_TWICE,
     CheckinForm,
     CheckinRequest,
     check_container_code,
@@ -32,9 +33,10 @@ from blindself.trial.progress import current_checkins
 class CodeVerdict:
     """What to do with a typed code: record it, ask the person to confirm, or refuse it.
 
-    ``status`` is ``"ok"``, ``"confirm"`` (a code from another bag, or another day's
-    container: it may be a mix-up, or what was really taken) or ``"refused"`` (unknown,
-    already used in another period, or not this period's code).  ``code`` is the code as
+    ``status`` is ``"ok"``, ``"confirm"`` (a code from another bag, another day's container,
+    a container of several doses already used in another period: it may be a mix-up, or what
+    was really taken) or ``"refused"`` (unknown, a one-dose container already used in another
+    period, or not this period's code).  ``code`` is the code as
     printed on the label (None when refused); ``message`` is one plain sentence.
     """
 
@@ -58,6 +60,21 @@ def code_verdict(trial: Trial, form: CheckinForm, code: str, entries: list[Entry
         return CodeVerdict("refused", None, _sentence(str(exc)))
     shown = format_code(canonical)
     day = form.day
+    if USED_TWICE in deviations:
+        used_on = sorted(
+            str(e.day)
+            for e in current_checkins(entries).values()
+            if e.payload.get("code") == canonical and e.day != day.date.isoformat()
+        )
+        return CodeVerdict(
+            "confirm",
+            shown,
+            f"{shown} was already recorded on {', '.join(used_on)}, in another period. If you "
+            f"really took {shown} today (a container opened a period early and used on), record "
+            "it: the analysis leaves out the period where it does not belong. If that earlier "
+            f"day's code was the mistake, correct {used_on[0]} instead; if not, type the code on "
+            "today's container.",
+        )
     if "wrong-bag" in deviations:
         bag = (trial.schedule.bag_of(canonical) or 0) + 1
         return CodeVerdict(

@@ -25,6 +25,7 @@ from blindself.trial.schedule import Day
 MAX_NOTE = 2000
 MAX_EXACT = 2**53 - 1  # the largest integer canonical JSON (RFC 8785) stores exactly
 _IDENTITY_IGNORES = ("recorded_at", "reason", "anomaly")
+USED_TWICE = "container-used-twice"  # the deviation flag of a container used in two periods
 
 
 @dataclass(frozen=True)
@@ -206,15 +207,24 @@ def _check_code(
         )
     code = match_code(req.code, trial.schedule.codes)
     period = (day.period or 0) + 1
+    reused = False
     for e in current_checkins(entries).values():
         if e.day == day.date.isoformat() or e.payload.get("period") is None:
             continue
         other = e.payload.get("code")
         if other == code and e.payload["period"] != period:
-            raise CheckinError(
-                f"{format_code(code)} was already used on {e.day}, in another period; "
-                "each container belongs to one period: check the label"
-            )
+            if _doses_per_period(trial, day) < 2:
+                # One dose a container: using it again is impossible, so it is a typo.
+                raise CheckinError(
+                    f"{format_code(code)} was already used on {e.day}, in another period; "
+                    "each container belongs to one period: check the label (if the code "
+                    f"recorded on {e.day} was the mistake, correct that day first)"
+                )
+            # A container of several doses already used in another period is recorded as
+            # taken, with a flag (adversary review F22: one started a period early could not
+            # be recorded at all); the analysis leaves out the period where it does not
+            # belong (docs/design.md#container-used-twice).
+            reused = True
         if (
             other not in (None, code)
             and e.payload["period"] == period
@@ -225,6 +235,8 @@ def _check_code(
                 "enter that code, or correct the earlier day with --replace"
             )
     dev.extend(code_deviations(trial, day, code))
+    if reused:
+        dev.append(USED_TWICE)
     return code
 
 
@@ -236,6 +248,11 @@ def code_deviations(trial: Trial, day: Day, code: str) -> list[str]:
     if day.block is not None and trial.schedule.bag_of(code) != day.block:
         return ["wrong-bag"]
     return []
+
+
+def _doses_per_period(trial: Trial, day: Day) -> int:
+    """How many dose days a container of ``day``'s period serves (every period alike)."""
+    return sum(1 for d in trial.calendar.days if d.period == day.period and d.is_dose)
 
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")

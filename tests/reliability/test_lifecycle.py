@@ -120,7 +120,7 @@ DESIGNS = {
     "placebo-response": lambda: shipped("placebo-response", "helper"),
 }
 
-ACTIONS = ["right", "right", "right", "other-code", "no-capsule", "missed", "replace"]
+ACTIONS = ["right", "right", "right", "other-code", "reused", "no-capsule", "missed", "replace"]
 
 
 def run_cli(args: list[str], ctx: Any) -> Any:
@@ -171,6 +171,7 @@ def live(trial_dir: Path, data: st.DataObject, stats: Counter[str]) -> tuple[Any
         perm = data.draw(st.permutations(range(n_blocks)), label="bags")
         stats["whole-block-swap"] += 1
     guesses = [*protocol.arm_names, "unsure"]
+    doses = max(Counter(d.period for d in days if d.is_dose and d.period is not None).values())
     # A careful person (no day-level mistakes) makes the whole-block rule below checkable.
     careful = data.draw(st.integers(0, 2), label="careful") == 0
     choices = ["right", "replace"] if careful else ACTIONS
@@ -182,12 +183,13 @@ def live(trial_dir: Path, data: st.DataObject, stats: Counter[str]) -> tuple[Any
         if not d.is_dose and data.draw(st.integers(0, 9), label=f"miss{n}") == 0:
             action = "missed"
         stats[action] += 1
-        if d.is_dose and action in ("other-code", "no-capsule", "missed"):
+        if d.is_dose and action in ("other-code", "reused", "no-capsule", "missed"):
             stats["dose-mistake"] += 1
         if action == "missed":
             continue
         ctx = with_clock(make_context(), at(d.date, 21))
         used = codes_in_use(trial_dir)
+        must_accept = False
         period = None if d.period is None else d.period + 1
         code: str | None = None
         if d.is_dose and action != "no-capsule":
@@ -201,7 +203,14 @@ def live(trial_dir: Path, data: st.DataObject, stats: Counter[str]) -> tuple[Any
                 bag = slots[perm[d.block or 0]]
                 right = mine[0] if mine else next((c for c in bag if c not in used), None)
             free = [c for c in schedule.codes if c not in used or used[c] == period]
-            if action == "other-code" and free:
+            # F22: a container of several doses already used in another period (opened a
+            # period early and used on) is recorded as taken, with a flag.
+            reusable = sorted(c for c, p in used.items() if p != period) if doses > 1 else []
+            if action == "reused" and reusable:
+                code = data.draw(st.sampled_from(reusable), label=f"code{n}")
+                must_accept = bool(schedule.period_code) or not mine
+                stats["reused"] += 1
+            elif action == "other-code" and free:
                 code = data.draw(st.sampled_from(sorted(free)), label=f"code{n}")
             else:
                 code = (
@@ -228,7 +237,8 @@ def live(trial_dir: Path, data: st.DataObject, stats: Counter[str]) -> tuple[Any
         )  # fmt: skip
         try:
             record_checkin(trial_dir, req, ctx)
-        except BlindselfError:
+        except BlindselfError as exc:
+            assert not must_accept, exc
             stats["refused"] += 1
             stats["dose-mistake"] += int(d.is_dose)
             continue
