@@ -8,9 +8,17 @@ from __future__ import annotations
 
 
 class BlindselfError(Exception):
-    """A problem the user can fix; ``exit_code`` is the process status."""
+    """A problem the user can fix; ``exit_code`` is the process status (docs/design.md#web-wording).
+
+    ``plain`` is the same message in the words of a form (its fields and buttons, no
+    command-line flags), for the web check-in; it defaults to the message.
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str = "", *, plain: str | None = None) -> None:
+        super().__init__(message)
+        self.plain = plain or message
 
 
 class ProtocolError(BlindselfError):

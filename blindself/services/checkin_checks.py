@@ -43,6 +43,7 @@ class CodeVerdict:
     status: Literal["ok", "confirm", "refused"]
     code: str | None
     message: str
+    plain: str = ""  # the message in a form's words (no command-line flags), if it differs
 
 
 def check_code(trial_dir: Path, day: date, code: str, ctx: Context) -> CodeVerdict:
@@ -57,7 +58,7 @@ def code_verdict(trial: Trial, form: CheckinForm, code: str, entries: list[Entry
     try:
         canonical, deviations = check_container_code(trial, form, code, entries)
     except BlindselfError as exc:
-        return CodeVerdict("refused", None, _sentence(str(exc)))
+        return CodeVerdict("refused", None, _sentence(str(exc)), _sentence(exc.plain))
     shown = format_code(canonical)
     day = form.day
     if USED_TWICE in deviations:

@@ -69,11 +69,15 @@ def record_checkin(trial_dir: Path, req: CheckinRequest, ctx: Context) -> Checki
             if existing is not None and not req.replace:
                 raise CheckinError(
                     f"{payload['date']} is already recorded with other values; "
-                    "add --replace (and --reason TEXT) to correct it"
+                    "add --replace (and --reason TEXT) to correct it",
+                    plain=f"{payload['date']} is already recorded with other values; open "
+                    "that day to correct it, with a reason",
                 )
             if existing is None and req.replace:
                 raise CheckinError(
-                    f"nothing recorded on {payload['date']} to replace; drop --replace"
+                    f"nothing recorded on {payload['date']} to replace; drop --replace",
+                    plain=f"nothing is recorded on {payload['date']} to correct; check in "
+                    "for that day first",
                 )
             if existing is None:
                 entry = tx.append("checkin", payload["date"], payload)

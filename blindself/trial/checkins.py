@@ -69,7 +69,10 @@ def checkin_form(trial: Trial, when: date, today: date) -> CheckinForm:
     """Validate the date and say what its check-in needs."""
     cal = trial.calendar
     if when > today:
-        raise CheckinError(f"{when} is in the future (today is {today}); check --date")
+        raise CheckinError(
+            f"{when} is in the future (today is {today}); check --date",
+            plain=f"{when} is in the future (today is {today}); check the date",
+        )
     day = cal.day(when)
     if day is None:
         if when < cal.start:
@@ -192,18 +195,22 @@ def _check_code(
     if not form.needs_code:
         if req.code:
             raise CheckinError(
-                f"{day.date} is a {day.day_type} day with no container; leave out --code"
+                f"{day.date} is a {day.day_type} day with no container; leave out --code",
+                plain=f"{day.date} is a {day.day_type} day with no container; leave the code out",
             )
         if req.no_capsule:
             raise CheckinError(
-                f"{day.date} is a {day.day_type} day: no capsule was due; leave out --no-capsule"
+                f"{day.date} is a {day.day_type} day: no capsule was due; leave out --no-capsule",
+                plain=f"{day.date} is a {day.day_type} day: no capsule was due",
             )
         return None
     if req.code is None:
         if req.no_capsule:
             return None
         raise CheckinError(
-            f"{day.date} is a dose day: give --code (the container's label) or --no-capsule"
+            f"{day.date} is a dose day: give --code (the container's label) or --no-capsule",
+            plain=f"{day.date} is a dose day: type the code on the container's label, or tap "
+            "'I did not take a capsule today'",
         )
     code = match_code(req.code, trial.schedule.codes)
     period = (day.period or 0) + 1
@@ -232,7 +239,9 @@ def _check_code(
         ):
             raise CheckinError(
                 f"this period already uses {format_code(other)} (from {e.day}); "
-                "enter that code, or correct the earlier day with --replace"
+                "enter that code, or correct the earlier day with --replace",
+                plain=f"this period already uses {format_code(other)} (from {e.day}); "
+                f"enter that code, or correct {e.day} first",
             )
     dev.extend(code_deviations(trial, day, code))
     if reused:
@@ -287,24 +296,33 @@ def _check_ratings(outcomes: tuple[Outcome, ...], ratings: dict[str, float]) -> 
             # Reliability fix: show a bounded, printable part of the name, not all of it.
             shown = "".join(c if c.isprintable() else "?" for c in name[:20])
             shown += "..." if len(name) > 20 else ""
-            raise CheckinError(f"--rate {shown}: no such outcome (outcomes: {', '.join(known)})")
+            raise CheckinError(
+                f"--rate {shown}: no such outcome (outcomes: {', '.join(known)})",
+                plain=f"{shown}: no such outcome (outcomes: {', '.join(known)})",
+            )
     missing = [o.name for o in outcomes if o.name not in ratings]
     if missing:
         raise CheckinError(
-            "missing ratings: " + ", ".join(missing) + " (give --rate NAME=VALUE for each)"
+            "missing ratings: " + ", ".join(missing) + " (give --rate NAME=VALUE for each)",
+            plain="missing ratings: " + ", ".join(missing) + " (rate each one)",
         )
     out: dict[str, float] = {}
     for o in outcomes:
         v = ratings[o.name]
         lo, hi = o.scale
         if not math.isfinite(v) or not lo <= v <= hi:
-            raise CheckinError(f"--rate {o.name}={v:g} is outside the scale {lo:g}-{hi:g}")
+            raise CheckinError(
+                f"--rate {o.name}={v:g} is outside the scale {lo:g}-{hi:g}",
+                plain=f"{o.name} {v:g} is outside the scale {lo:g}-{hi:g}",
+            )
         if abs(v) > MAX_EXACT:
             # Fix: the canonical JSON of the log (RFC 8785) holds integers exactly only up
             # to 2^53; a larger rating crashed the check-in.
             raise CheckinError(
                 f"--rate {o.name}={v:g} is too large to record exactly; ratings must lie "
-                f"within +-{MAX_EXACT}"
+                f"within +-{MAX_EXACT}",
+                plain=f"{o.name} {v:g} is too large to record exactly; ratings must lie "
+                f"within +-{MAX_EXACT}",
             )
         out[o.name] = int(v) if float(v).is_integer() else float(v)
     return out
@@ -314,7 +332,8 @@ def _check_guess(form: CheckinForm, req: CheckinRequest) -> tuple[str | None, in
     if not form.asks_guess:
         if req.guess is not None or req.confidence is not None:
             raise CheckinError(
-                f"no guess is asked on {form.day.date} (not a dose day); leave out --guess"
+                f"no guess is asked on {form.day.date} (not a dose day); leave out --guess",
+                plain=f"no guess is asked on {form.day.date} (not a dose day); leave it out",
             )
         return None, None
     if req.no_capsule and req.guess is None:
@@ -323,20 +342,33 @@ def _check_guess(form: CheckinForm, req: CheckinRequest) -> tuple[str | None, in
         raise CheckinError(
             "missing guess: give --guess "
             + "|".join(form.guess_options)
-            + " and --confidence 50-100"
+            + " and --confidence 50-100",
+            plain="missing guess: choose which you think you took ("
+            + ", ".join(form.guess_options)
+            + ") and how sure you are",
         )
     if req.guess not in form.guess_options:
         raise CheckinError(
-            f"--guess {req.guess[:20]!r}: choose one of {', '.join(form.guess_options)}"
+            f"--guess {req.guess[:20]!r}: choose one of {', '.join(form.guess_options)}",
+            plain=f"guess {req.guess[:20]!r}: choose one of {', '.join(form.guess_options)}",
         )
     if req.guess == "unsure":
         if req.confidence is not None:
-            raise CheckinError("--confidence goes with a guess of an arm, not with 'unsure'")
+            raise CheckinError(
+                "--confidence goes with a guess of an arm, not with 'unsure'",
+                plain="how sure you are goes with a guess of an arm, not with 'unsure'",
+            )
         return "unsure", None
     if req.confidence is None:
-        raise CheckinError("missing --confidence: how sure are you of your guess, 50-100 (%)")
+        raise CheckinError(
+            "missing --confidence: how sure are you of your guess, 50-100 (%)",
+            plain="missing: how sure are you of your guess, 50-100 (%)",
+        )
     if not 50 <= req.confidence <= 100:
-        raise CheckinError(f"--confidence {req.confidence} must be 50-100 (%)")
+        raise CheckinError(
+            f"--confidence {req.confidence} must be 50-100 (%)",
+            plain=f"how sure you are ({req.confidence} %) must be 50-100 (%)",
+        )
     return req.guess, req.confidence
 
 

@@ -127,16 +127,20 @@ def open_trial(root: Path, *, readonly: bool = False) -> Trial:
         # Reliability fix: e.g. a 10 MB --trial; the CLI echoed the whole path back.
         shown = str(root)[:80] + ("..." if len(str(root)) > 80 else "")
         raise TrialStateError(
-            f"{shown}: not a usable path ({exc.strerror}); check --trial"
+            f"{shown}: not a usable path ({exc.strerror}); check --trial",
+            plain=f"{shown}: the trial folder is not usable ({exc.strerror})",
         ) from exc
     if not is_dir:
         raise TrialStateError(
             f"{root}: no trial here; give --trial DIR (or set BLINDSELF_TRIAL), "
-            "or start one with blindself init"
+            "or start one with blindself init",
+            plain=f"{root}: the trial folder is gone; check it on the computer",
         )
     if not paths.db.exists():
         raise TrialStateError(
-            f"{root}: not a blindself trial (no {DB_FILE}); check --trial or BLINDSELF_TRIAL"
+            f"{root}: not a blindself trial (no {DB_FILE}); check --trial or BLINDSELF_TRIAL",
+            plain=f"{root}: not a blindself trial any more (no {DB_FILE}); check it on the "
+            "computer",
         )
     if (root / INIT_MARKER).exists():
         # Its sheets or key may be missing and no commitment was printed: never use it.

@@ -96,7 +96,7 @@ def checkin() -> Any:
     try:
         view = checkin_view(s.trial_dir, parse_date(request.args.get("date")), s.context)
     except BlindselfError as exc:
-        return _page("closed.html.j2", unblinded=False, message=str(exc))
+        return _page("closed.html.j2", unblinded=False, message=exc.plain)
     if view.form is None:
         return _page("closed.html.j2", unblinded=True, message=None)
     form = view.form
@@ -114,16 +114,16 @@ def code() -> Any:
     try:
         form = form_for(s.trial_dir, parse_date(request.form.get("date")), s.context)
     except BlindselfError as exc:
-        return _page("closed.html.j2", REFUSED, unblinded=False, message=str(exc))
+        return _page("closed.html.j2", REFUSED, unblinded=False, message=exc.plain)
     if request.form.get("action") == "skip":
         return _rating_step(form, {"no_capsule": "1"}, None)
     try:
         # The rule the command line's prompt applies (services.checkin_checks), shared.
         verdict = check_code(s.trial_dir, form.day.date, request.form.get("code", ""), s.context)
     except BlindselfError as exc:
-        return _code_step(form, values, str(exc), REFUSED)
+        return _code_step(form, values, exc.plain, REFUSED)
     if verdict.status == "refused" or verdict.code is None:
-        return _code_step(form, values, verdict.message, REFUSED)
+        return _code_step(form, values, verdict.plain or verdict.message, REFUSED)
     if verdict.status == "confirm" and request.form.get("action") != "confirm":
         # Another bag's envelope or another day's container: confirmed before any rating.
         return _page("confirm.html.j2", form=form, verdict=verdict)
@@ -143,8 +143,8 @@ def record() -> Any:
         try:
             form = form_for(s.trial_dir, parse_date(request.form.get("date")), s.context)
         except BlindselfError as closed:
-            return _page("closed.html.j2", REFUSED, unblinded=False, message=str(closed))
-        return _rating_step(form, form_values(request.form), str(exc), REFUSED)
+            return _page("closed.html.j2", REFUSED, unblinded=False, message=closed.plain)
+        return _rating_step(form, form_values(request.form), exc.plain, REFUSED)
     _confirm(outcome)
     return redirect(url_for("views.day", when=when.isoformat()), 303)
 
@@ -198,7 +198,7 @@ def day(when: str) -> Any:
             abort(404)
         view = checkin_view(s.trial_dir, on, s.context)
     except BlindselfError as exc:
-        return _page("closed.html.j2", 404, unblinded=False, message=str(exc))
+        return _page("closed.html.j2", 404, unblinded=False, message=exc.plain)
     if view.form is None:
         return _page("closed.html.j2", unblinded=True, message=None)
     form, recorded = view.form, view.recorded
@@ -211,7 +211,7 @@ def day(when: str) -> Any:
         req = checkin_request(on, request.form, replace=True)
         outcome = record_checkin(s.trial_dir, req, s.context)
     except BlindselfError as exc:
-        return _day_page(form, recorded, form_values(request.form), str(exc), REFUSED)
+        return _day_page(form, recorded, form_values(request.form), exc.plain, REFUSED)
     _confirm(outcome)
     return redirect(url_for("views.day", when=on.isoformat()), 303)
 
@@ -240,7 +240,7 @@ def status() -> Any:
         st = trial_status(s.trial_dir, s.context)
         missed = missed_dates(s.trial_dir, s.context)
     except BlindselfError as exc:
-        return _page("closed.html.j2", 503, unblinded=False, message=str(exc))
+        return _page("closed.html.j2", 503, unblinded=False, message=exc.plain)
     return _page("status.html.j2", st=st, missed=missed)
 
 
@@ -251,7 +251,7 @@ def calendar() -> Any:
         days = calendar_days(s.trial_dir, s.context)
         st = trial_status(s.trial_dir, s.context)
     except BlindselfError as exc:
-        return _page("closed.html.j2", 503, unblinded=False, message=str(exc))
+        return _page("closed.html.j2", 503, unblinded=False, message=exc.plain)
     return _page("calendar.html.j2", days=days, st=st)
 
 
@@ -261,6 +261,6 @@ def report() -> Any:
     try:
         html = report_html(s.trial_dir)
     except BlindselfError as exc:
-        return _page("report_blind.html.j2", message=str(exc))
+        return _page("report_blind.html.j2", message=exc.plain)
     g.report_page = True
     return Response(html, mimetype="text/html")

@@ -5,7 +5,9 @@ Every refusal re-shows the page with the services' message (422) and stores noth
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +99,7 @@ def test_a_check_in_is_recorded_once_and_shown(tmp_path: Path) -> None:
         ({"rate-mood": ""}, "missing ratings: mood"),
         ({"guess": ""}, "missing guess"),
         ({"guess": "verum"}, "choose one of"),
-        ({"confidence": ""}, "missing --confidence"),
+        ({"confidence": ""}, "missing: how sure are you"),
         ({"confidence": "40"}, "must be 50-100"),
         ({"code": "AAAA-A"}, "code"),
         ({"date": day_iso(3)}, "in the future"),
@@ -307,3 +309,62 @@ def test_manifest_makes_it_installable(tmp_path: Path) -> None:
     assert {"192x192", "512x512"} <= sizes
     for icon in m["icons"]:
         assert b.get(icon["src"]).status_code == 200
+
+
+ALERT = re.compile(r'role="alert"[^>]*>([^<]*)<')
+FLAG = re.compile(r"--[a-z]")
+
+
+def alert(r: Any) -> str:
+    found = ALERT.search(r.get_data(as_text=True))
+    assert found, r.get_data(as_text=True)
+    return html.unescape(found.group(1))
+
+
+def test_every_refusal_speaks_in_the_pages_own_terms(tmp_path: Path) -> None:
+    """Web messages named command-line flags ("--rate evil: no such outcome", "check --date",
+    "add --replace"): each refusal a form can meet now names fields and buttons instead."""
+    trial = make_trial(tmp_path)
+    b = browser(app_for(trial, now=today_is(4)))
+    form = {"date": day_iso(2), "code": code_of(trial, 2), **ratings(), "guess": "active"}
+    form["confidence"] = "70"
+    checkin_cases: list[tuple[dict[str, Any], str]] = [
+        ({"rate-evil": "5"}, "evil: no such outcome"),
+        ({"rate-mood": ""}, "missing ratings: mood (rate each one)"),
+        ({"rate-mood": "12"}, "mood 12 is outside the scale 1-10"),
+        (
+            {"guess": ""},
+            "missing guess: choose which you think you took (active, placebo, "
+            "unsure) and how sure you are",
+        ),
+        ({"guess": "verum"}, "guess 'verum': choose one of active, placebo, unsure"),
+        ({"confidence": ""}, "missing: how sure are you of your guess"),
+        ({"confidence": "40"}, "how sure you are (40 %) must be 50-100 (%)"),
+        ({"date": day_iso(5)}, "is in the future (today is"),
+        ({"code": ""}, "type the code on the container's label, or tap 'I did not take"),
+        ({"date": day_iso(0), "code": code_of(trial, 2)}, "with no container; leave the code out"),
+        ({"date": day_iso(0), "code": "", "no_capsule": "1"}, "no capsule was due"),
+        ({"date": day_iso(0), "code": "", "guess": "active"}, "no guess is asked on"),
+    ]
+    seen = []
+    for change, message in checkin_cases:
+        r = b.post("/checkin", {**form, **change})
+        assert r.status_code == 422, (change, r.get_data(as_text=True))
+        seen.append(alert(r))
+        assert message in seen[-1], (change, seen[-1])
+    # A day already recorded, sent again with other values (two tabs): correct it, not --replace.
+    assert b.post("/checkin", form).status_code == 303
+    r = b.post("/checkin", {**form, "rate-mood": "2"})
+    seen.append(alert(r))
+    assert "already recorded with other values; open that day to correct it" in seen[-1]
+    # A code used in another period (self mode: the period's own code, from the code step).
+    self_trial = make_trial(tmp_path, blinding="self")
+    s = browser(app_for(self_trial, now=today_is(4)))
+    bag1 = [format_code(c) for c in public_schedule(self_trial)["bags"][0]["codes"]]
+    first = {"date": day_iso(2), "code": bag1[0], **ratings(), "guess": "unsure"}
+    assert s.post("/checkin", first).status_code == 303
+    r = s.post("/code", {"date": day_iso(3), "code": bag1[0], "action": "next"})
+    seen.append(alert(r))
+    assert "correct that day first" in seen[-1] or "correct" in seen[-1], seen[-1]
+    for text in seen:
+        assert not FLAG.search(text), text
