@@ -30,7 +30,7 @@ border-bottom:1px solid #ddd}td.n{text-align:right;font-variant-numeric:tabular-
 svg{max-width:100%;height:auto}.note{color:#555;font-size:.9rem}
 section{break-inside:avoid-page;margin-bottom:2rem}
 @media print{body{margin:0;max-width:none}}
-</style></head><body>
+</style></head><body><main>
 <h1>Pooled analysis: {{ page.title }}</h1>
 <p>{{ page.subtitle }}</p>
 {% for w in page.warnings %}<p class="warning"><b>Warning:</b> {{ w }}</p>{% endfor %}
@@ -66,7 +66,7 @@ interval (participants resampled); dashed: the observed share and 50 %.</figcapt
 {% endfor %}
 <h2>Notes</h2><ul>{% for n in page.notes %}<li>{{ n }}</li>{% endfor %}</ul>
 <p class="note">{{ page.made_by }}</p>
-</body></html>
+</main></body></html>
 """
 
 
