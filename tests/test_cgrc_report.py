@@ -142,8 +142,6 @@ def test_pool_curve_is_the_stats_module_on_the_measure_rows() -> None:
     assert got["strata"] == direct.to_json()["strata"]
 
 
-
-
 @pytest.mark.browser
 @pytest.mark.parametrize("which", ["trial", "pool"])
 def test_cgrc_sections_are_accessible_and_fit_a_phone(

@@ -100,7 +100,7 @@ def test_share_refuses_before_unblinding(
 def test_bundle_is_anonymized_and_verifiable(bundles: list[Path]) -> None:
     text = bundles[0].read_text()
     b: dict[str, Any] = json.loads(text)
-    assert b["schema"] == "blindself-share/1"
+    assert b["schema"] == "blindself-share/2"
     assert not re.search(r"\d{4}-\d{2}-\d{2}", text), "a calendar date leaked"
     assert NOTE not in text and START.isoformat() not in text
     assert {"date", "note"}.isdisjoint(k for r in b["rows"] for k in r)
@@ -169,6 +169,29 @@ def test_pool_refuses_edited_and_duplicate_bundles(bundles: list[Path], tmp_path
         pool_inputs([bundles[0], SZIGETI], PoolOptions())
 
 
+def test_a_bundle_of_the_old_format_says_what_to_do(bundles: list[Path], tmp_path: Path) -> None:
+    """A blindself-share/1 bundle (rows without the container taken or the exclusion, F24) was
+    refused as "made by an older blindself" under the same format name: now the name says so."""
+    b = json.loads(bundles[0].read_text())
+    b["schema"] = "blindself-share/1"
+    for r in b["rows"]:
+        del r["excluded"]
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(b))
+    with pytest.raises(DataError) as err:
+        pool_inputs([old, bundles[1]], PoolOptions())
+    assert str(err.value) == (
+        "old.json is a blindself-share/1 bundle, made by an older blindself: its rows do not say "
+        "which container each day took nor which days its analysis left out, so it cannot be "
+        "pooled; its author can make a blindself-share/2 bundle by running blindself share again "
+        "with this version (the unblinded trial folder is all it needs)"
+    )
+    b["schema"] = "blindself-share/9"
+    old.write_text(json.dumps(b))
+    with pytest.raises(DataError, match=r"old\.json is not a blindself-share/2 bundle"):
+        pool_inputs([old, bundles[1]], PoolOptions())
+
+
 CSV_OPTS = PoolOptions(
     participant_column="trial_id", arm_column="condition", active="MD", placebo="PL",
     outcome_column="value", measure_column="test_name", measures=("PANAS",),
@@ -214,7 +237,7 @@ def test_cli_share_then_pool(trials: list[Path], tmp_path: Path, invoke: Invoke)
         out = tmp_path / f"share{seed}.json"
         r = invoke(["share", "--trial", str(t), "-o", str(out)])
         assert r.exit_code == 0, r.output
-        assert json.loads(out.read_text())["schema"] == "blindself-share/1"
+        assert json.loads(out.read_text())["schema"] == "blindself-share/2"
         paths.append(str(out))
     html = tmp_path / "pool.html"
     r = invoke(["pool", *paths, "--json", "-o", str(html)])

@@ -1,4 +1,4 @@
-"""Row checks of a ``blindself-share/1`` bundle before pooling (docs/design.md T-46)."""
+"""Row checks of a ``blindself-share/2`` bundle before pooling (docs/design.md T-46)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """``blindself share`` and ``blindself pool``: pooling unblinded trials across people.
 
-``share`` turns an unblinded trial into an anonymized bundle (schema ``blindself-share/1``):
+``share`` turns an unblinded trial into an anonymized bundle (schema ``blindself-share/2``):
 the dose-day data with day numbers counted from the start (no dates, notes or codes), the
 protocol's public parts, the commitment and the revealed allocation document (which holds
 no dates, docs/design.md#allocation-document-and-commitment), so that anyone can re-check the
@@ -24,7 +24,7 @@ from blindself.errors import DataError
 from blindself.services.analyze import refuse_unsafe_text
 from blindself.services.bounded import read_bounded
 from blindself.services.bundle_rows import check_rows
-from blindself.services.sharing import SHARE_SCHEMA
+from blindself.services.sharing import OLD_SHARE_SCHEMAS, SHARE_SCHEMA
 
 POOL_SCHEMA = "blindself-pool/1"
 MAX_INPUT_BYTES = 500_000_000
@@ -239,6 +239,13 @@ def _load_bundle(path: Path) -> dict[str, Any]:
         b = json.loads(raw)
     except (ValueError, RecursionError) as exc:
         raise DataError(f"{path.name} is not JSON; give bundles made by blindself share") from exc
+    if isinstance(b, dict) and b.get("schema") in OLD_SHARE_SCHEMAS:
+        raise DataError(
+            f"{path.name} is a {b['schema']} bundle, made by an older blindself: its rows do not "
+            "say which container each day took nor which days its analysis left out, so it "
+            f"cannot be pooled; its author can make a {SHARE_SCHEMA} bundle by running blindself "
+            "share again with this version (the unblinded trial folder is all it needs)"
+        )
     if not isinstance(b, dict) or b.get("schema") != SHARE_SCHEMA:
         raise DataError(f"{path.name} is not a {SHARE_SCHEMA} bundle (made by blindself share)")
     try:

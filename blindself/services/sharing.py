@@ -1,4 +1,4 @@
-"""``blindself share``: an unblinded trial as an anonymized bundle (schema ``blindself-share/1``).
+"""``blindself share``: an unblinded trial as an anonymized bundle (schema ``blindself-share/2``).
 
 The bundle holds the dose-day data with day numbers counted from the start (no dates or notes),
 each row's container code and its committed arm, the exclusion ``unblind`` applied, the
@@ -15,11 +15,14 @@ from blindself import __version__
 from blindself.errors import TrialStateError
 from blindself.trial.folder import opened_trial
 
-SHARE_SCHEMA = "blindself-share/1"
+# /2 since F24 (rows name the container taken and the exclusion unblind applied); a /1 bundle
+# lacks both, so pool refuses it (docs/design.md#share-bundle).
+SHARE_SCHEMA = "blindself-share/2"
+OLD_SHARE_SCHEMAS = ("blindself-share/1",)
 
 
 def share_trial(trial_dir: Path) -> dict[str, Any]:
-    """The anonymized ``blindself-share/1`` bundle of an unblinded trial."""
+    """The anonymized ``blindself-share/2`` bundle of an unblinded trial."""
     from blindself.services.daily import exclusion
     from blindself.services.unblinding import trial_data
 
