@@ -10,6 +10,7 @@ outcome from it.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import shutil
@@ -110,7 +111,6 @@ def test_import_unblind_report_and_analyze_reproduce(
     got = {row[2]: json.loads(row[3]) for row in added}
     assert {d: p["value"] for d, p in got.items()} == nights  # day_starts rule == wake date - 1
     first = got["2026-03-02"]
-    import hashlib
 
     assert first["source"] == {
         "file": "sleep-export.csv",
@@ -546,3 +546,82 @@ def test_protocol_source_is_checkin_or_import(tmp_path: Path) -> None:
     with pytest.raises(ProtocolError) as exc:
         load_protocol(bad)
     assert str(exc.value) == 'bad.toml: outcomes[0].source is "fitbit"; allowed: checkin, import'
+
+
+def test_log_shows_imported_values_with_their_source(
+    trial: Path, invoke: Invoke, tmp_path: Path
+) -> None:
+    first = write(tmp_path, "day,sleep\n2026-03-03,400\n2026-03-04,410\n", "a.csv")
+    assert run(invoke, trial, str(first), *SLEEP, now=20).exit_code == 0
+    second = write(tmp_path, "day,sleep\n2026-03-04,415\n", "b.csv")
+    assert run(invoke, trial, str(second), *SLEEP, "--replace", now=21).exit_code == 0
+    ctx = make_context(now=at(day(21), 13))
+    args = ["log", "--trial", str(trial), "--from", "2026-03-03", "--to", "2026-03-04"]
+    text = invoke(args, ctx)
+    assert text.exit_code == 0, text.output
+    lines = text.stdout.splitlines()
+    sha_a = hashlib.sha256(first.read_bytes()).hexdigest()[:16]
+    sha_b = hashlib.sha256(second.read_bytes()).hexdigest()[:16]
+    assert f"    imported: sleep_minutes=400 from a.csv row 2 (sha256 {sha_a}..., 2026-03-22)" in (
+        lines
+    )
+    assert (
+        f"    imported: sleep_minutes=415 from b.csv row 2 (sha256 {sha_b}..., 2026-03-23; "
+        "replaced 1 earlier)"
+    ) in lines
+    doc = json.loads(invoke([*args, "--json"], ctx).stdout)
+    day4 = doc["days"][1]
+    assert day4["recorded"] is None and day4["flags"] == ["missed"]  # no check-in that day
+    assert day4["imported"] == [
+        {
+            "seq": day4["imported"][0]["seq"],
+            "outcome": "sleep_minutes",
+            "value": 415,
+            "source": {
+                "file": "b.csv",
+                "sha256": hashlib.sha256(second.read_bytes()).hexdigest(),
+                "column": "sleep",
+                "rows": [2],
+                "combine": None,
+            },
+            "imported_at": at(day(21), 13).isoformat(),
+            "replaced": 1,
+        }
+    ]
+
+
+def test_unblinding_waits_for_the_last_import(trial: Path, invoke: Invoke, tmp_path: Path) -> None:
+    """Imports close at unblinding, so a forgotten last export would be lost for good."""
+    check_in_everything(invoke, trial)
+    ctx = make_context(now=at(day(LAST + 1), 13))
+    r = invoke(["unblind", "--trial", str(trial)], ctx, env=ENV)
+    assert (r.exit_code, r.stderr) == (
+        1,
+        "Error: sleep_minutes is imported from another app and it has no values yet (none on "
+        "the last 3 trial days, to 2026-04-19): import the latest export first with blindself "
+        "import (imports close at unblinding), or, if those values are lost, unblind with "
+        "--early --reason TEXT\n",
+    )
+    early = write(tmp_path, "day,sleep\n2026-04-10,400\n", "early.csv")
+    assert run(invoke, trial, str(early), *SLEEP).exit_code == 0
+    r = invoke(["unblind", "--trial", str(trial)], ctx, env=ENV)
+    assert r.exit_code == 1 and "and its values stop at 2026-04-10 (none on the last 3" in r.stderr
+    late = write(tmp_path, "day,sleep\n2026-04-17,400\n", "late.csv")
+    assert run(invoke, trial, str(late), *SLEEP).exit_code == 0
+    r = invoke(["unblind", "--trial", str(trial)], ctx, env=ENV)
+    assert r.exit_code == 0, r.output
+    assert "sleep_minutes: 2 values imported from" not in r.stdout  # one line per file
+    assert "sleep_minutes: 1 value imported from early.csv" in r.stdout
+    assert "sleep_minutes: 1 value imported from late.csv" in r.stdout
+
+
+def test_lost_imports_unblind_early_with_a_reason(trial: Path, invoke: Invoke) -> None:
+    check_in_everything(invoke, trial)
+    ctx = make_context(now=at(day(LAST + 1), 13))
+    args = ["unblind", "--trial", str(trial), "--early", "--reason", "the tracker was lost"]
+    r = invoke(args, ctx, env=ENV)
+    assert r.exit_code == 0, r.output
+    report = json.loads((trial / "report" / "report.json").read_text())
+    assert report["trial"]["early_reason"] == "the tracker was lost"
+    assert "imports" not in report["trial"]
+    assert report["outcomes"][0]["n"] == {"melatonin": 0, "placebo": 0}

@@ -66,6 +66,15 @@ def history_text(h: History) -> str:
         )
         if d.current is not None and d.current.note:
             lines.append(f"    note: {d.current.note}")
+        for i in d.imported:
+            rows = i.source.get("rows") or ["?"]
+            where = f"row {rows[0]}" if len(rows) == 1 else f"rows {rows[0]}-{rows[-1]}"
+            again = f"; replaced {i.replaced} earlier" if i.replaced else ""
+            lines.append(
+                f"    imported: {i.outcome}={i.value:g} from {i.source.get('file')} {where} "
+                f"(sha256 {str(i.source.get('sha256'))[:16]}..., {(i.imported_at or '')[:10]}"
+                f"{again})"
+            )
         if d.flags:
             lines.append(f"    flags: {', '.join(d.flags)}")
         later = [*d.earlier[1:], d.current]

@@ -8,7 +8,7 @@ the same derivation as ``export`` (``analysed_days``), checked against the commi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,28 @@ class Version:
 
 
 @dataclass(frozen=True)
+class Imported:
+    """An outcome value brought in with ``blindself import``, and where it came from."""
+
+    seq: int
+    outcome: str
+    value: float
+    source: dict[str, Any]  # file, sha256, column, rows, combine
+    imported_at: str | None
+    replaced: int  # how many earlier imported values of the day and outcome it supersedes
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "outcome": self.outcome,
+            "value": self.value,
+            "source": self.source,
+            "imported_at": self.imported_at,
+            "replaced": self.replaced,
+        }
+
+
+@dataclass(frozen=True)
 class LoggedDay:
     """A past (or today's recorded) trial day: what was due, what was recorded, what went wrong.
 
@@ -76,6 +98,8 @@ class LoggedDay:
     earlier: tuple[Version, ...]
     flags: tuple[str, ...]
     arm: str | None = None
+    # values another app measured (docs/design.md#imported-outcomes), in the protocol's order
+    imported: tuple[Imported, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -87,6 +111,7 @@ class LoggedDay:
             "recorded": self.current.to_json() if self.current else None,
             "earlier": [v.to_json() for v in self.earlier],
             "flags": list(self.flags),
+            "imported": [i.to_json() for i in self.imported],
         }
         if self.arm is not None:
             out["arm"] = self.arm
@@ -152,6 +177,7 @@ def trial_history(
         broken = _codebreaks(entries)
         opened = {c for b in broken for c in (b.code, *b.implied)}
         versions = _versions_by_day(entries)
+        imported = _imported_by_day(entries, [o.name for o in trial.protocol.outcomes])
         days = []
         for d in trial.calendar.days:
             iso = d.date.isoformat()
@@ -161,9 +187,10 @@ def trial_history(
             if (since is not None and d.date < since) or (until is not None and d.date > until):
                 continue
             current = recorded[-1] if recorded else None
-            if current is None and d.date == today:
+            if current is None and d.date == today and iso not in imported:
                 continue  # today is not missed yet, and there is nothing to look back on
-            days.append(_logged_day(trial, d, recorded, opened, arms))
+            day = _logged_day(trial, d, recorded, opened, arms)
+            days.append(replace(day, imported=imported.get(iso, ())))
         if last is not None:
             days = days[-last:]
         return History(
@@ -230,6 +257,32 @@ def _versions_by_day(entries: list[Entry]) -> dict[str, list[Entry]]:
     for e in entries:
         if e.kind in CHECKIN_KINDS and e.day is not None:
             out.setdefault(e.day, []).append(e)
+    return out
+
+
+def _imported_by_day(entries: list[Entry], order: list[str]) -> dict[str, tuple[Imported, ...]]:
+    """The current imported values per day (ISO date), each with how many it superseded."""
+    from blindself.trial.measures import MEASURE_KIND, current_measures
+
+    count: dict[tuple[str, str], int] = {}
+    for e in entries:
+        if e.kind == MEASURE_KIND and e.day is not None:
+            key = (e.day, str(e.payload.get("outcome")))
+            count[key] = count.get(key, 0) + 1
+    out: dict[str, tuple[Imported, ...]] = {}
+    for day, by_outcome in current_measures(entries).items():
+        out[day] = tuple(
+            Imported(
+                seq=by_outcome[name].seq,
+                outcome=name,
+                value=by_outcome[name].payload["value"],
+                source=dict(by_outcome[name].payload.get("source", {})),
+                imported_at=by_outcome[name].payload.get("imported_at"),
+                replaced=count[(day, name)] - 1,
+            )
+            for name in order
+            if name in by_outcome
+        )
     return out
 
 

@@ -69,6 +69,8 @@ def unblind_trial(
                 f"check-in of {last} is recorded, or on "
                 f"{trial.calendar.end + timedelta(days=1)} (or use --early --reason TEXT)"
             )
+        if not early:
+            _check_imports(trial)
         if early and not (reason and reason.strip()):
             raise TrialStateError(
                 "--early needs --reason TEXT (it is logged and shown in the report)"
@@ -127,6 +129,39 @@ def unblind_trial(
                 "blindself unblind again"
             ) from exc
         return UnblindResult(report, _summary(report), _report_files(trial), False, published_ok)
+
+
+IMPORT_TAIL_DAYS = 3
+
+
+def _check_imports(trial: Trial) -> None:
+    """Refuse to unblind while an imported outcome's values stop short of the trial's end.
+
+    Imports close at unblinding (docs/design.md#imported-outcomes), so a forgotten last
+    export would be lost for good: each outcome with ``source = "import"`` needs a value on
+    at least one of the last ``IMPORT_TAIL_DAYS`` days that take values.  ``--early`` (with its
+    logged reason) is the way out when those values are lost.
+    """
+    from blindself.services.daily import scheduled
+    from blindself.trial.measures import current_measures
+
+    imported = [o.name for o in trial.protocol.outcomes if o.source == "import"]
+    if not imported:
+        return
+    measures = current_measures(trial.store.entries())
+    due = [d.date for d in trial.calendar.days if scheduled(trial, d.day_type)]
+    tail = due[-IMPORT_TAIL_DAYS:]
+    for name in imported:
+        days = sorted(d for d, by in measures.items() if name in by)
+        if any(d.isoformat() in measures and name in measures[d.isoformat()] for d in tail):
+            continue
+        have = f"its values stop at {days[-1]}" if days else "it has no values yet"
+        raise TrialStateError(
+            f"{name} is imported from another app and {have} (none on the last "
+            f"{len(tail)} trial days, to {tail[-1]}): import the latest export first with "
+            "blindself import (imports close at unblinding), or, if those values are lost, "
+            "unblind with --early --reason TEXT"
+        )
 
 
 def open_allocation(
