@@ -625,3 +625,19 @@ def test_lost_imports_unblind_early_with_a_reason(trial: Path, invoke: Invoke) -
     assert report["trial"]["early_reason"] == "the tracker was lost"
     assert "imports" not in report["trial"]
     assert report["outcomes"][0]["n"] == {"melatonin": 0, "placebo": 0}
+
+
+def test_status_says_how_far_imports_reach(trial: Path, invoke: Invoke, tmp_path: Path) -> None:
+    ctx = make_context(now=at(day(20), 13))
+    before = invoke(["status", "--trial", str(trial)], ctx)
+    assert "Imported (sleep_minutes): no values yet; bring in newer ones with blindself import" in (
+        before.stdout.splitlines()
+    )
+    path = write(tmp_path, "day,sleep\n2026-03-03,400\n2026-03-09,410\n")
+    assert run(invoke, trial, str(path), *SLEEP, now=20).exit_code == 0
+    after = invoke(["status", "--trial", str(trial)], ctx)
+    assert "Imported (sleep_minutes): values up to 2026-03-09; bring in newer ones with " in (
+        after.stdout
+    )
+    doc = json.loads(invoke(["status", "--trial", str(trial), "--json"], ctx).stdout)
+    assert doc["imported"] == {"outcomes": ["sleep_minutes"], "until": "2026-03-09"}

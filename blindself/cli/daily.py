@@ -41,6 +41,12 @@ def status(ctx: click.Context, trial_dir: Path, as_json: bool) -> None:
     click.echo(f"Checked in: {s.checked_in} of {s.due} days due; missed: {s.missed}")
     if s.missed_dates:
         click.echo(f"Missed: {date_runs(s.missed_dates)} (blindself log shows every day)")
+    if s.imported_outcomes and not s.unblinded:
+        until = f"values up to {s.imported_until}" if s.imported_until else "no values yet"
+        click.echo(
+            f"Imported ({', '.join(s.imported_outcomes)}): {until}; bring in newer ones with "
+            "blindself import"
+        )
     n = s.next_instruction
     if s.unblinded:
         click.echo("Unblinded: see report/report.html, or run blindself report")

@@ -114,9 +114,20 @@ class Status:
     head: str
     unblinding_open: bool = False
     missed_dates: tuple[date, ...] = ()
+    # Outcomes another app measures (blindself import) and the latest day holding any
+    # imported value (docs/design.md#imported-outcomes).
+    imported_outcomes: tuple[str, ...] = ()
+    imported_until: date | None = None
 
     def to_json(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if self.imported_outcomes:
+            extra["imported"] = {
+                "outcomes": list(self.imported_outcomes),
+                "until": self.imported_until.isoformat() if self.imported_until else None,
+            }
         return {
+            **extra,
             "trial": self.trial_id,
             "title": self.title,
             "today": self.today.isoformat(),
@@ -149,7 +160,11 @@ def trial_status(trial_dir: Path, ctx: Context) -> Status:
         )
         day = (today - cal.start).days + 1
         head = trial.store.head()
+        imported = tuple(o.name for o in trial.protocol.outcomes if o.source == "import")
+        measured = [d for kind, d in log if kind == "measure" and d is not None]
         return Status(
+            imported_outcomes=imported,
+            imported_until=date.fromisoformat(max(measured)) if measured else None,
             trial_id=trial.trial_id,
             title=trial.protocol.title,
             today=today,
