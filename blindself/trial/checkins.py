@@ -120,7 +120,8 @@ def build_payload(
         if name in imported:
             raise CheckinError(
                 f"--rate {name}: this outcome is measured by another app and brought in with "
-                "blindself import, not rated at check-in; leave it out"
+                "blindself import, not rated at check-in; leave it out",
+                plain=f"{name} is measured by another app and imported, not rated here",
             )
     ratings = _check_ratings(form.outcomes, req.ratings)
     guess, confidence = _check_guess(form, req)
