@@ -155,7 +155,10 @@ def _outcome(
     none_arm: str | None,
 ) -> dict[str, Any]:
     plan = data.plan
-    names = [x.name for x in data.outcomes]
+    # Listwise deletion is over the daily ratings: a questionnaire asked weekly is missing by
+    # design on the other days, which would otherwise delete them all
+    # (docs/design.md#instruments).
+    names = [x.name for x in data.outcomes if x.instrument is None]
     y_all = _values(rows, o.name, plan.missing == "listwise", names)
     dose = np.array([r.day_type == "dose" and r.arm is not None for r in rows], dtype=bool)
     day = np.array([r.day for r in rows], dtype=float)

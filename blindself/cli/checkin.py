@@ -22,6 +22,21 @@ if TYPE_CHECKING:
 
 
 # --------------------------------------------------------------------------- daily
+def _is_answer_list(text: str) -> bool:
+    """``NAME=a1,a2,...`` (a questionnaire's item answers), or a lone skipped item."""
+    value = text.partition("=")[2].strip()
+    return "," in value or value == "-"
+
+
+def _parse_answers(text: str) -> tuple[str, tuple[str, ...]]:
+    name, _, value = text.partition("=")
+    if not name.strip():
+        raise click.BadParameter(
+            f"{text[:30]!r}: use NAME=a1,a2,... for a questionnaire", param_hint="--rate"
+        )
+    return name.strip(), tuple(v.strip() for v in value.split(","))
+
+
 def _parse_rating(text: str) -> tuple[str, float]:
     name, sep, value = text.partition("=")
     if not sep or not name.strip():
@@ -39,7 +54,13 @@ def _parse_rating(text: str) -> tuple[str, float]:
 @trial_option
 @click.option("--date", "when", help="The day to record (YYYY-MM-DD); default today.")
 @click.option("--code", help="The container's code, e.g. K7M2-X.")
-@click.option("--rate", "rates", multiple=True, help="A rating NAME=VALUE; repeatable.")
+@click.option(
+    "--rate",
+    "rates",
+    multiple=True,
+    help="A rating NAME=VALUE, or a questionnaire's answers NAME=a1,a2,... in item order "
+    "(- skips an item); repeatable.",
+)
 @click.option("--guess", help="Which arm you think you took, or 'unsure'.")
 @click.option(
     "--confidence", type=BoundedInt(50, 100), help="How sure you are of the guess, 50-100 (%)."
@@ -82,15 +103,17 @@ def checkin(
     from blindself.trial.checkins import collect_ratings
 
     try:
-        ratings = collect_ratings(_parse_rating(text) for text in rates)
+        ratings = collect_ratings(_parse_rating(t) for t in rates if not _is_answer_list(t))
+        answers = collect_ratings(_parse_answers(t) for t in rates if _is_answer_list(t))
     except CheckinError as exc:
         raise click.BadParameter(str(exc), param_hint="--rate") from None
     if options.interactive():
         form = form_for(trial_dir, day, c)
         day = form.day.date
-        a = Asked(code, ratings, guess, confidence, note)
+        a = Asked(code, ratings, guess, confidence, note, answers)
         _prompt_missing(trial_dir, c, form, a, no_capsule, replace)
         code, ratings, guess, confidence, note = a.code, a.ratings, a.guess, a.confidence, a.note
+        answers = a.answers
     if day is None:
         day = form_for(trial_dir, None, c).day.date
     req = CheckinRequest(
@@ -103,6 +126,7 @@ def checkin(
         no_capsule=no_capsule,
         replace=replace,
         reason=reason,
+        answers=answers,
     )
     result = record_checkin(trial_dir, req, c)
     e = result.entry
@@ -124,6 +148,14 @@ def checkin(
             f"{e.day} was recorded (entry {e.seq}) but the confirmation could not be printed "
             f"({exc.strerror or exc})"
         ) from exc
+    for o in result.severe:
+        # Said once per entry into the band (docs/design.md#instruments); not a diagnosis.
+        click.echo(
+            f"Your {o.question} score is in its published 'severe' range. This is not a "
+            "diagnosis, and blindself gives no medical advice, but talking to a doctor or "
+            "another health professional about how you feel is a good idea.",
+            err=True,
+        )
     for rule in result.stop_rules:
         click.echo(
             f"STOP RULE MET: {rule.outcome} reached {rule.threshold:g} on {rule.days} day(s). "
@@ -143,9 +175,11 @@ class Asked:
         guess: str | None,
         confidence: int | None,
         note: str | None,
+        answers: dict[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.code, self.ratings, self.guess = code, ratings, guess
         self.confidence, self.note = confidence, note
+        self.answers = answers if answers is not None else {}
 
 
 def _ask(question: str, parse: Callable[[str], Any], blank: str, default: str | None = None) -> Any:
@@ -320,6 +354,10 @@ def _prompt_missing(
             )
     if not form.guess_first:
         ask_guess()
+    for o in form.instruments:
+        if o.name not in a.answers and o.name not in a.ratings:
+            old_items = ((was.get("answers") or {}).get(o.name) or {}).get("items")
+            a.answers[o.name] = _ask_instrument(o, old_items)
     while a.note is None:
         text = click.prompt(
             "Note (optional; Enter to skip)" if old is None else "Note (Enter keeps it)",
@@ -331,6 +369,49 @@ def _prompt_missing(
             a.note = _note(str(text))
         except ValueError as exc:
             click.echo(str(exc), err=True)
+
+
+def _ask_instrument(o: Any, old: list[int | None] | None) -> tuple[str, ...]:
+    """Ask a questionnaire's items one by one, its options numbered by their published
+    values (docs/design.md#instruments); Enter keeps a recorded answer (--replace)."""
+    from blindself.trial.questionnaires import SKIP
+
+    instrument = o.instrument
+    lo, hi = instrument.item_range
+    click.echo(
+        f"{instrument.title} ({len(instrument.items)} questions). {instrument.instructions}",
+        err=True,
+    )
+    click.echo(
+        "  "
+        + "   ".join(f"{c.value} = {c.label}" for c in instrument.options)
+        + f"   ({SKIP} = skip)",
+        err=True,
+    )
+    out = []
+    n = len(instrument.items)
+    for i, item in enumerate(instrument.items):
+        kept = None
+        if old is not None:
+            kept = SKIP if old[i] is None else str(old[i])
+
+        def parse(text: str) -> str:
+            if text == SKIP:
+                return text
+            if text.isascii() and text.isdigit() and lo <= int(text) <= hi:
+                return text
+            shown = text[:20] + ("..." if len(text) > 20 else "")
+            raise ValueError(f"type one of {lo}-{hi} (or {SKIP} to skip); you typed {shown!r}")
+
+        out.append(
+            _ask(
+                f"{i + 1}/{n} {item.text} [{lo}-{hi}]",
+                parse,
+                f"Type the number of your answer, {lo}-{hi} (or {SKIP} to skip this question).",
+                kept,
+            )
+        )
+    return tuple(out)
 
 
 @click.command()

@@ -72,6 +72,10 @@ def status(ctx: click.Context, trial_dir: Path, as_json: bool) -> None:
             what += f", open any envelope from bag {n['bag']}"
         click.echo(f"Next: {what}{' (already checked in)' if n['checked_in'] else ''}")
     if not s.unblinded:
+        for name, title, when in s.instruments:
+            due = f"next due {when}" if when else "not asked again"
+            click.echo(f"Questionnaire {title} ({name}): {due}")
+    if not s.unblinded:
         click.echo(
             "Your ratings are not charted before unblinding: seeing them could shape your guesses."
         )

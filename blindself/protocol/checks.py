@@ -63,6 +63,13 @@ class _Validator(FieldReader):
                     'is "dose-trend", which needs at least two active arms in the design; '
                     'use "contrasts"',
                 )
+        for i, o in enumerate(outcomes):
+            if o.schedule.startswith(("weekly:", "fortnightly:")) and checkin.days != "all":
+                # A weekday may fall on an off day, when nobody checks in.
+                raise self.fail(
+                    f"outcomes[{i}].schedule",
+                    f'is "{o.schedule}", which needs checkin.days = "all"',
+                )
         stop_rules = plan_reader.stop_rules(doc.get("stop_rules"), outcomes)
         tz = trial.get("timezone")
         if tz is not None:

@@ -40,6 +40,76 @@ class Design:
 
 
 @dataclass(frozen=True)
+class Choice:
+    """One response option of an instrument: its published value and label."""
+
+    value: int
+    label: str
+
+
+@dataclass(frozen=True)
+class Item:
+    text: str
+    reversed: bool = False
+
+
+@dataclass(frozen=True)
+class Band:
+    """A published interpretation band: scores from ``start`` up to the next band's start."""
+
+    start: float
+    label: str
+    severe: bool = False
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """A validated questionnaire (docs/design.md#instruments): items, options, scoring rule.
+
+    An answer is the published value of the chosen option; a reversed item scores
+    ``lowest + highest - value``.  ``scoring`` is "sum" or "mean"; ``rule`` names the
+    missing-item rule ("prorate": sum scaled to all items, or "mean-of-answered"), allowed
+    with at most ``max_missing`` items unanswered.
+    """
+
+    name: str
+    title: str
+    version: int
+    reference: str
+    instructions: str
+    options: tuple[Choice, ...]
+    items: tuple[Item, ...]
+    scoring: Literal["sum", "mean"]
+    better: Literal["higher", "lower"]
+    rule: Literal["prorate", "mean-of-answered"]
+    max_missing: int
+    bands: tuple[Band, ...]
+    licence: str
+    licence_url: str
+
+    @property
+    def scoring_version(self) -> str:
+        """Stored beside every score, so a later change of the rule is never silent."""
+        return f"{self.name}/{self.version}"
+
+    @property
+    def item_range(self) -> tuple[int, int]:
+        values = [c.value for c in self.options]
+        return min(values), max(values)
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        lo, hi = self.item_range
+        n = len(self.items) if self.scoring == "sum" else 1
+        return float(lo * n), float(hi * n)
+
+
+#: When an instrument is asked (docs/design.md#instruments); "weekly:" and "fortnightly:"
+#: take a weekday, e.g. "weekly:sun".
+SCHEDULES = ("every", "period-end", "baseline-and-end")
+
+
+@dataclass(frozen=True)
 class Outcome:
     name: str
     question: str
@@ -50,6 +120,9 @@ class Outcome:
     # "import": measured by another app and brought in with ``blindself import``; the
     # check-in neither asks for it nor accepts it (docs/design.md#imported-outcomes).
     source: Literal["checkin", "import"] = "checkin"
+    # A questionnaire outcome: the score is the rating; asked on its own schedule.
+    instrument: Instrument | None = None
+    schedule: str = "every"
 
 
 @dataclass(frozen=True)
@@ -113,6 +186,16 @@ class Protocol:
     @property
     def primary(self) -> Outcome:
         return next(o for o in self.outcomes if o.primary)
+
+    @property
+    def daily_outcomes(self) -> tuple[Outcome, ...]:
+        """The single ratings asked at every check-in (not imported, not questionnaires)."""
+        return tuple(o for o in self.outcomes if o.instrument is None and o.source == "checkin")
+
+    @property
+    def instruments(self) -> tuple[Outcome, ...]:
+        """The questionnaire outcomes, each on its own schedule."""
+        return tuple(o for o in self.outcomes if o.instrument is not None)
 
     def outcome(self, name: str) -> Outcome:
         for o in self.outcomes:

@@ -12,6 +12,8 @@ from typing import Any
 
 from blindself.protocol.fields import FieldReader, show
 from blindself.protocol.model import (
+    SCHEDULES,
+    WEEKDAYS,
     AnalysisPlan,
     CheckinPlan,
     Outcome,
@@ -36,6 +38,9 @@ class PlanReader(FieldReader):
             prefix = f"outcomes[{i}]"
             if not isinstance(o, dict):
                 raise self.fail(prefix, "must be a table ([[outcomes]])")
+            if "instrument" in o:
+                out.append(self._instrument_outcome(o, prefix, out))
+                continue
             self.no_unknown(
                 o, prefix, {"name", "question", "scale", "better", "primary", "mcid", "source"}
             )
@@ -86,6 +91,47 @@ class PlanReader(FieldReader):
         if not primaries:
             raise self.fail("outcomes", "mark exactly one outcome primary = true (found none)")
         return tuple(out)
+
+    def _instrument_outcome(self, o: dict[str, Any], prefix: str, out: list[Outcome]) -> Outcome:
+        """An outcome that is a shipped questionnaire (docs/design.md#instruments): its scale
+        and direction come from the instrument's scoring, so the protocol may not set them."""
+        from blindself.protocol.instrument import load_instrument, shipped_instruments
+
+        self.no_unknown(o, prefix, {"name", "instrument", "schedule", "primary", "mcid"})
+        which = self.string(o, "instrument", prefix)
+        try:
+            instrument = load_instrument(which)
+        except KeyError:
+            raise self.fail(
+                f"{prefix}.instrument",
+                f"is {show(which)}; shipped instruments: {', '.join(shipped_instruments())}",
+            ) from None
+        name = self.name(o, "name", prefix) if "name" in o else instrument.name
+        if any(x.name == name for x in out):
+            raise self.fail(f"{prefix}.name", f"repeats outcome {show(name)}; names must be unique")
+        schedule = self.string(o, "schedule", prefix, "every")
+        kind, _, weekday = schedule.partition(":")
+        if not (
+            (schedule in SCHEDULES) or (kind in ("weekly", "fortnightly") and weekday in WEEKDAYS)
+        ):
+            raise self.fail(
+                f"{prefix}.schedule",
+                f"is {show(schedule)}; allowed: {', '.join(SCHEDULES)}, weekly:DAY or "
+                f"fortnightly:DAY (DAY one of {','.join(WEEKDAYS)})",
+            )
+        mcid = self.number(o, "mcid", prefix, None)
+        if mcid is not None and mcid <= 0:
+            raise self.fail(f"{prefix}.mcid", "must be a positive number of score points")
+        return Outcome(
+            name=name,
+            question=instrument.title,
+            scale=instrument.bounds,
+            better=instrument.better,
+            primary=self.boolean(o, "primary", prefix, False),
+            mcid=mcid,
+            instrument=instrument,
+            schedule=schedule,
+        )
 
     def checkin(self, d: dict[str, Any]) -> CheckinPlan:
         starts = self.clock_time(d, "day_starts", "04:00")

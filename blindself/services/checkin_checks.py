@@ -27,6 +27,7 @@ from blindself.trial.codes import format_code
 from blindself.trial.folder import Trial, opened_trial
 from blindself.trial.log.store import Entry
 from blindself.trial.progress import current_checkins
+from blindself.trial.questionnaires import SKIP
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,17 @@ def kept_fields(req: CheckinRequest, old: dict[str, Any]) -> CheckinRequest:
     kept or repeated; the note is kept unless a new one (even an empty one) is given; the code
     and whether the container was taken are kept unless a code or --no-capsule is given.
     """
-    ratings = {**old.get("ratings", {}), **req.ratings}
+    # A questionnaire's score is kept through its answers (it is rescored), not as a rating.
+    old_answers = old.get("answers") or {}
+    answers = {
+        name: tuple(SKIP if a is None else str(a) for a in record["items"])
+        for name, record in old_answers.items()
+    }
+    answers.update(req.answers)
+    kept = {k: v for k, v in old.get("ratings", {}).items() if k not in old_answers}
+    ratings = {**kept, **req.ratings}
+    for name in req.ratings:
+        answers.pop(name, None)
     guess, confidence = req.guess, req.confidence
     if guess is None:
         guess = old.get("guess")
@@ -131,6 +142,7 @@ def kept_fields(req: CheckinRequest, old: dict[str, Any]) -> CheckinRequest:
         req,
         code=code,
         ratings=ratings,
+        answers=answers,
         guess=guess,
         confidence=confidence,
         note=note,

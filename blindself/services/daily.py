@@ -43,6 +43,7 @@ def record_checkin(trial_dir: Path, req: CheckinRequest, ctx: Context) -> Checki
         same_checkin,
         stop_rules_met,
     )
+    from blindself.trial.questionnaires import severe_crossings
 
     """Validate and append one day's check-in; returns only after the commit."""
     with opened_trial(trial_dir) as trial:
@@ -86,7 +87,10 @@ def record_checkin(trial_dir: Path, req: CheckinRequest, ctx: Context) -> Checki
             current = current_checkins([*entries, entry])
         status = "replaced" if existing is not None else "recorded"
         hits = stop_rules_met(trial.protocol.stop_rules, trial.protocol.outcomes, current)
-        return CheckinOutcome(status, entry, tuple(deviations), hits, existing)
+        severe = severe_crossings(
+            trial.protocol, {d: e.payload for d, e in current.items()}, req.date
+        )
+        return CheckinOutcome(status, entry, tuple(deviations), hits, existing, severe)
 
 
 def _clock_went_back(entries: list[Any], now: Any) -> bool:
@@ -118,6 +122,8 @@ class Status:
     # imported value (docs/design.md#imported-outcomes).
     imported_outcomes: tuple[str, ...] = ()
     imported_until: date | None = None
+    # Each questionnaire's next due day from today (None: not asked again).
+    instruments: tuple[tuple[str, str, date | None], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         extra: dict[str, Any] = {}
@@ -125,6 +131,12 @@ class Status:
             extra["imported"] = {
                 "outcomes": list(self.imported_outcomes),
                 "until": self.imported_until.isoformat() if self.imported_until else None,
+            }
+        instruments: dict[str, Any] = {}
+        if self.instruments:
+            instruments["instruments"] = {
+                name: {"title": title, "next_due": when and when.isoformat()}
+                for name, title, when in self.instruments
             }
         return {
             **extra,
@@ -141,6 +153,7 @@ class Status:
             "next": self.next_instruction,
             "unblinded": self.unblinded,
             "head": self.head,
+            **instruments,
         }
 
 
@@ -180,7 +193,27 @@ def trial_status(trial_dir: Path, ctx: Context) -> Status:
             next_instruction=_next_instruction(trial, today, current),
             head=f"{head.seq}:{head.hash}",
             unblinding_open=unblinding_open(trial, today, current),
+            instruments=_instruments_due(trial, today, current),
         )
+
+
+def _instruments_due(
+    trial: Trial, today: date, current: Container[str]
+) -> tuple[tuple[str, str, date | None], ...]:
+    """Each questionnaire's next due day: today unless today is already checked in."""
+    if not trial.protocol.instruments:
+        return ()
+    from blindself.trial.questionnaires import instrument_dates
+
+    out = []
+    for o in trial.protocol.instruments:
+        dates = instrument_dates(trial.protocol, trial.calendar, o)
+        nxt = next(
+            (d for d in dates if d > today or (d == today and d.isoformat() not in current)),
+            None,
+        )
+        out.append((o.name, o.question, nxt))
+    return tuple(out)
 
 
 def seal_warnings(trial_dir: Path) -> tuple[str, ...]:

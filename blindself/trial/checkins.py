@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from blindself.errors import BlindselfError, CheckinError
 from blindself.protocol.fields import unsafe_text
@@ -20,6 +20,7 @@ from blindself.trial.codes import format_code, match_code
 from blindself.trial.folder import Trial
 from blindself.trial.log.store import Entry
 from blindself.trial.progress import current_checkins
+from blindself.trial.questionnaires import check_answers, due_instruments
 from blindself.trial.schedule import Day
 
 MAX_NOTE = 2000
@@ -39,6 +40,9 @@ class CheckinRequest:
     no_capsule: bool = False
     replace: bool = False
     reason: str | None = None
+    # Questionnaire answers by instrument: option values in item order, "-" for a skipped
+    # item (docs/design.md#instruments).
+    answers: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class CheckinForm:
     guess_options: tuple[str, ...]
     guess_first: bool
     issued: tuple[str, ...] = ()  # every code of the trial (public), to check a typed code early
+    instruments: tuple[Outcome, ...] = ()  # questionnaires due on the day, asked after ratings
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,8 @@ class CheckinOutcome:
     deviations: tuple[str, ...]
     stop_rules: tuple[StopRule, ...]
     previous: Entry | None = None  # the entry a --replace superseded
+    # Questionnaires whose score entered their published "severe" band with this check-in.
+    severe: tuple[Outcome, ...] = ()
 
 
 def checkin_form(trial: Trial, when: date, today: date) -> CheckinForm:
@@ -99,12 +106,14 @@ def checkin_form(trial: Trial, when: date, today: date) -> CheckinForm:
         needs_code=day.is_dose,
         expected_code=expected,
         bag=bag,
-        # Imported outcomes come from another app's export (blindself import), never asked.
-        outcomes=tuple(o for o in trial.protocol.outcomes if o.source == "checkin"),
+        # Imported outcomes come from another app's export (blindself import), never asked;
+        # questionnaires are asked on their own days (``instruments``).
+        outcomes=trial.protocol.daily_outcomes,
         asks_guess=plan.guess and day.is_dose,
         guess_options=(*trial.protocol.arm_names, "unsure"),
         guess_first=plan.guess_first,
         issued=trial.schedule.codes,
+        instruments=due_instruments(trial.protocol, cal, when),
     )
 
 
@@ -123,7 +132,15 @@ def build_payload(
                 "blindself import, not rated at check-in; leave it out",
                 plain=f"{name} is measured by another app and imported, not rated here",
             )
-    ratings = _check_ratings(form.outcomes, req.ratings)
+    answers = check_answers(
+        trial.protocol, trial.calendar, form.instruments, form.day.date, req.ratings, req.answers
+    )
+    ratings = _check_ratings(
+        form.outcomes, {k: v for k, v in req.ratings.items() if k not in answers}
+    )
+    for name, record in answers.items():
+        if record["score"] is not None:
+            ratings[name] = record["score"]
     guess, confidence = _check_guess(form, req)
     note = req.note or ""
     check_free_text(note, "the note")
@@ -144,6 +161,10 @@ def build_payload(
         "deviation": deviations,
         "recorded_at": recorded_at,
     }
+    if answers:
+        # Only on days an instrument is asked: the payloads of protocols without
+        # questionnaires stay as they were.
+        payload["answers"] = answers
     if req.reason:
         payload["reason"] = req.reason
     return payload, deviations
@@ -279,9 +300,12 @@ def parse_day(text: str) -> date:
     return date.fromisoformat(text)
 
 
-def collect_ratings(pairs: Iterable[tuple[str, float]]) -> dict[str, float]:
+V = TypeVar("V")
+
+
+def collect_ratings(pairs: Iterable[tuple[str, V]]) -> dict[str, V]:
     """Ratings by outcome name; a name given twice is refused, never silently one of them."""
-    out: dict[str, float] = {}
+    out: dict[str, V] = {}
     for name, value in pairs:
         if name in out:
             shown = "".join(c if c.isprintable() else "?" for c in name[:30])
