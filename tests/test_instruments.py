@@ -426,7 +426,10 @@ def test_the_prompt_asks_each_item_with_numbered_options(
     typed = "\n".join(["3", "9", "1", "-", "2", "", "0", "1", "2", "3", "note"]) + "\n"
     r = invoke([*args, "--rate", "anxiety=3"], with_clock(make_context(), at(day(6))), input=typed)
     assert r.exit_code == 0, r.output
-    assert "0 = Not at all   1 = Several days   2 = More than half the days   3 = Nearly every day" in r.stderr
+    assert (
+        "0 = Not at all   1 = Several days   2 = More than half the days   3 = Nearly every day"
+        in r.stderr
+    )
     assert "1/7 Feeling nervous, anxious or on edge [0-3]" in r.stderr
     assert "type one of 0-3 (or - to skip); you typed '9'" in r.stderr
     assert "Type the number of your answer, 0-3 (or - to skip this question)." in r.stderr

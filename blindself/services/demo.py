@@ -18,14 +18,17 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from blindself.errors import DataError
 from blindself.protocol.loading import parse_protocol
+from blindself.protocol.model import Outcome
 from blindself.services.context import Context
 from blindself.services.daily import record_checkin
 from blindself.services.setup import init_trial
 from blindself.services.unblinding import unblind_trial
 from blindself.trial.checkins import CheckinRequest
+from blindself.trial.questionnaires import due_instruments
 from blindself.trial.schedule import build_calendar
 
 DEMO_TEMPLATE = "microdosing-resilience.toml"
@@ -104,7 +107,7 @@ def run_demo(
             if current_arm == "active":
                 lift = effect if day.is_dose else effect / 3
             ratings = {}
-            for i, o in enumerate(protocol.outcomes):
+            for i, o in enumerate(protocol.daily_outcomes):
                 lo, hi = o.scale
                 sign = 1.0 if o.better == "higher" else -1.0
                 centre = 6.0 if o.better == "higher" else 4.0
@@ -118,6 +121,10 @@ def run_demo(
                 else:
                     guess = "active" if felt or rng.random() < 0.3 else "placebo"
                     confidence = int(rng.integers(50, 90))
+            answers = {
+                o.name: _answers(o, lift, noise, rng)
+                for o in due_instruments(protocol, init.calendar, day.date)
+            }
             when = datetime.combine(day.date, time(20, 0), tzinfo=UTC)
             day_ctx = replace(ctx, clock=_fixed(when))
             record_checkin(
@@ -128,6 +135,7 @@ def run_demo(
                     ratings=ratings,
                     guess=guess,
                     confidence=confidence,
+                    answers=answers,
                 ),
                 day_ctx,
             )
@@ -141,6 +149,23 @@ def run_demo(
     return DemoResult(
         directory.absolute(), result.summary, directory.absolute() / "report" / "report.html"
     )
+
+
+def _answers(o: Outcome, lift: float, noise: float, rng: Any) -> tuple[str, ...]:
+    """A simulated person's answers to a questionnaire: item scores a little better with
+    the drug's lift and the day's mood, entered as option values (reversed items mirrored)."""
+    instrument = o.instrument
+    if instrument is None:  # due_instruments yields questionnaires only
+        return ()
+    lo, hi = instrument.item_range
+    sign = 1.0 if instrument.better == "higher" else -1.0
+    centre = (lo + hi) / 2 - sign * 0.5
+    out = []
+    for item in instrument.items:
+        score = centre + sign * (0.4 * lift + 0.3 * noise) + rng.normal(0, 0.5)
+        value = int(min(hi, max(lo, round(score))))
+        out.append(str(lo + hi - value if item.reversed else value))
+    return tuple(out)
 
 
 def _fixed(when: datetime) -> Callable[[], datetime]:
