@@ -496,3 +496,69 @@ def _hand_estimate(sheet: dict[str, Any]) -> float:
         answered = [v, v, 1, 0, 1, 2] + ([] if n % 2 else [1])
         by_arm[arm].append(sum(answered) * 7 / len(answered))
     return sum(by_arm["active"]) / 3 - sum(by_arm["placebo"]) / 3
+
+
+def test_a_score_asked_on_a_day_after_is_compared_by_its_period(
+    tmp_path: Path, invoke: Invoke
+) -> None:
+    """Fadiman (1 dose day, 2 days after): the BRS at each period's end falls on an off day;
+    a questionnaire describes its period, so it is compared there, not dropped with the off
+    days (docs/design.md#instruments), and `analyze` on data.csv does the same."""
+    protocol = tmp_path / "p.toml"
+    protocol.write_text(
+        instrument_protocol(
+            '[[outcomes]]\ninstrument = "brs"\nschedule = "period-end"\n',
+            blocks=4,
+            period_days=1,
+        ).replace('dosing = "daily"', 'dosing = "fadiman"')
+    )
+    trial = tmp_path / "trial"
+    assert init_trial_cli(invoke, protocol, trial, make_context()).exit_code == 0
+    sheet = json.loads((tmp_path / "trial-sheet.json").read_text())
+    # 2 baseline days, then 8 periods of 3 days: period k (1-based) doses on day 2 + 3(k-1)
+    # and ends on day 4 + 3(k-1).
+    for n in range(26):
+        args = ["checkin", "--trial", str(trial), "--date", day(n).isoformat()]
+        args += ["--rate", "mood=5", "--rate", "anxiety=3"]
+        period = (n - 2) // 3 + 1
+        code = next((c["code"] for c in sheet["containers"] if c["period"] == period), "")
+        if n >= 2 and (n - 2) % 3 == 0:
+            args += ["--code", code, "--guess", "unsure"]
+        if n >= 2 and (n - 2) % 3 == 2:
+            arm = sheet["codes"][code]
+            # Smith et al. 2008 scoring: active 4,2,4,2,4,2 -> item scores all 4 -> 4.0;
+            # placebo 3s -> 3.0 (one period with item 6 skipped: mean of five 3s = 3.0).
+            answers = "4,2,4,2,4,2" if arm == "active" else ("3,3,3,3,3,-" if n == 10 else "3,3,3,3,3,3")  # fmt: skip
+            args += ["--rate", f"brs={answers}"]
+        r = invoke(args, with_clock(make_context(), at(day(n))))
+        assert r.exit_code == 0, r.output
+    after = with_clock(make_context(), at(day(27)))
+    assert invoke(["unblind", "--trial", str(trial)], after, env=ENV).exit_code == 0
+    report = json.loads((trial / "report" / "report.json").read_text())
+    brs = next(o for o in report["outcomes"] if o["name"] == "brs")
+    assert brs["n"] == {"active": 4, "placebo": 4}
+    assert brs["contrasts"][0]["estimate"] == pytest.approx(1.0)
+    csv = trial / "report" / "data.csv"
+    header = csv.read_text().splitlines()[0].split(",")
+    assert header[header.index("brs") :][:3] == ["brs", "brs:scoring", "brs:items"]
+    r = invoke(
+        ["analyze", str(csv), "--arm-column", "arm", "--active", "active", "--placebo",
+         "placebo", "--outcomes", "mood,anxiety,brs", "--json"]
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    again = next(o for o in json.loads(r.stdout)["outcomes"] if o["name"] == "brs")
+    assert again["n"] == brs["n"]
+    assert again["better"] == "higher" and again["scale"] == [1.0, 5.0]
+    assert again["contrasts"][0]["p_randomization"] == pytest.approx(
+        brs["contrasts"][0]["p_randomization"]
+    )
+    # An unknown scoring rule in the export is refused, naming the column.
+    text = csv.read_text().replace("brs/1", "brs/9")
+    (tmp_path / "edited.csv").write_text(text)
+    r = invoke(["analyze", str(tmp_path / "edited.csv"), "--arm-column", "arm", "--active",
+                "active", "--placebo", "placebo"])  # fmt: skip
+    assert r.exit_code == 1
+    assert r.stderr.strip() == (
+        "Error: edited.csv: column brs:scoring must name one scoring rule this blindself "
+        "knows, e.g. gad7/1 (found: brs/9)"
+    )

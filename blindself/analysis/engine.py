@@ -160,7 +160,11 @@ def _outcome(
     # (docs/design.md#instruments).
     names = [x.name for x in data.outcomes if x.instrument is None]
     y_all = _values(rows, o.name, plan.missing == "listwise", names)
-    dose = np.array([r.day_type == "dose" and r.arm is not None for r in rows], dtype=bool)
+    # A questionnaire's score describes its period (it asks about the last days or weeks),
+    # so it is compared on whichever day of the period it was asked, dose or "day after";
+    # a single rating is compared on dose days (docs/design.md#instruments).
+    compared = ("dose", "off") if o.instrument is not None else ("dose",)
+    dose = np.array([r.day_type in compared and r.arm is not None for r in rows], dtype=bool)
     day = np.array([r.day for r in rows], dtype=float)
     arm = np.array([r.arm or "" for r in rows], dtype=object)
     period = np.array([r.period if r.period is not None else -1 for r in rows], dtype=int)

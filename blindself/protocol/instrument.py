@@ -51,6 +51,15 @@ def load_instrument(name: str) -> Instrument:
     return InstrumentReader(f"instruments/{name}.toml").instrument(tomllib.loads(raw.decode()))
 
 
+def instrument_for_rule(rule: str) -> Instrument:
+    """The shipped instrument whose scoring version is ``rule`` (e.g. ``"gad7/1"``); KeyError
+    if none is."""
+    instrument = load_instrument(rule.partition("/")[0])
+    if instrument.scoring_version != rule:
+        raise KeyError(rule)
+    return instrument
+
+
 class InstrumentReader(FieldReader):
     """Reads one instrument file; every error names the key and what is allowed."""
 

@@ -16,8 +16,9 @@ from typing import Any
 
 from blindself.analysis.dataset import DayRow, TrialData
 from blindself.errors import DataError
+from blindself.protocol.instrument import instrument_for_rule
 from blindself.protocol.loading import load_protocol
-from blindself.protocol.model import AnalysisPlan, Arm, Outcome
+from blindself.protocol.model import AnalysisPlan, Arm, Instrument, Outcome
 from blindself.services.bounded import read_bounded
 from blindself.trial.scheme import Scheme
 
@@ -285,11 +286,40 @@ def _outcomes_and_plan(
         if not values:
             raise DataError(f"{name}: column {c!r} holds no numbers")
         lo, hi = min(values), max(values)
+        instrument = _instrument_of(c, header, rows, name)
+        if instrument is not None:
+            # A questionnaire from blindself's own export: analysed as unblind did, over
+            # its periods' days (docs/design.md#instruments).
+            outcomes.append(
+                Outcome(c, instrument.title, instrument.bounds, instrument.better,
+                        c == primary, None, instrument)
+            )  # fmt: skip
+            continue
         outcomes.append(
             Outcome(c, c, (lo, hi if hi > lo else lo + 1), "higher", c == primary, None)
         )
     plan = AnalysisPlan(0.05, "two-sided", "holm", opts.missing, "mean-difference")  # type: ignore[arg-type]
     return tuple(outcomes), plan
+
+
+def _instrument_of(
+    column: str, header: list[str], rows: list[dict[str, str]], name: str
+) -> Instrument | None:
+    """The questionnaire a column of blindself's export scores, named by its ``COLUMN:scoring``
+    column (e.g. ``gad7/1``); None for a plain rating."""
+    if f"{column}:scoring" not in header:
+        return None
+    rules = {(r.get(f"{column}:scoring") or "").strip() for r in rows} - {""}
+    if len(rules) == 1:
+        try:
+            return instrument_for_rule(next(iter(rules)))
+        except KeyError:
+            pass
+    shown = "".join(ch if ch.isprintable() else "?" for ch in ", ".join(sorted(rules))[:40])
+    raise DataError(
+        f"{name}: column {column}:scoring must name one scoring rule this blindself knows, "
+        f"e.g. gad7/1 (found: {shown or 'none'})"
+    )
 
 
 def _rows_and_scheme(

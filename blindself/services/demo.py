@@ -86,7 +86,8 @@ def run_demo(
         for codes in bags.values():
             rng.shuffle(codes)  # the physical shuffle of each bag
         echo(
-            f"2. check-ins: a simulated person rates {len(protocol.outcomes)} outcomes for {n_days} days"
+            f"2. check-ins: a simulated person rates {len(protocol.daily_outcomes)} outcomes for "
+            f"{n_days} days and answers {len(protocol.instruments)} questionnaires when due"
         )
         noise = 0.0
         period_code: dict[int, str] = {}

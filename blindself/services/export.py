@@ -61,6 +61,14 @@ def export_rows(
         }
         for o in trial.protocol.outcomes:
             row[o.name] = p["ratings"].get(o.name)
+        for o in trial.protocol.instruments:
+            # The answers and the rule the score came from; `analyze` reads the rule to
+            # analyse the column as a questionnaire (docs/design.md#instruments).
+            record = (p.get("answers") or {}).get(o.name)
+            row[f"{o.name}:scoring"] = record["scoring"] if record else None
+            row[f"{o.name}:items"] = (
+                ";".join("" if a is None else str(a) for a in record["items"]) if record else None
+            )
         row["taken"] = p.get("taken")
         # A day with imported values but no check-in (analyze reads this mark).
         row["deviation"] = (
@@ -94,7 +102,7 @@ def export_rows(
                 "guess": None,
                 "confidence": None,
             }
-            missed.update({o.name: None for o in trial.protocol.outcomes})
+            missed.update({name: None for name in _outcome_columns(trial)})
             gone = day > until  # after an early unblinding: kept so each period has its arm
             missed.update(
                 {"taken": None, "deviation": AFTER_UNBLINDING if gone else "missed", "note": ""}
@@ -144,7 +152,7 @@ def export_trial(
             rows_, _ = analysed_days(trial, code_arm, until)
             days = {str(r.date): r for r in rows_}
         rows = export_rows(trial, include_all, days, until)
-        columns = EXPORT_COLUMNS_BASE + [o.name for o in trial.protocol.outcomes]
+        columns = EXPORT_COLUMNS_BASE + _outcome_columns(trial)
         columns += ["taken", "deviation", "note"]
         if days is not None:
             # Which days the analysis leaves out and why (codebreak, wrong-bag, ...);
@@ -162,3 +170,11 @@ def export_trial(
     for r in rows:
         writer.writerow({k: "" if r.get(k) is None else _cell(r[k]) for k in columns})
     return buf.getvalue()
+
+
+def _outcome_columns(trial: Trial) -> list[str]:
+    """An outcome's column each, then two per questionnaire: its scoring rule and answers."""
+    columns = [o.name for o in trial.protocol.outcomes]
+    for o in trial.protocol.instruments:
+        columns += [f"{o.name}:scoring", f"{o.name}:items"]
+    return columns
