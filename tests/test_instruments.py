@@ -34,8 +34,10 @@ from helpers import (
     make_context,
     with_clock,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from blindself.errors import ProtocolError
+from blindself.errors import CheckinError, ProtocolError
 from blindself.protocol.instrument import (
     band_of,
     item_scores,
@@ -44,7 +46,7 @@ from blindself.protocol.instrument import (
     shipped_instruments,
 )
 from blindself.protocol.loading import parse_protocol
-from blindself.trial.questionnaires import instrument_dates
+from blindself.trial.questionnaires import instrument_dates, parse_answers
 from blindself.trial.schedule import build_calendar
 
 ENV = {"BLINDSELF_PASSPHRASE": PASSPHRASE}
@@ -562,3 +564,48 @@ def test_a_score_asked_on_a_day_after_is_compared_by_its_period(
         "Error: edited.csv: column brs:scoring must name one scoring rule this blindself "
         "knows, e.g. gad7/1 (found: brs/9)"
     )
+
+
+# --------------------------------------------------------------------------- messy input
+@settings(max_examples=200, deadline=None)
+@given(
+    name=st.sampled_from(["brs", "gad7", "phq8"]),
+    data=st.data(),
+)
+def test_any_answers_score_within_bounds_or_not_at_all(name: str, data: st.DataObject) -> None:
+    instrument = load_instrument(name)
+    lo, hi = instrument.item_range
+    answers = data.draw(
+        st.lists(
+            st.one_of(st.none(), st.integers(lo, hi)),
+            min_size=len(instrument.items),
+            max_size=len(instrument.items),
+        )
+    )
+    score = score_answers(instrument, answers)
+    missing = answers.count(None)
+    if missing > instrument.max_missing:
+        assert score is None
+        return
+    assert score is not None
+    low, high = instrument.bounds
+    assert low <= score <= high
+    scores = [s for s in item_scores(instrument, answers) if s is not None]
+    mean = sum(scores) / len(scores)
+    expected = mean if instrument.scoring == "mean" else mean * len(instrument.items)
+    assert score == pytest.approx(expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(max_size=4), min_size=0, max_size=9))
+def test_typed_answers_are_accepted_or_refused_in_one_line(raw: list[str]) -> None:
+    p = parse_protocol(
+        instrument_protocol('[[outcomes]]\ninstrument = "gad7"\nschedule = "every"\n').encode()
+    )
+    try:
+        answers = parse_answers(p.instruments[0], tuple(raw))
+    except CheckinError as exc:
+        assert "\n" not in str(exc) and str(exc).startswith("--rate gad7: ")
+    else:
+        assert len(answers) == 7
+        assert all(a is None or 0 <= a <= 3 for a in answers)
