@@ -292,7 +292,7 @@ def _outcomes_and_plan(
             # its periods' days (docs/design.md#instruments).
             outcomes.append(
                 Outcome(c, instrument.title, instrument.bounds, instrument.better,
-                        c == primary, None, instrument)
+                        c == primary, None, instrument=instrument)
             )  # fmt: skip
             continue
         outcomes.append(
