@@ -421,7 +421,7 @@ def test_status_says_when_each_questionnaire_is_next_due(
 def test_the_prompt_asks_each_item_with_numbered_options(
     weekly: tuple[Path, dict[str, Any]], invoke: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("blindself.cli.checkin._interactive", lambda: True)
+    monkeypatch.setattr("blindself.cli.options.interactive", lambda: True)
     trial, sheet = weekly
     args = ["checkin", "--trial", str(trial), "--date", day(6).isoformat()]
     args += ["--code", code_of(sheet, 6), "--guess", "unsure", "--rate", "mood=5"]

@@ -614,7 +614,7 @@ def test_questionnaires_are_indistinguishable(
     from helpers import SMALL_PROTOCOL
 
     tty = [False]
-    monkeypatch.setattr("blindself.cli.checkin._interactive", lambda: tty[0])
+    monkeypatch.setattr("blindself.cli.options.interactive", lambda: tty[0])
     protocol = tmp_path / "protocol.toml"
     protocol.write_text(
         SMALL_PROTOCOL.format(blinding=blinding).replace(

@@ -82,7 +82,8 @@ def parse_answers(outcome: Outcome, raw: Sequence[str]) -> tuple[int | None, ...
     if len(raw) != n:
         raise CheckinError(
             f"--rate {outcome.name}: {instrument.title} has {n} items and {len(raw)} answers "
-            f"were given; {usage}"
+            f"were given; {usage}",
+            plain=f"{instrument.title} has {n} questions: answer each one",
         )
     out: list[int | None] = []
     for i, text in enumerate(raw, start=1):
@@ -93,7 +94,8 @@ def parse_answers(outcome: Outcome, raw: Sequence[str]) -> tuple[int | None, ...
         if not (text.isascii() and text.lstrip("-").isdigit() and lo <= int(text) <= hi):
             shown = "".join(c if c.isprintable() else "?" for c in text[:10])
             raise CheckinError(
-                f"--rate {outcome.name}: item {i} answer {shown!r} is not one of {lo}-{hi}; {usage}"
+                f"--rate {outcome.name}: item {i} answer {shown!r} is not one of {lo}-{hi}; {usage}",
+                plain=f"{instrument.title} question {i}: choose one of the answers {lo}-{hi}",
             )
         out.append(int(text))
     return tuple(out)
@@ -127,7 +129,10 @@ def check_answers(
     given = dict(answers)
     for name, value in ratings.items():
         if name in given:
-            raise CheckinError(f"{name!r} is given twice; give each rating once")
+            raise CheckinError(
+                f"{name!r} is given twice; give each rating once",
+                plain=f"{name} is given twice; give it once",
+            )
         if any(o.name == name for o in protocol.instruments):
             # A single number for a questionnaire: judged as one answer (wrong count).
             given[name] = (f"{value:g}",)
@@ -137,13 +142,18 @@ def check_answers(
         if outcome is None:
             shown = "".join(c if c.isprintable() else "?" for c in name[:20])
             if any(o.name == name for o in protocol.outcomes):
-                raise CheckinError(f"--rate {shown}: give one number, not a list of answers")
+                raise CheckinError(
+                    f"--rate {shown}: give one number, not a list of answers",
+                    plain=f"{shown} takes one number",
+                )
             raise CheckinError(
                 f"--rate {shown}: no such outcome (outcomes: "
-                f"{', '.join(o.name for o in protocol.outcomes)})"
+                f"{', '.join(o.name for o in protocol.outcomes)})",
+                plain=f"{shown} is not an outcome of this trial",
             )
         if outcome not in due:
-            raise CheckinError(not_due_message(protocol, calendar, outcome, when))
+            message = not_due_message(protocol, calendar, outcome, when)
+            raise CheckinError(message, plain=message.partition(": ")[2])
         out[name] = answers_record(outcome, parse_answers(outcome, raw))
     missing = [o for o in due if o.name not in out]
     if missing:
@@ -151,7 +161,9 @@ def check_answers(
             "missing answers: "
             + ", ".join(o.name for o in missing)
             + f" (due on {when}; give --rate NAME=a1,a2,... with one answer per item, "
-            f"{SKIP} to skip one)"
+            f"{SKIP} to skip one)",
+            plain=f"{', '.join(o.question for o in missing)} is due on {when}: answer its "
+            "questions (the web check-in cannot ask it yet; use blindself checkin on a computer)",
         )
     return {o.name: out[o.name] for o in due}
 
