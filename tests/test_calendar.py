@@ -209,7 +209,9 @@ def test_dose_only_check_ins_leave_washouts_off_the_ics_and_on_the_page(
     out = tmp_path / "cal.html"
     assert invoke(["calendar", "--trial", str(trial), "-o", str(out)]).exit_code == 0
     page = out.read_text()
-    assert page.count('class="day washout"') == 14 and page.count("no check-in") == 14
+    assert page.count('class="day washout"') == 14
+    assert page.count('<p class="nocheckin">no check-in</p>') == 14
+    assert page.count('class="day off"') == 0  # a weekday pattern would have "No capsule" days
 
 
 def test_printable_page_groups_weeks_and_marks_days(tmp_path: Path, invoke: Invoke) -> None:
@@ -227,28 +229,41 @@ def test_printable_page_groups_weeks_and_marks_days(tmp_path: Path, invoke: Invo
     assert page.count('class="day dose new-bag"') == 4
     assert page.count("new bag</p>") == 4
     assert page.count('<span aria-hidden="true">●</span>') == 0  # symbols carry class sym
-    assert page.count('<span class="sym" aria-hidden="true">≈</span> <strong>Washout · rate') == 14
+    assert (
+        page.count(
+            '<span class="sym" aria-hidden="true">≈</span> <strong>Washout · rate</strong></p>'
+        )
+        == 14
+    )
     # A line to write on for each outcome and a note, on every check-in day.
     assert page.count("<span>mood</span><span>anxiety</span><span>note</span>") == 24
 
 
-def test_a_day_type_added_later_gets_its_own_title(tmp_path: Path, invoke: Invoke) -> None:
-    """The hook for pauses (issue 16 item 2): a day type the calendar does not know is shown
-    under its own name, not dropped and not a crash."""
+def test_pause_days_and_day_types_added_later(tmp_path: Path, invoke: Invoke) -> None:
+    """The hook for pauses (issue 16 item 2): a paused day is shown, without a check-in or a
+    reminder; a day type the calendar does not know is shown under its own name."""
     from blindself.report.calendar import participant_calendar
-    from blindself.services.calendar import day_plans
+    from blindself.services.calendar import day_plans, ics_text
     from blindself.trial.folder import opened_trial
 
     trial_dir = make_trial(invoke, tmp_path)
     with opened_trial(trial_dir, readonly=True) as trial:
         days = list(trial.calendar.days)
         days[1] = replace(days[1], day_type="pause")  # type: ignore[arg-type]
-        paused = replace(trial, calendar=replace(trial.calendar, days=tuple(days)))
-        plans = day_plans(paused)
+        days[2] = replace(days[2], day_type="holiday", period=None)  # type: ignore[arg-type]
+        changed = replace(trial, calendar=replace(trial.calendar, days=tuple(days)))
+        plans = day_plans(changed)
         page = participant_calendar(trial.protocol, trial.trial_id, plans, None)
-    assert (plans[1].title, plans[1].summary) == ("Pause", "Pause")
-    assert plans[1].description.splitlines()[1] == "Pause day."
-    assert '<li class="day other">' in page and "<strong>Pause</strong>" in page
+        text = ics_text(changed, datetime(2026, 3, 1, tzinfo=UTC), time(8, 30))
+    paused, other = plans[1], plans[2]
+    assert (paused.title, paused.summary, paused.checkin) == ("Paused", "Paused", False)
+    assert paused.description.splitlines()[1].startswith("Paused: no capsule and no check-in")
+    assert (other.title, other.checkin) == ("Holiday", True)
+    assert '<li class="day pause">' in page and "<strong>Paused</strong>" in page
+    assert '<li class="day other">' in page and "<strong>Holiday</strong>" in page
+    found = {str(e["SUMMARY"]): e for e in events(text)}
+    assert type(found["Paused"].decoded("DTSTART")) is date
+    assert not list(found["Paused"].walk("VALARM")) and list(found["Holiday"].walk("VALARM"))
 
 
 def test_no_arm_in_either_calendar_for_two_allocations(tmp_path: Path, invoke: Invoke) -> None:
@@ -265,3 +280,20 @@ def test_no_arm_in_either_calendar_for_two_allocations(tmp_path: Path, invoke: I
         seen.append((text, out.read_text()))
         assert sheet(base)["codes"] != {}
     assert seen[0] == seen[1]
+
+
+def test_off_days_of_a_dose_only_protocol_say_no_capsule(tmp_path: Path, invoke: Invoke) -> None:
+    trial = make_trial(
+        invoke,
+        tmp_path,
+        edit=(('dosing = "daily"', 'dosing = "every-other-day"'),
+              ("guess = true", 'guess = true\ndays = "dose"')),
+    )  # fmt: skip
+    out = tmp_path / "cal.html"
+    assert invoke(["calendar", "--trial", str(trial), "-o", str(out)]).exit_code == 0
+    page = out.read_text()
+    assert page.count('<li class="day off">') == 8
+    assert "<strong>No capsule</strong>: no capsule, no check-in</li>" in page  # the key
+    assert "<strong>Rate only</strong>: no capsule yet; check in</li>" in page  # baseline
+    summaries = {str(e["SUMMARY"]) for e in events(ics(invoke, trial))}
+    assert "No capsule" not in summaries and "Rate only" in summaries

@@ -202,3 +202,31 @@ def test_missed_days_are_compact_runs() -> None:
     text = date_runs(many)
     assert text.startswith("4 earlier days, 2026-03-10, ") and text.endswith(", 2026-03-20")
     assert text.count(", ") == 6
+
+
+def test_log_lists_a_paused_day_without_calling_it_missed(
+    mistakes: Path, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hook for pauses (issue 16 item 2): a day type beyond the four ordinary ones is
+    listed under its own flag, never as missed, and not dropped."""
+    from contextlib import contextmanager
+    from dataclasses import replace
+
+    import blindself.services.history as history
+    from blindself.trial.folder import opened_trial
+
+    @contextmanager
+    def paused_trial(path: Path, readonly: bool = False) -> Any:
+        with opened_trial(path, readonly=readonly) as trial:
+            days = list(trial.calendar.days)
+            days[7] = replace(days[7], day_type="pause", period=None, block=None)  # type: ignore[arg-type]
+            yield replace(trial, calendar=replace(trial.calendar, days=tuple(days)))
+
+    monkeypatch.setattr(history, "opened_trial", paused_trial)
+    doc = json.loads(run(invoke, mistakes, 7, "log", "--json").stdout)
+    last = doc["days"][-1]
+    assert (last["date"], last["day_type"], last["flags"]) == ("2026-03-09", "pause", ["paused"])
+    assert run(invoke, mistakes, 7, "log").stdout.splitlines()[-4:-2] == [
+        "2026-03-09 Mon pause    -      nothing due",
+        "    flags: paused",
+    ]

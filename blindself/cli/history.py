@@ -59,7 +59,10 @@ def history_text(h: History) -> str:
     if h.days:
         lines.append(f"{'date':<14} {'day':<8} {'due':<{width}} recorded")
     for d, what in zip(h.days, due, strict=True):
-        recorded = "not recorded" if d.current is None else _values(d.current)
+        if d.current is not None:
+            recorded = _values(d.current)
+        else:
+            recorded = "not recorded" if "missed" in d.flags else "nothing due"
         arm = f"  arm: {d.arm}" if d.arm else ""
         lines.append(
             f"{d.date} {d.date.strftime('%a')} {d.day_type:<8} {what:<{width}} {recorded}{arm}"

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 # The mark of each kind of day: a symbol and a word besides the shading, so the printout reads
 # the same in black and white and to a screen reader (the symbols are aria-hidden).
-SYMBOLS = {"dose": "●", "baseline": "○", "off": "○", "washout": "≈"}
+SYMBOLS = {"dose": "●", "baseline": "○", "off": "○", "washout": "≈", "pause": "‖"}
 OTHER_SYMBOL = "■"  # a day type the schedule adds later (a pause)
 
 
@@ -56,10 +56,11 @@ def participant_calendar(
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    kinds = [
-        k for k in ("dose", "baseline", "off", "washout") if any(p.day_type == k for p in plans)
-    ]
-    others = sorted({p.day_type for p in plans} - set(SYMBOLS))
+    bags = any(p.bag for p in plans)
+    legend = []
+    for title in dict.fromkeys(p.title for p in plans):
+        plan = next(p for p in plans if p.title == title)
+        legend.append((SYMBOLS.get(plan.day_type, OTHER_SYMBOL), title, _meaning(plan, bags)))
     return env.get_template("calendar.html.j2").render(
         title=protocol.title,
         question=protocol.question,
@@ -69,10 +70,21 @@ def participant_calendar(
         first=plans[0].date if plans else None,
         last=plans[-1].date if plans else None,
         remind_at=remind_at.strftime("%H:%M") if remind_at else None,
-        kinds=kinds,
-        others=others,
+        legend=legend,
         symbols=SYMBOLS,
         other_symbol=OTHER_SYMBOL,
-        bags=any(p.bag for p in plans),
-        guess=protocol.checkin.guess,
+        bags=bags,
     )
+
+
+def _meaning(plan: Any, bags: bool) -> str:
+    """The key's explanation of a day's title."""
+    if plan.day_type == "dose":
+        take = "open any envelope from the bag shown" if bags else "take the container shown"
+        return f"{take}, then check in"
+    if not plan.checkin:
+        return {"pause": "no capsule, no check-in"}.get(plan.day_type, "no capsule, no check-in")
+    return {
+        "baseline": "no capsule yet; check in",
+        "washout": "no capsule, so the last one wears off; check in",
+    }.get(plan.day_type, "no capsule; check in")

@@ -26,12 +26,17 @@ TITLES = {
     "baseline": "Rate only",
     "off": "Rate only",
     "washout": "Washout",
+    "pause": "Paused",
 }
 WHAT = {
     "baseline": "Baseline day: no capsule yet; rate how you are.",
     "off": "Day without a capsule: rate how you are.",
     "washout": "Washout day: no capsule, so the last one wears off; rate how you are.",
+    "pause": "Paused: no capsule and no check-in; the rest of the trial moves past these days.",
 }
+# Days without a check-in that the .ics still shows (as all-day events, no reminder): what the
+# schedule marks specially, so that a calendar app shows why nothing is due.
+SHOWN_WITHOUT_CHECKIN = ("pause",)
 EVENT_MINUTES = 15  # a timed check-in event's length: long enough to see, short enough to fit
 
 
@@ -62,7 +67,7 @@ def day_plans(trial: Trial) -> list[DayPlan]:
     plans: list[DayPlan] = []
     last_bag: int | None = None
     for number, d in enumerate(cal.days, 1):
-        checkin = scheduled(trial, d.day_type)
+        checkin = scheduled(trial, d.day_type) and d.day_type not in SHOWN_WITHOUT_CHECKIN
         bag = container = None
         if d.is_dose and d.period is not None:
             if trial.schedule.period_code:
@@ -72,6 +77,8 @@ def day_plans(trial: Trial) -> list[DayPlan]:
         title = TITLES.get(d.day_type, d.day_type.replace("-", " ").capitalize())
         if d.day_type == "washout" and checkin:
             title = "Washout · rate"
+        elif d.day_type == "off" and not checkin:
+            title = "No capsule"  # a protocol that rates dose days only
         if d.is_dose:
             take = (
                 f"take container {container}"
@@ -82,10 +89,9 @@ def day_plans(trial: Trial) -> list[DayPlan]:
             what += " and guess what you took." if trial.protocol.checkin.guess else "."
         else:
             what = WHAT.get(d.day_type, f"{title} day.")
-        lines = [
-            f"{trial.protocol.title}: day {number} of {len(cal.days)}.",
-            what if checkin else f"{what.split(':')[0]}: no check-in today.",
-        ]
+        if not checkin and d.day_type not in WHAT:
+            what = f"{what.split(':')[0]}: no check-in today."
+        lines = [f"{trial.protocol.title}: day {number} of {len(cal.days)}.", what]
         if checkin:
             lines.append(f"Check in with: blindself checkin (rate {outcomes}).")
         lines.append(f"Trial {trial.trial_id}.")
@@ -118,40 +124,46 @@ def calendar_ics(trial_dir: Path, ctx: Context, remind_at: time | None = None) -
     """
     from datetime import UTC
 
+    with opened_trial(trial_dir, readonly=True) as trial:
+        stamp = ctx.now().astimezone(UTC).replace(microsecond=0)
+        return ics_text(trial, stamp, remind_at or trial.protocol.checkin.remind_at)
+
+
+def ics_text(trial: Trial, stamp: datetime, remind: time | None) -> str:
+    """The .ics of an opened trial (see :func:`calendar_ics`); ``stamp`` is the DTSTAMP."""
     from icalendar import Alarm, Calendar, Event
 
-    with opened_trial(trial_dir, readonly=True) as trial:
-        remind = remind_at or trial.protocol.checkin.remind_at
-        stamp = ctx.now().astimezone(UTC).replace(microsecond=0)
-        cal = Calendar()
-        cal.add("version", "2.0")
-        cal.add("prodid", "-//blindself//blindself//EN")
-        cal.add("calscale", "GREGORIAN")
-        cal.add("x-wr-calname", f"blindself: {trial.protocol.title}")
-        for plan in day_plans(trial):
-            if not plan.checkin:
-                continue
-            event = Event()
-            event.add("uid", f"{trial.trial_id}-{plan.date.isoformat()}@blindself")
-            event.add("dtstamp", stamp)
-            event.add("summary", plan.summary)
-            event.add("description", plan.description)
-            if remind is None:
-                event.add("dtstart", plan.date)
-                event.add("dtend", plan.date + timedelta(days=1))
-            else:
-                start = checkin_time(trial, plan.date, remind)
-                event.add("dtstart", start)
-                event.add("dtend", start + timedelta(minutes=EVENT_MINUTES))
-                alarm = Alarm()
-                alarm.add("action", "DISPLAY")
-                alarm.add("description", f"blindself: {plan.summary}")
-                alarm.add("trigger", timedelta(0), parameters={"RELATED": "START"})
-                event.add_component(alarm)
-            cal.add_component(event)
-        if remind is not None:
-            cal.add_missing_timezones()
-        return str(cal.to_ical().decode("utf-8"))
+    cal = Calendar()
+    cal.add("version", "2.0")
+    cal.add("prodid", "-//blindself//blindself//EN")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("x-wr-calname", f"blindself: {trial.protocol.title}")
+    timed = False
+    for plan in day_plans(trial):
+        if not plan.checkin and plan.day_type not in SHOWN_WITHOUT_CHECKIN:
+            continue
+        event = Event()
+        event.add("uid", f"{trial.trial_id}-{plan.date.isoformat()}@blindself")
+        event.add("dtstamp", stamp)
+        event.add("summary", plan.summary)
+        event.add("description", plan.description)
+        if remind is None or not plan.checkin:
+            event.add("dtstart", plan.date)
+            event.add("dtend", plan.date + timedelta(days=1))
+        else:
+            timed = True
+            start = checkin_time(trial, plan.date, remind)
+            event.add("dtstart", start)
+            event.add("dtend", start + timedelta(minutes=EVENT_MINUTES))
+            alarm = Alarm()
+            alarm.add("action", "DISPLAY")
+            alarm.add("description", f"blindself: {plan.summary}")
+            alarm.add("trigger", timedelta(0), parameters={"RELATED": "START"})
+            event.add_component(alarm)
+        cal.add_component(event)
+    if timed:
+        cal.add_missing_timezones()
+    return str(cal.to_ical().decode("utf-8"))
 
 
 def checkin_time(trial: Trial, day: date, remind: time) -> datetime:

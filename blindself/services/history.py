@@ -27,6 +27,10 @@ DEVIATION_WORDS = {
     "clock-regression": "clock went back",
 }
 HISTORY_SCHEMA = "blindself-log/1"
+# Day types that ask for a check-in (when the protocol rates them); any other type the
+# schedule gives (a pause, issue 16 item 2) is listed with its own flag and is never missed.
+ORDINARY = ("baseline", "dose", "off", "washout")
+SPECIAL_FLAGS = {"pause": "paused"}
 
 
 @dataclass(frozen=True)
@@ -182,12 +186,13 @@ def trial_history(
         for d in trial.calendar.days:
             iso = d.date.isoformat()
             recorded = versions.get(iso, [])
-            if d.date > today or not (recorded or scheduled(trial, d.day_type)):
+            special = d.day_type not in ORDINARY
+            if d.date > today or not (recorded or special or scheduled(trial, d.day_type)):
                 continue
             if (since is not None and d.date < since) or (until is not None and d.date > until):
                 continue
             current = recorded[-1] if recorded else None
-            if current is None and d.date == today and iso not in imported:
+            if current is None and d.date == today and not special and iso not in imported:
                 continue  # today is not missed yet, and there is nothing to look back on
             day = _logged_day(trial, d, recorded, opened, arms)
             days.append(replace(day, imported=imported.get(iso, ())))
@@ -226,8 +231,11 @@ def _logged_day(
     versions = [_version(e, order) for e in recorded]
     current = recorded[-1].payload if recorded else None
     flags: list[str] = []
+    if d.day_type not in ORDINARY:
+        flags.append(SPECIAL_FLAGS.get(d.day_type, d.day_type))
     if current is None:
-        flags.append("missed")
+        if d.day_type in ORDINARY:
+            flags.append("missed")
     else:
         flags += [DEVIATION_WORDS.get(x, x) for x in current.get("deviation", [])]
         if d.is_dose and not current.get("taken"):
