@@ -641,3 +641,37 @@ def test_status_says_how_far_imports_reach(trial: Path, invoke: Invoke, tmp_path
     )
     doc = json.loads(invoke(["status", "--trial", str(trial), "--json"], ctx).stdout)
     assert doc["imported"] == {"outcomes": ["sleep_minutes"], "until": "2026-03-09"}
+
+
+def test_a_failure_half_way_through_writes_nothing(
+    trial: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The values are appended in one transaction: a failure at the 20th entry (a full disk,
+    a kill) rolls back the 19 before it."""
+    from blindself.errors import StoreError
+    from blindself.services.importing import ImportRequest, import_values
+    from blindself.trial.log.store import Transaction
+
+    real = Transaction.append
+    calls = []
+
+    def failing(self: Transaction, *args: Any, **kw: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 20:
+            raise StoreError("the disk is full: free space and retry; nothing was recorded")
+        return real(self, *args, **kw)
+
+    req = ImportRequest(
+        path=EXPORT,
+        date_column="Start Time",
+        mapping=(("Minutes Asleep", "sleep_minutes"),),
+        skip_outside=True,
+    )
+    ctx = make_context(now=at(day(LAST + 1), 13))
+    before = db_dump(trial / "trial.db")
+    monkeypatch.setattr(Transaction, "append", failing)
+    with pytest.raises(StoreError):
+        import_values(trial, req, ctx)
+    assert db_dump(trial / "trial.db") == before
+    monkeypatch.setattr(Transaction, "append", real)
+    assert import_values(trial, req, ctx).count("new") == 47
