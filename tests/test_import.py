@@ -116,7 +116,7 @@ def test_import_unblind_report_and_analyze_reproduce(
         "file": "sleep-export.csv",
         "sha256": hashlib.sha256(EXPORT.read_bytes()).hexdigest(),
         "column": "Minutes Asleep",
-        "rows": [5],
+        "rows": [[5, 5]],
         "combine": None,
     }
     assert first["imported_at"] == at(day(LAST + 1), 13).isoformat()
@@ -358,7 +358,7 @@ def test_several_rows_on_a_day_combine_when_asked(
     assert r.exit_code == 0, r.output
     values = {x[2]: json.loads(x[3]) for x in db_dump(trial / "trial.db") if x[1] == "measure"}
     assert values["2026-03-03"]["value"] == pytest.approx((400 + 30 + 21) / 3)
-    assert values["2026-03-03"]["source"]["rows"] == [2, 3, 4]
+    assert values["2026-03-03"]["source"]["rows"] == [[2, 4]]
     assert values["2026-03-03"]["source"]["combine"] == "mean"
     assert values["2026-03-04"]["value"] == 410
 
@@ -581,7 +581,7 @@ def test_log_shows_imported_values_with_their_source(
                 "file": "b.csv",
                 "sha256": hashlib.sha256(second.read_bytes()).hexdigest(),
                 "column": "sleep",
-                "rows": [2],
+                "rows": [[2, 2]],
                 "combine": None,
             },
             "imported_at": at(day(21), 13).isoformat(),

@@ -51,6 +51,8 @@ def log(
 def history_text(h: History) -> str:
     """The human form: one line per day, then indented lines for the note, flags and every
     superseded version (what it said, and when and why it was replaced)."""
+    from blindself.trial.measures import rows_text
+
     lines = [f"{h.title} (trial {h.trial_id}), today {h.today}"]
     if not h.days:
         lines.append("No past days to show yet.")
@@ -70,8 +72,7 @@ def history_text(h: History) -> str:
         if d.current is not None and d.current.note:
             lines.append(f"    note: {d.current.note}")
         for i in d.imported:
-            rows = i.source.get("rows") or ["?"]
-            where = f"row {rows[0]}" if len(rows) == 1 else f"rows {rows[0]}-{rows[-1]}"
+            where = rows_text(i.source.get("rows"))
             again = f"; replaced {i.replaced} earlier" if i.replaced else ""
             lines.append(
                 f"    imported: {i.outcome}={i.value:g} from {i.source.get('file')} {where} "

@@ -95,6 +95,7 @@ def import_values(
     zone, days starting at checkin.day_starts).
     """
     from blindself.services.importing import ImportRequest, import_values
+    from blindself.trial.measures import row_runs, rows_text
 
     req = ImportRequest(
         path=file,
@@ -120,10 +121,9 @@ def import_values(
         click.echo(f"Left out {n} row{'s' if n != 1 else ''} outside the trial's days.")
     if dry_run:
         for v in result.values:
-            rows = ", ".join(map(str, v.rows))
             was = f" (was {v.previous:g})" if v.status == "replaced" else ""
-            click.echo(f"  {v.day} {v.outcome} {v.value:g} (row{'s' if len(v.rows) > 1 else ''} "
-                       f"{rows}): {v.status}{was}")  # fmt: skip
+            rows = rows_text(row_runs(v.rows))
+            click.echo(f"  {v.day} {v.outcome} {v.value:g} ({rows}): {v.status}{was}")
     new, replaced, same = (result.count(s) for s in ("new", "replaced", "unchanged"))
     days = sorted({v.day for v in result.values})
     span = f"{days[0]} to {days[-1]}" if len(days) > 1 else days[0]

@@ -10,6 +10,7 @@ protocol and the public calendar, so an import reveals nothing about the allocat
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections.abc import Callable
@@ -27,7 +28,13 @@ from blindself.services.daily import scheduled
 from blindself.trial.checkins import MAX_EXACT, check_free_text
 from blindself.trial.folder import Trial, opened_trial
 from blindself.trial.log.store import Entry
-from blindself.trial.measures import MEASURE_KIND, current_measures, merged_checkins
+from blindself.trial.measures import (
+    MEASURE_KIND,
+    current_measures,
+    merged_checkins,
+    row_runs,
+    rows_text,
+)
 
 MAX_IMPORT_BYTES = 64_000_000  # a year of per-minute heart rate is about 20 MB
 MAX_DAY_SHIFT = 7
@@ -146,7 +153,11 @@ def import_values(trial_dir: Path, req: ImportRequest, ctx: Context) -> ImportRe
                         "date": v.day,
                         "outcome": v.outcome,
                         "value": v.value,
-                        "source": {**source, "column": columns[v.outcome], "rows": list(v.rows)},
+                        "source": {
+                            **source,
+                            "column": columns[v.outcome],
+                            "rows": row_runs(v.rows),
+                        },
                         "imported_at": ctx.now().isoformat(),
                     }
                     if req.reason:
@@ -204,21 +215,30 @@ def _mapped_outcomes(trial: Trial, mapping: tuple[tuple[str, str], ...]) -> dict
     return out
 
 
-def _trial_day(trial: Trial, when: date | datetime, shift: int) -> date:
+def _day_rule(trial: Trial, shift: int) -> Callable[[date | datetime], date]:
     """The trial day of a cell: a date is that day; a date-time follows the check-in's rule
-    (the trial's time zone, days starting at ``checkin.day_starts``); then ``--day-shift``."""
-    if isinstance(when, datetime):
-        local = when.replace(tzinfo=trial.tz) if when.tzinfo is None else when
+    (``Trial.today``: the trial's time zone, days starting at ``checkin.day_starts``); then
+    ``--day-shift``.  Built once per import: an export may hold half a million rows."""
+    tz = trial.tz
+    starts = trial.protocol.checkin.day_starts
+    back = timedelta(hours=starts.hour, minutes=starts.minute)
+    ahead = timedelta(days=shift)
+
+    def day_of(when: date | datetime) -> date:
+        if isinstance(when, datetime):
+            local = when.replace(tzinfo=tz) if when.tzinfo is None else when
+            try:
+                day = (local.astimezone(tz) - back).date()
+            except (OverflowError, ValueError):
+                day = date.max if local.year > 1 else date.min
+        else:
+            day = when
         try:
-            day = trial.today(local)
-        except (OverflowError, ValueError):
-            day = date.max if local.year > 1 else date.min
-    else:
-        day = when
-    try:
-        return day + timedelta(days=shift)
-    except OverflowError:
-        return day
+            return day + ahead
+        except OverflowError:
+            return day
+
+    return day_of
 
 
 def _values_by_day(
@@ -233,14 +253,19 @@ def _values_by_day(
     found: dict[tuple[str, str], list[tuple[int, float]]] = {}
     out_of_range: dict[str, list[str]] = {}
     skipped = 0
+    day_of = _day_rule(trial, req.day_shift)
+    iso_of = functools.lru_cache(maxsize=None)(date.isoformat)
+    outside: dict[date, str] = {}  # per day, not per row: many rows share a day
     for row in table.rows:
-        day = _trial_day(trial, row.when, req.day_shift)
+        day = day_of(row.when)
         if day > today:
             raise DataError(
                 f"row {row.number}: {day} is after today ({today}); a value cannot be measured "
                 "in advance: check the date column, --date-format or --day-shift"
             )
-        problem = _outside(trial, day)
+        problem = outside.get(day)
+        if problem is None:
+            problem = outside[day] = _outside(trial, day)
         if problem:
             if req.skip_outside:
                 skipped += 1
@@ -263,7 +288,7 @@ def _values_by_day(
             if not (math.isfinite(value) and lo <= value <= hi):
                 out_of_range.setdefault(name, []).append(f"{row.number} ({cell[:20]})")
                 continue
-            found.setdefault((day.isoformat(), name), []).append((row.number, value))
+            found.setdefault((iso_of(day), name), []).append((row.number, value))
     for name, rows in out_of_range.items():
         lo, hi = outcomes[name].scale
         more = f" and {len(rows) - MAX_LISTED} more" if len(rows) > MAX_LISTED else ""
@@ -342,8 +367,8 @@ def _judge(
         else:
             src = old.payload.get("source", {})
             clashes.append(
-                f"{day} {name} holds {before:g} (from {src.get('file')} row "
-                f"{(src.get('rows') or ['?'])[0]}), row {rows[0]} gives {value:g}"
+                f"{day} {name} holds {before:g} (from {src.get('file')} "
+                f"{rows_text(src.get('rows'))}), {rows_text(row_runs(rows))} gives {value:g}"
             )
     if clashes:
         more = f" (and {len(clashes) - 1} more)" if len(clashes) > 1 else ""

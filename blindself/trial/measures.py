@@ -58,11 +58,38 @@ def merged_checkins(entries: list[Entry]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def row_runs(rows: tuple[int, ...] | list[int]) -> list[list[int]]:
+    """Row numbers as runs ``[first, last]`` of consecutive rows: a day of per-minute samples
+    is one pair, not 1,440 numbers in every entry.
+
+    >>> row_runs([5])
+    [[5, 5]]
+    >>> row_runs([2, 3, 4, 7])
+    [[2, 4], [7, 7]]
+    """
+    runs: list[list[int]] = []
+    for r in rows:
+        if runs and r == runs[-1][1] + 1:
+            runs[-1][1] = r
+        else:
+            runs.append([r, r])
+    return runs
+
+
+def rows_text(runs: Any) -> str:
+    """``row 5``, ``rows 2-1441`` or ``rows 2, 4-6``, from :func:`row_runs`' form."""
+    try:
+        parts = [str(a) if a == b else f"{a}-{b}" for a, b in runs]
+    except (TypeError, ValueError):
+        return "row ?"
+    single = len(runs) == 1 and runs[0][0] == runs[0][1]
+    return ("row " if single else "rows ") + ", ".join(parts)
+
+
 def provenance(payload: dict[str, Any]) -> str:
     """One line saying where an imported value came from (for exports)."""
     src = payload.get("source", {})
-    rows = src.get("rows", [])
-    where = f"row {rows[0]}" if len(rows) == 1 else f"rows {', '.join(map(str, rows))}"
+    where = rows_text(src.get("rows", []))
     how = f" ({src['combine']})" if src.get("combine") else ""
     return (
         f"{src.get('file')} {where}{how}, column {src.get('column')!r}, "
