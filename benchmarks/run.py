@@ -510,7 +510,7 @@ def cold_rows(quick: bool, work: Path) -> list[Row]:
         rows = rows[2:]
     commands = {
         "cold.report-html": [*cli, "report", "--trial", str(demo), "--format", "html"],
-        "cold.analyze": [*cli, "analyze", str(csv), "--arm-column", "arm", "--active", "active",
+        "cold.analyze": [*cli, "analyze", str(csv), "--arm-column", "allocation_arm", "--active", "active",
                          "--placebo", "placebo", "--protocol", str(demo / "protocol.toml"),
                          "--json"],
         "import.analysis": [sys.executable, "-c", "import blindself.analysis.engine"],

@@ -690,7 +690,7 @@ def test_analyze_on_an_export_with_a_missed_day(
             "analyze",
             str(t / "report" / "data.csv"),
             "--arm-column",
-            "arm",
+            "allocation_arm",  # the self-mode missed period has no container: empty arm
             "--active",
             "active",
             "--placebo",

@@ -18,7 +18,7 @@ from blindself.analysis.dataset import DayRow, TrialData
 from blindself.errors import DataError
 from blindself.protocol.instrument import instrument_for_rule
 from blindself.protocol.loading import load_protocol
-from blindself.protocol.model import AnalysisPlan, Arm, Instrument, Outcome
+from blindself.protocol.model import AnalysisPlan, Arm, Instrument, Outcome, Protocol
 from blindself.services.bounded import read_bounded
 from blindself.trial.scheme import Scheme
 
@@ -105,20 +105,17 @@ def build_data(raw: bytes, name: str, opts: AnalyzeOptions) -> tuple[TrialData, 
         records = [r for r in records if (r.get(col) or "").strip() == value]
     if opts.where and not records:
         raise DataError(f"{name}: no rows match {' and '.join(opts.where)}; check the values")
-    # Arms: names are fixed words, labels carry the CSV values.
-    mapping: dict[str, str] = {}
-    arms: list[Arm] = []
-    for i, v in enumerate(opts.active):
-        arm_name = "active" if len(opts.active) == 1 else f"active{i + 1}"
-        mapping[v] = arm_name
-        arms.append(Arm(arm_name, "active", f"{opts.arm_column} = {v}"))
-    mapping[opts.placebo] = "placebo"
-    arms.append(Arm("placebo", "placebo", f"{opts.arm_column} = {opts.placebo}"))
-    if opts.none is not None:
-        mapping[opts.none] = "none"
-        arms.append(Arm("none", "none", f"{opts.arm_column} = {opts.none}"))
-    if len(mapping) != len(opts.active) + 1 + (opts.none is not None):
-        raise DataError("--active, --placebo and --none must name different values")
+    protocol = load_protocol(opts.protocol) if opts.protocol is not None else None
+    mapping, arms = _arms(opts, protocol)
+    if (
+        opts.arm_column != ALLOCATION_ARM
+        and ALLOCATION_ARM in header
+        and any((r.get("excluded") or "").strip() for r in records)
+    ):
+        notes.append(
+            f"{name} is a blindself export whose {opts.arm_column} on a day left out is the "
+            f"container taken; --arm-column {ALLOCATION_ARM} reproduces unblind"
+        )
     # Day numbers come from the dates, else from the row order before rows are skipped, so
     # that a skipped day still counts in trends and AR(1) distances.
     all_days = _day_numbers(records, opts, name)
@@ -138,7 +135,7 @@ def build_data(raw: bytes, name: str, opts: AnalyzeOptions) -> tuple[TrialData, 
         )
     if not kept:
         raise DataError(f"{name}: no rows with {opts.arm_column} in {', '.join(mapping)}")
-    outcomes, plan = _outcomes_and_plan(header, kept, opts, name, used)
+    outcomes, plan = _outcomes_and_plan(header, kept, opts, name, used, protocol)
     rows, observed, scheme, note = _rows_and_scheme(kept, days, mapping, arms, outcomes, opts, name)
     seed = hashlib.sha256(raw + repr(opts).encode()).hexdigest()
     data = TrialData(
@@ -155,9 +152,48 @@ def build_data(raw: bytes, name: str, opts: AnalyzeOptions) -> tuple[TrialData, 
             f"Does {opts.arm_column} = {' / '.join(opts.active)} differ from "
             f"{opts.arm_column} = {opts.placebo}?"
         ),
-        meta={"source": "csv", "file": name, "notes": notes},
+        meta={"source": "csv", "file": name, "notes": notes, **_unblinding_facts(kept)},
     )
     return data, notes
+
+
+def _arms(opts: AnalyzeOptions, protocol: Protocol | None) -> tuple[dict[str, str], list[Arm]]:
+    """CSV value -> arm name, and the arms: the protocol's own (names, labels, doses) when
+    ``--protocol`` declares every value as an arm of that kind, else fixed words (active,
+    active1.., placebo, none) labelled with the CSV values (review F6: a three-arm data.csv
+    with --protocol was reported as active1/active2, not low/high)."""
+    given = [(v, "active") for v in opts.active] + [(opts.placebo, "placebo")]
+    if opts.none is not None:
+        given.append((opts.none, "none"))
+    if len({v for v, _ in given}) != len(given):
+        raise DataError("--active, --placebo and --none must name different values")
+    declared = {a.name: a for a in protocol.arms} if protocol is not None else {}
+    if declared and all(v in declared and declared[v].kind == kind for v, kind in given):
+        values = {v for v, _ in given}
+        return {v: v for v in values}, [a for a in declared.values() if a.name in values]
+    mapping: dict[str, str] = {}
+    arms: list[Arm] = []
+    for v, kind in given:
+        n_kind = sum(1 for _, k in given if k == kind)
+        arm_name = kind if n_kind == 1 else f"{kind}{len([a for a in arms if a.kind == kind]) + 1}"
+        mapping[v] = arm_name
+        arms.append(Arm(arm_name, kind, f"{opts.arm_column} = {v}"))  # type: ignore[arg-type]
+    return mapping, arms
+
+
+def _unblinding_facts(rows: list[dict[str, str]]) -> dict[str, Any]:
+    """The code-breaks and the early unblinding a blindself export carries, so that ``analyze``
+    of ``report/data.csv`` reports them as ``unblind`` did (review F6: "0 code-breaks", and the
+    "Unblinded early" caveat lost).  Columns ``codebreak`` and ``unblinded_early``
+    (docs/design.md#exported-data); absent in other CSVs."""
+    opened = sorted({c for r in rows for c in (r.get("codebreak") or "").split(";") if c.strip()})
+    early = sorted({(r.get("unblinded_early") or "").strip() for r in rows} - {""})
+    facts: dict[str, Any] = {}
+    if opened:
+        facts["codebreaks"] = opened
+    if early:
+        facts.update(early=True, early_reason="; ".join(early))
+    return facts
 
 
 # Columns of `blindself export` that are never outcomes (confidence is the guess's).
@@ -175,7 +211,11 @@ EXPORT_META = {
     "supersedes",
     "superseded",
     "excluded",
+    "allocation_arm",
+    "codebreak",
+    "unblinded_early",
 }
+ALLOCATION_ARM = "allocation_arm"  # services.export: the arm a period holds in the randomization
 
 EXPORT_DEFAULTS = {
     "block_column": "block",
@@ -251,9 +291,9 @@ def _outcomes_and_plan(
     opts: AnalyzeOptions,
     name: str,
     used: list[str | None],
+    protocol: Protocol | None,
 ) -> tuple[tuple[Outcome, ...], AnalysisPlan]:
-    if opts.protocol is not None:
-        protocol = load_protocol(opts.protocol)
+    if protocol is not None:
         for o in protocol.outcomes:
             if o.name not in header:
                 raise DataError(f"{name}: no column for outcome {o.name!r} of {opts.protocol}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -17,14 +18,49 @@ from blindself.trial.measures import MEASURE_KIND, merged_checkins, provenance
 from blindself.trial.progress import CHECKIN_KINDS
 
 EXPORT_COLUMNS_BASE = ["date", "day_type", "block", "period", "code", "arm", "guess", "confidence"]
+# After unblinding (docs/design.md#exported-data): the arm each period holds in the
+# randomization, and what `analyze` needs to reproduce `unblind` beyond the ratings.
+ALLOCATION_ARM = "allocation_arm"
+UNBLINDED_COLUMNS = ["excluded", "codebreak", "unblinded_early"]
+
+
+@dataclass(frozen=True)
+class Unblinded:
+    """What an export after unblinding adds to each row (docs/design.md#exported-data).
+
+    ``code_arm`` maps a canonical code to its committed arm; ``codebreak`` an ISO date to the
+    codes opened by a code-break that leave that day out (its period's own container, or a
+    block partner's), in display form; ``early`` is the reason of an early unblinding.
+    """
+
+    code_arm: dict[str, str]
+    codebreak: dict[str, str]
+    early: str
+
+
+def taken_arm(code: str | None, known: Any, code_arm: dict[str, str]) -> str | None:
+    """A row's ``arm``: the committed arm of the container it names; on a day without one,
+    the arm it is analysed under (a helper-mode day without a capsule: intention to treat),
+    and none on a day the analysis leaves out (review F14: on an excluded day it was the arm
+    its period stands for in the randomization, not what was taken)."""
+    if code:
+        return code_arm.get(code)
+    if known is None or known.excluded:
+        return None
+    return str(known.arm) if known.arm else None
 
 
 def export_rows(
-    trial: Trial, include_all: bool, days: dict[str, Any] | None, until: str = "9999-12-31"
+    trial: Trial,
+    include_all: bool,
+    days: dict[str, Any] | None,
+    until: str = "9999-12-31",
+    after: Unblinded | None = None,
 ) -> list[dict[str, Any]]:
     """Tidy rows, one per check-in (or per entry with ``include_all``), in date order.
 
-    ``days`` (after unblinding only) maps an ISO date to its analysed DayRow.  Imported
+    ``days`` and ``after`` (after unblinding only): an ISO date -> its analysed DayRow, and
+    the columns only an unblinded export has (:class:`Unblinded`).  Imported
     values are part of their day's row (a day with imported values alone is a row too);
     ``include_all`` lists each imported value as an entry of kind ``measure`` with its
     source (docs/design.md#imported-outcomes).
@@ -54,8 +90,7 @@ def export_rows(
             else None,
             "period": public["period"],
             "code": format_code(code) if code else None,
-            # The analysis arm of the day's period (see dataset.from_trial).
-            "arm": known.arm if known else None,
+            "arm": taken_arm(code, known, after.code_arm) if after else None,
             "guess": p.get("guess"),
             "confidence": p.get("confidence"),
         }
@@ -76,7 +111,10 @@ def export_rows(
         )
         row["note"] = p.get("note", "")
         if days is not None:
+            # The arm the day's period holds in the randomization (dataset.from_trial).
+            row[ALLOCATION_ARM] = known.arm if known else None
             row["excluded"] = exclusion(known) if known else ""
+            row.update(_unblinded_cells(p["date"], after))
         if e is not None:
             row["seq"] = e.seq
             row["kind"] = e.kind
@@ -98,7 +136,8 @@ def export_rows(
                 "block": None if d.block is None else d.block + 1,
                 "period": None if d.period is None else d.period + 1,
                 "code": None,
-                "arm": days[day].arm,
+                "arm": taken_arm(None, days[day], after.code_arm) if after else None,
+                ALLOCATION_ARM: days[day].arm,
                 "guess": None,
                 "confidence": None,
             }
@@ -108,9 +147,41 @@ def export_rows(
                 {"taken": None, "deviation": AFTER_UNBLINDING if gone else "missed", "note": ""}
             )
             missed["excluded"] = exclusion(days[day])
+            missed.update(_unblinded_cells(day, after))
             rows.append(missed)
         rows.sort(key=lambda r: str(r["date"]))
     return rows
+
+
+def _unblinded_cells(day: str, after: Unblinded | None) -> dict[str, str]:
+    if after is None:
+        return {}
+    return {"codebreak": after.codebreak.get(day, ""), "unblinded_early": after.early}
+
+
+def _codebreaks_by_day(trial: Trial, rows: list[Any]) -> dict[str, str]:
+    """ISO date -> the opened codes (display form, ``;``-joined) that leave its day out.
+
+    The same rule as ``dataset.from_trial``'s ``codebroken``: a day is left out when a code of
+    its period (the one it is analysed under, or one typed in it) was opened or is the block
+    partner an opened code implies; ``analyze`` counts the distinct opened codes.
+    """
+    cover: dict[str, set[str]] = {}
+    for e in trial.store.entries():
+        if e.kind == "codebreak":
+            opened = str(e.payload.get("code"))
+            for c in (opened, *e.payload.get("implied", [])):
+                cover.setdefault(str(c), set()).add(format_code(opened))
+    codes_of: dict[int, set[str]] = {}
+    for r in rows:
+        if r.period is not None:
+            codes_of.setdefault(r.period, set()).update(c for c in (r.analysed_code, r.code) if c)
+    out = {}
+    for r in rows:
+        found = set().union(*(cover.get(c, set()) for c in codes_of.get(r.period, ())))
+        if r.period is not None and found:
+            out[str(r.date)] = ";".join(sorted(found))
+    return out
 
 
 def _public_day(trial: Trial, payload: dict[str, Any]) -> dict[str, Any]:
@@ -145,19 +216,25 @@ def export_trial(
                 checked_unblinding(trial)  # docs/design.md T-40: no arms from an edited allocation
                 unblind = entry.payload
         days = None
+        after = None
         until = "9999-12-31"
+        columns = list(EXPORT_COLUMNS_BASE)
         if unblind is not None:
             code_arm = {c["code"]: c["arm"] for c in unblind["allocation"]["containers"]}
             until = str(unblind["unblinded_at"])[:10]
             rows_, _ = analysed_days(trial, code_arm, until)
             days = {str(r.date): r for r in rows_}
-        rows = export_rows(trial, include_all, days, until)
-        columns = EXPORT_COLUMNS_BASE + _outcome_columns(trial)
+            early = (unblind.get("reason") or "early") if unblind.get("early") else ""
+            after = Unblinded(code_arm, _codebreaks_by_day(trial, rows_), str(early))
+            columns.insert(columns.index("arm") + 1, ALLOCATION_ARM)
+        rows = export_rows(trial, include_all, days, until, after)
+        columns += _outcome_columns(trial)
         columns += ["taken", "deviation", "note"]
         if days is not None:
-            # Which days the analysis leaves out and why (codebreak, wrong-bag, ...);
-            # `analyze` honours it, so it reproduces `unblind`.
-            columns.append("excluded")
+            # Which days the analysis leaves out and why (codebreak, wrong-bag, ...), which
+            # opened codes leave them out, and an early unblinding's reason: `analyze`
+            # honours them, so it reproduces `unblind`.
+            columns += UNBLINDED_COLUMNS
         if include_all:
             columns += ["seq", "kind", "supersedes", "superseded", "source"]
     if fmt == "json":

@@ -341,7 +341,9 @@ def _codebreaks(entries: list[Entry]) -> list[_Break]:
 
 
 def _arms_after_unblinding(trial: Trial) -> dict[str, str | None] | None:
-    """The analysis arm of each day (ISO date) after unblinding; None while blinded.
+    """The arm of each day (ISO date) after unblinding, as ``data.csv``'s ``arm``: that of the
+    container taken (a day left out names no other container's arm, review F14); None while
+    blinded.
 
     The allocation is checked against the commitment first (docs/design.md T-40), as for
     ``export``: no arm is shown from an edited allocation.
@@ -356,4 +358,6 @@ def _arms_after_unblinding(trial: Trial) -> dict[str, str | None] | None:
     payload = entry.payload
     code_arm = {c["code"]: c["arm"] for c in payload["allocation"]["containers"]}
     rows, _ = analysed_days(trial, code_arm, str(payload["unblinded_at"])[:10])
-    return {str(r.date): r.arm for r in rows}
+    from blindself.services.export import taken_arm
+
+    return {str(r.date): taken_arm(r.code, r, code_arm) for r in rows}

@@ -291,8 +291,13 @@ def live(trial_dir: Path, data: st.DataObject, stats: Counter[str]) -> tuple[Any
 
 
 def numbers(report: dict[str, Any]) -> dict[str, Any]:
-    """Every estimate and p of a report, keyed by position (arm names differ in analyze)."""
+    """Every estimate and p of a report (keyed by position), its caveats, arms and counts."""
     out: dict[str, Any] = {
+        # F6: the code-breaks, the early unblinding's caveat and the arms as the protocol
+        # names them come back from data.csv too.
+        "codebreaks": report["adherence"]["codebreaks"],
+        "caveats": sorted(report["verdict"]["caveats"]),
+        "arms": [(a["name"], a["label"]) for a in report["trial"]["arms"]],
         "codebroken_days": report["adherence"]["codebroken_days"],
         "excluded_days": report["adherence"]["excluded_days"],
         "missed": report["adherence"]["missed"],
@@ -355,7 +360,8 @@ def lifecycle(design: str, alloc: int, data: st.DataObject, stats: Counter[str],
             assert (trial / "report" / name).exists()
         report = json.loads((trial / "report" / "report.json").read_text())
         arms = {a.name: a.kind for a in open_trial(trial, readonly=True).protocol.arms}
-        cmd = ["analyze", str(trial / "report" / "data.csv"), "--arm-column", "arm", "--json"]
+        data_csv = str(trial / "report" / "data.csv")
+        cmd = ["analyze", data_csv, "--arm-column", "allocation_arm", "--json"]
         for name, kind in arms.items():
             flag = {"active": "--active", "placebo": "--placebo", "none": "--none"}[kind]
             cmd += [flag, name]

@@ -191,3 +191,90 @@ def test_unblinding_on_the_last_day_once_its_checkin_is_recorded(
     r = invoke(["unblind", "--trial", str(trial)], last_day, env=env)
     assert r.exit_code == 0, r.output
     assert (trial / "report" / "report.html").exists()
+
+
+def data_rows(trial: Path) -> dict[str, dict[str, str]]:
+    text = (trial / "report" / "data.csv").read_text()
+    return {r["date"]: r for r in csv.DictReader(io.StringIO(text))}
+
+
+def test_data_csv_arm_is_the_container_taken_on_excluded_days(tmp_path: Path) -> None:
+    """F14 remainder: on a day left out, `arm` was the arm its period stands for in the
+    randomization (a code of the right bag), not that of the envelope really taken; whoever
+    analysed data.csv without honouring `excluded` saw flipped arms."""
+    trial, sheet = wrong_bag_trial(tmp_path)
+    unblind_trial(trial, LATE, passphrase=PASSPHRASE)
+    rows = data_rows(trial)
+    wrong, none = rows[day(2).isoformat()], rows[day(5).isoformat()]
+    assert wrong["excluded"] == "wrong-bag"
+    assert wrong["arm"] == sheet["codes"][wrong["code"]]  # the envelope of bag 2 taken
+    assert none["excluded"] == "no-container" and none["code"] == "" and none["arm"] == ""
+    # The arm each period holds in the randomization stays, so analyze can reproduce unblind.
+    assert wrong["allocation_arm"] in ("active", "placebo") and none["allocation_arm"]
+    for r in rows.values():
+        if r["code"] and not r["excluded"]:
+            assert r["arm"] == r["allocation_arm"] == sheet["codes"][r["code"]], r
+
+
+def test_analyze_of_data_csv_reproduces_codebreaks_early_caveat_and_arm_labels(
+    tmp_path: Path, invoke: Invoke
+) -> None:
+    """F6 remainder: analyze of data.csv said 0 code-breaks, dropped "Unblinded early" and
+    named the arms active/placebo whatever --protocol said."""
+    from blindself.services.codebreak import codebreak_code
+
+    trial, sheet = make_small_trial(tmp_path)
+    by_period = {c["period"]: c["code"] for c in sheet["containers"]}
+    for n in range(2, 8):
+        active = sheet["codes"][by_period[n - 1]] == "active"
+        dose(trial, n, by_period[n - 1], mood=(7 if active else 4) + n % 2)
+    at_day7 = with_clock(make_context(), at(day(7), 22))
+    codebreak_code(trial, by_period[3], "rash", at_day7, passphrase=PASSPHRASE)
+    report = unblind_trial(
+        trial, at_day7, passphrase=PASSPHRASE, early=True, reason="side effects"
+    ).report
+    assert report["adherence"]["codebreaks"] == 1
+    rows = data_rows(trial)
+    broken = {d for d, r in rows.items() if r["codebreak"]}
+    assert {rows[d]["codebreak"] for d in broken} == {by_period[3]}
+    assert broken == {day(4).isoformat(), day(5).isoformat()}  # the opened one and its partner
+    assert {r["unblinded_early"] for r in rows.values()} == {"side effects"}
+    protocol = tmp_path / "trial-protocol.toml"
+    args = ["analyze", str(trial / "report" / "data.csv"), "--arm-column", "allocation_arm"]
+    args += ["--active", "active", "--placebo", "placebo", "--json", "--protocol", str(protocol)]
+    r = invoke(args)
+    assert r.exit_code == 0, r.output
+    again = json.loads(r.stdout)
+    same_numbers(report, again)
+    assert again["adherence"]["codebreaks"] == report["adherence"]["codebreaks"] == 1
+    assert "Unblinded early (side effects)." in again["verdict"]["caveats"]
+    assert set(report["verdict"]["caveats"]) <= set(again["verdict"]["caveats"])
+    labels = {a["name"]: a["label"] for a in again["trial"]["arms"]}
+    assert labels == {"active": "active capsule", "placebo": "placebo capsule"}
+
+
+def test_analyze_takes_the_protocols_arm_names_and_labels(tmp_path: Path, invoke: Invoke) -> None:
+    """Three arms: --protocol gave "active1"/"active2" instead of the protocol's low/high."""
+    from reliability.test_lifecycle import THREE_ARMS
+
+    protocol = tmp_path / "three.toml"
+    protocol.write_text(THREE_ARMS.format(blinding="helper"))
+    data = tmp_path / "d.csv"
+    lines = ["date,period,block,allocation_arm,mood"]
+    arms = ["placebo", "low", "high", "high", "placebo", "low"]
+    for i, arm in enumerate(arms):
+        lines.append(f"2026-03-{i + 2:02d},{i + 1},{i // 3 + 1},{arm},{5 + i % 3}")
+    data.write_text("\n".join(lines) + "\n")
+    args = ["analyze", str(data), "--arm-column", "allocation_arm", "--active", "low"]
+    args += ["--active", "high", "--placebo", "placebo", "--json"]
+    plain = json.loads(invoke(args).stdout)
+    named = json.loads(invoke([*args, "--protocol", str(protocol)]).stdout)
+    assert [a["name"] for a in plain["trial"]["arms"]] == ["active1", "active2", "placebo"]
+    assert {a["name"]: a["label"] for a in named["trial"]["arms"]} == {
+        "placebo": "placebo", "low": "low dose", "high": "high dose",
+    }  # fmt: skip
+    for x, y in zip(
+        plain["outcomes"][0]["contrasts"], named["outcomes"][0]["contrasts"], strict=True
+    ):
+        assert x["estimate"] == pytest.approx(y["estimate"])
+        assert x["p_randomization"] == pytest.approx(y["p_randomization"])
