@@ -107,15 +107,18 @@ def build_data(raw: bytes, name: str, opts: AnalyzeOptions) -> tuple[TrialData, 
         raise DataError(f"{name}: no rows match {' and '.join(opts.where)}; check the values")
     protocol = load_protocol(opts.protocol) if opts.protocol is not None else None
     mapping, arms = _arms(opts, protocol)
+    hint = ""
     if (
         opts.arm_column != ALLOCATION_ARM
         and ALLOCATION_ARM in header
         and any((r.get("excluded") or "").strip() for r in records)
     ):
-        notes.append(
-            f"{name} is a blindself export whose {opts.arm_column} on a day left out is the "
+        # docs/design.md#exported-data: on a day left out, `arm` is the container taken.
+        hint = (
+            f"{name} is a blindself export: on a day left out its {opts.arm_column} is the "
             f"container taken; --arm-column {ALLOCATION_ARM} reproduces unblind"
         )
+        notes.append(hint)
     # Day numbers come from the dates, else from the row order before rows are skipped, so
     # that a skipped day still counts in trends and AR(1) distances.
     all_days = _day_numbers(records, opts, name)
@@ -136,7 +139,14 @@ def build_data(raw: bytes, name: str, opts: AnalyzeOptions) -> tuple[TrialData, 
     if not kept:
         raise DataError(f"{name}: no rows with {opts.arm_column} in {', '.join(mapping)}")
     outcomes, plan = _outcomes_and_plan(header, kept, opts, name, used, protocol)
-    rows, observed, scheme, note = _rows_and_scheme(kept, days, mapping, arms, outcomes, opts, name)
+    try:
+        rows, observed, scheme, note = _rows_and_scheme(
+            kept, days, mapping, arms, outcomes, opts, name
+        )
+    except DataError as exc:
+        if not hint:
+            raise
+        raise DataError(f"{exc} ({hint})") from exc
     seed = hashlib.sha256(raw + repr(opts).encode()).hexdigest()
     data = TrialData(
         rows=tuple(rows),

@@ -278,3 +278,18 @@ def test_analyze_takes_the_protocols_arm_names_and_labels(tmp_path: Path, invoke
     ):
         assert x["estimate"] == pytest.approx(y["estimate"])
         assert x["p_randomization"] == pytest.approx(y["p_randomization"])
+
+
+def test_analyze_by_the_taken_arm_says_which_column_reproduces_unblind(
+    tmp_path: Path, invoke: Invoke
+) -> None:
+    trial, _ = wrong_bag_trial(tmp_path)
+    unblind_trial(trial, LATE, passphrase=PASSPHRASE)
+    args = ["analyze", str(trial / "report" / "data.csv"), "--active", "active"]
+    err = assert_one_error_line(invoke([*args, "--placebo", "placebo", "--arm-column", "arm"]))
+    assert err.strip().endswith(
+        "(data.csv is a blindself export: on a day left out its arm is the container taken; "
+        "--arm-column allocation_arm reproduces unblind)"
+    ), err
+    r = invoke([*args, "--placebo", "placebo", "--arm-column", "allocation_arm"])
+    assert r.exit_code == 0 and "is a blindself export" not in r.output, r.output
