@@ -750,3 +750,26 @@ def test_self_blinded_days_with_imported_values_only(tmp_path: Path, invoke: Inv
     assert by_date[day(8).isoformat()].excluded == "no-container"
     assert by_date[day(8).isoformat()].ratings == {"steps": 8000}
     assert by_date[day(8).isoformat()].imported_only
+
+
+def test_a_stop_rule_on_an_imported_outcome_is_checked_after_the_import(
+    tmp_path: Path, invoke: Invoke
+) -> None:
+    protocol = tmp_path / "p.toml"
+    protocol.write_text(
+        PROTOCOL.read_text()
+        + '\n[[stop_rules]]\noutcome = "sleep_minutes"\nthreshold = 240\ndays = 2\n'
+        + 'message = "Two nights under four hours: talk to a doctor."\n'
+    )
+    t = tmp_path / "t"
+    assert init_trial_cli(invoke, protocol, t, make_context()).exit_code == 0
+    one = write(tmp_path, "day,sleep\n2026-03-03,230\n2026-03-04,400\n", "one.csv")
+    r = run(invoke, t, str(one), *SLEEP, now=20)
+    assert r.exit_code == 0 and r.stderr == "", r.output
+    two = write(tmp_path, "day,sleep\n2026-03-05,200\n", "two.csv")
+    r = run(invoke, t, str(two), *SLEEP, now=20)
+    assert r.exit_code == 0, r.output
+    assert r.stderr.startswith(
+        "STOP RULE MET: sleep_minutes reached 240 on 2 day(s). Two nights under four hours: "
+        "talk to a doctor. To stop, run: blindself unblind --early --reason TEXT"
+    )
