@@ -31,9 +31,9 @@ from blindself.trial.log.store import Entry
 from blindself.trial.measures import (
     MEASURE_KIND,
     current_measures,
-    merged_checkins,
     row_runs,
     rows_text,
+    stop_rules_met,
 )
 
 MAX_IMPORT_BYTES = 64_000_000  # a year of per-minute heart rate is about 20 MB
@@ -167,7 +167,7 @@ def import_values(trial_dir: Path, req: ImportRequest, ctx: Context) -> ImportRe
                     )
                 entries = [*entries, *appended]
                 head = entries[-1]
-        hits = _stop_rules_met(trial, entries)
+        hits = stop_rules_met(trial.protocol, entries)
     return ImportResult(
         file=name,
         sha256=str(source["sha256"]),
@@ -382,26 +382,3 @@ def _judge(
 def _refuse_unblinded(entries: list[Entry]) -> None:
     if any(e.kind == "unblind" for e in entries):
         raise TrialStateError("the trial is unblinded; values for trial days are closed")
-
-
-def _stop_rules_met(trial: Trial, entries: list[Entry]) -> tuple[StopRule, ...]:
-    """Stop rules on imported outcomes reached by the log's values (as a check-in checks)."""
-    imported = {o.name: o for o in trial.protocol.outcomes if o.source == "import"}
-    merged = merged_checkins(entries)
-    hits = []
-    for rule in trial.protocol.stop_rules:
-        o = imported.get(rule.outcome)
-        if o is None:
-            continue
-        n = 0
-        for payload in merged.values():
-            v = payload.get("ratings", {}).get(rule.outcome)
-            if v is None:
-                continue
-            if (o.better == "lower" and v >= rule.threshold) or (
-                o.better == "higher" and v <= rule.threshold
-            ):
-                n += 1
-        if n >= rule.days:
-            hits.append(rule)
-    return tuple(hits)

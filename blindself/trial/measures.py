@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from blindself.protocol.model import Protocol, StopRule
 from blindself.trial.log.store import Entry
 from blindself.trial.progress import current_checkins
 
@@ -109,3 +110,27 @@ def import_summary(entries: list[Entry]) -> list[dict[str, Any]]:
         {"outcome": o, "values": n, "file": f, "sha256": h, "column": c}
         for (o, f, h, c), n in sorted(counts.items())
     ]
+
+
+def stop_rules_met(protocol: Protocol, entries: list[Entry]) -> tuple[StopRule, ...]:
+    """Stop rules on imported outcomes that the log's values reach (as a check-in checks its
+    own ratings): the threshold met, in the worse direction, on at least ``days`` days."""
+    imported = {o.name: o for o in protocol.outcomes if o.source == "import"}
+    merged = merged_checkins(entries)
+    hits = []
+    for rule in protocol.stop_rules:
+        o = imported.get(rule.outcome)
+        if o is None:
+            continue
+        n = 0
+        for payload in merged.values():
+            v = payload.get("ratings", {}).get(rule.outcome)
+            if v is None:
+                continue
+            if (o.better == "lower" and v >= rule.threshold) or (
+                o.better == "higher" and v <= rule.threshold
+            ):
+                n += 1
+        if n >= rule.days:
+            hits.append(rule)
+    return tuple(hits)
