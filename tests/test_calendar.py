@@ -297,3 +297,40 @@ def test_off_days_of_a_dose_only_protocol_say_no_capsule(tmp_path: Path, invoke:
     assert "<strong>Rate only</strong>: no capsule yet; check in</li>" in page  # baseline
     summaries = {str(e["SUMMARY"]) for e in events(ics(invoke, trial))}
     assert "No capsule" not in summaries and "Rate only" in summaries
+
+
+def test_each_day_lists_what_its_check_in_asks(tmp_path: Path, invoke: Invoke) -> None:
+    """A questionnaire on its own schedule gets a line on its days only; an outcome another
+    app measures (source = "import") gets none: nothing to write by hand."""
+    trial = make_trial(
+        invoke,
+        tmp_path,
+        edit=(("[checkin]\n", '[[outcomes]]\ninstrument = "gad7"\nschedule = "weekly:sun"\n\n'
+                              "[checkin]\n"),),
+    )  # fmt: skip
+    out = tmp_path / "cal.html"
+    assert invoke(["calendar", "--trial", str(trial), "-o", str(out)]).exit_code == 0
+    page = out.read_text()
+    # 2026-03-02 is a Monday: the 10 days hold one Sunday (2026-03-08).
+    assert page.count("<span>mood</span><span>anxiety</span><span>gad7</span>") == 1
+    assert page.count("<span>mood</span><span>anxiety</span><span>note</span>") == 9
+    assert "questionnaires on their days: <strong>gad7</strong>" in page
+    found = events(ics(invoke, trial))
+    sunday = next(e for e in found if e.decoded("DTSTART") == date(2026, 3, 8))
+    assert "(rate mood, anxiety, gad7)" in str(sunday["DESCRIPTION"])
+    assert "(rate mood, anxiety)." in str(found[0]["DESCRIPTION"])
+
+
+def test_an_imported_outcome_has_no_line_to_write(tmp_path: Path, invoke: Invoke) -> None:
+    protocol = Path(__file__).parent / "data" / "melatonin-measured-sleep.toml"
+    trial = tmp_path / "trial"
+    args = ["init", str(protocol), str(trial), "--start", START.isoformat(), "--no-sheet"]
+    assert invoke(args, make_context(), env=ENV).exit_code == 0
+    out = tmp_path / "cal.html"
+    assert invoke(["calendar", "--trial", str(trial), "-o", str(out)]).exit_code == 0
+    page = out.read_text()
+    assert "<span>sleep_minutes</span>" not in page
+    assert page.count("<span>grogginess</span><span>note</span>") == 49
+    assert "(sleep_minutes comes from <code>blindself import</code>)" in page
+    description = str(events(ics(invoke, trial))[0]["DESCRIPTION"])
+    assert "(rate grogginess)." in description and "sleep_minutes" not in description

@@ -53,6 +53,7 @@ class DayPlan:
     bag: int | None  # self mode, dose days
     container: str | None  # helper mode, dose days
     new_bag: bool = False  # the first dose day of a bag (the printout marks it)
+    rate: tuple[str, ...] = ()  # the outcomes the check-in asks for that day
 
     @property
     def summary(self) -> str:
@@ -62,8 +63,13 @@ class DayPlan:
 
 def day_plans(trial: Trial) -> list[DayPlan]:
     """Every calendar day of the trial with its plan, in date order."""
+    from blindself.trial.questionnaires import due_instruments
+
     cal = trial.calendar
-    outcomes = ", ".join(o.name for o in trial.protocol.outcomes)
+    protocol = trial.protocol
+    # Rated at every check-in: neither imported from another app nor a questionnaire (those
+    # are asked on their own days).
+    daily = tuple(o.name for o in protocol.outcomes if o.source == "checkin" and not o.instrument)
     plans: list[DayPlan] = []
     last_bag: int | None = None
     for number, d in enumerate(cal.days, 1):
@@ -92,8 +98,11 @@ def day_plans(trial: Trial) -> list[DayPlan]:
         if not checkin and d.day_type not in WHAT:
             what = f"{what.split(':')[0]}: no check-in today."
         lines = [f"{trial.protocol.title}: day {number} of {len(cal.days)}.", what]
+        rate: tuple[str, ...] = ()
         if checkin:
-            lines.append(f"Check in with: blindself checkin (rate {outcomes}).")
+            rate = (*daily, *(o.name for o in due_instruments(protocol, cal, d.date)))
+            asked = f" (rate {', '.join(rate)})" if rate else ""
+            lines.append(f"Check in with: blindself checkin{asked}.")
         lines.append(f"Trial {trial.trial_id}.")
         plans.append(
             DayPlan(
@@ -106,6 +115,7 @@ def day_plans(trial: Trial) -> list[DayPlan]:
                 bag=bag,
                 container=container,
                 new_bag=bag is not None and bag != last_bag,
+                rate=rate,
             )
         )
         if bag is not None:
