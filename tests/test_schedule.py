@@ -255,8 +255,9 @@ def test_scheme_of_follows_the_design() -> None:
 
 
 def test_calendar_never_sees_an_allocation(monkeypatch: pytest.MonkeyPatch) -> None:
-    # build_calendar takes only the protocol and the start date ...
-    assert list(inspect.signature(build_calendar).parameters) == ["protocol", "start"]
+    # build_calendar takes only the protocol, the start date and the pauses (public log
+    # entries: dates and a reason) ...
+    assert list(inspect.signature(build_calendar).parameters) == ["protocol", "start", "pauses"]
 
     # ... and draws nothing: every source of randomness fails if touched.
     def refuse(*args: object, **kwargs: object) -> None:

@@ -65,6 +65,7 @@ def analyze(data: TrialData) -> dict[str, Any]:
         "adherence": _adherence(data),
         "outcomes": outcomes,
         "blinding": blinding_section(data, rows, sets.get, placebo, actives),
+        "allocation": _allocation(data.rows),
     }
     from blindself.analysis.verdict import verdict
 
@@ -286,6 +287,43 @@ def _set_adjusted(family: list[dict[str, Any]], correction: str) -> None:
         c["family_size"] = len(present)
     for c, p in zip(present, adj, strict=True):
         c["p_adjusted"] = as_float(p)
+
+
+def _allocation(rows: Sequence[DayRow]) -> list[dict[str, Any]]:
+    """Every day of a container, with what it held and what became of it.
+
+    The outcome series holds the analysed days only; this lists the code-broken, excluded,
+    missed and not-taken days too, each with its status, so the unsealed allocation table
+    leaves no day of a period out.
+    """
+    out = []
+    for r in rows:
+        if r.arm is None:
+            continue
+        if r.excluded == "after-unblinding":
+            status = "after unblinding"
+        elif r.codebroken:
+            status = "code-broken (excluded)"
+        elif r.excluded:
+            status = f"excluded: {r.excluded}"
+        elif not r.ratings:
+            status = "missed"
+        elif r.day_type == "dose" and r.taken is False:
+            status = "not taken (analysed as scheduled)"
+        else:
+            status = "analysed"
+        out.append(
+            {
+                "day": r.day,
+                "date": r.date,
+                "day_type": r.day_type,
+                "code": format_code(r.code) if r.code else None,
+                "arm": r.arm,
+                "guess": r.guess,
+                "status": status,
+            }
+        )
+    return out
 
 
 def _adherence(data: TrialData) -> dict[str, Any]:

@@ -9,11 +9,15 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from blindself.cli.options import BoundedInt, emit, service_context, trial_option
 from blindself.errors import BlindselfError, CommitmentMismatch, HeadMismatch
+
+if TYPE_CHECKING:
+    from blindself.services.daily import Status
 
 
 @click.command()
@@ -47,6 +51,7 @@ def status(ctx: click.Context, trial_dir: Path, as_json: bool) -> None:
             f"Imported ({', '.join(s.imported_outcomes)}): {until}; bring in newer ones with "
             "blindself import"
         )
+    _interruptions(s)
     n = s.next_instruction
     if s.unblinded:
         click.echo("Unblinded: see report/report.html, or run blindself report")
@@ -97,6 +102,17 @@ def date_runs(dates: tuple[date, ...]) -> str:
     shown = [f"{r[0]}" if len(r) == 1 else f"{r[0]} to {r[-1]}" for r in runs[-MAX_RUNS:]]
     hidden = sum(len(r) for r in runs[:-MAX_RUNS])
     return (f"{hidden} earlier days, " if hidden else "") + ", ".join(shown)
+
+
+def _interruptions(s: Status) -> None:
+    """Status lines for the pause today falls in, pauses ahead and lost containers."""
+    now = s.pause_now
+    if now is not None:
+        click.echo(f"Paused: {now['from']} to {now['to']} ({now['reason']}); nothing to record")
+    for p in s.pauses_ahead:
+        click.echo(f"Pause ahead: {p['from']} to {p['to']} ({p['reason']})")
+    for x in s.lost:
+        click.echo(f"Container {x['code']}: {x['what']} on {x['date']}")
 
 
 @click.command()

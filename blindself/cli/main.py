@@ -23,6 +23,7 @@ FAMILIES = {
     "templates": "setup", "new": "setup", "plan": "setup", "power": "setup", "init": "setup",
     "demo": "setup",
     "checkin": "checkin", "correct": "checkin", "import": "importing",
+    "pause": "interruptions", "lost": "interruptions",
     "status": "daily", "calendar": "daily", "export": "daily", "verify": "daily",
     "backup": "daily", "serve": "daily",
     "log": "history",

@@ -15,7 +15,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from blindself.report import plots
-from blindself.report.text import blind_p, f, fci, fp, import_lines, why_missing
+from blindself.report.text import (
+    blind_p,
+    f,
+    fci,
+    fp,
+    import_lines,
+    interruption_lines,
+    why_missing,
+)
 from blindself.report.view import (
     CORRECTION,
     decomposition_view,
@@ -84,7 +92,7 @@ def page_view(report: Mapping[str, Any]) -> dict[str, Any]:
         "outcomes": [outcome_view(o, i, ctx, t) for i, o in enumerate(outcomes)],
         "decomposition": decomposition_view(primary, ctx) if primary else None,
         "blinding": _blinding(report.get("blinding") or {}, ctx),
-        "allocation": _allocation(primary, styles) if primary else None,
+        "allocation": _allocation(report.get("allocation"), primary, styles) if primary else None,
     }
     return view
 
@@ -229,6 +237,13 @@ def _plan(t: Mapping[str, Any], primary: Mapping[str, Any] | None) -> list[tuple
         items.append(("Unblinded early", t.get("early_reason") or "no reason recorded"))
     # Values brought in with blindself import, and the file each came from (its SHA-256).
     items += [("Imported values", line) for line in import_lines(t)]
+    lines = interruption_lines(dict(t))
+    pauses = [x.removeprefix("Pause: ") for x in lines if x.startswith("Pause: ")]
+    if pauses:
+        items.append(("Pauses", "; ".join(pauses)))
+    lost = [x.removeprefix("Container ") for x in lines if x.startswith("Container ")]
+    if lost:
+        items.append(("Lost or damaged containers", "; ".join(lost)))
     return items
 
 
@@ -352,8 +367,12 @@ def _blinding(bl: Mapping[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _allocation(o: Mapping[str, Any], styles: Mapping[str, plots.ArmStyle]) -> dict[str, Any]:
-    series = [s for s in seq(o.get("series")) if s.get("arm")]
+def _allocation(
+    days: Any, o: Mapping[str, Any], styles: Mapping[str, plots.ArmStyle]
+) -> dict[str, Any]:
+    """Every day of a container with its status (``report["allocation"]``); a report made
+    before that list existed shows the primary outcome's analysed series instead."""
+    series = [s for s in seq(days if days is not None else o.get("series")) if s.get("arm")]
     has_code = any(s.get("code") for s in series)
     rows = [
         {
@@ -363,7 +382,13 @@ def _allocation(o: Mapping[str, Any], styles: Mapping[str, plots.ArmStyle]) -> d
             "arm": s["arm"],
             "colour": styles[s["arm"]].colour if s["arm"] in styles else plots.INK,
             "guess": s.get("guess") or "",
+            "status": s.get("status") or "",
         }
         for s in series
     ]
-    return {"has_code": has_code, "rows": rows, "outcome": o["name"]}
+    return {
+        "has_code": has_code,
+        "has_status": days is not None,
+        "rows": rows,
+        "outcome": o["name"],
+    }

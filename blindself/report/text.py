@@ -174,6 +174,7 @@ def render_text(report: dict[str, Any]) -> str:
         )
         lines.append(f"Commitment {t['commitment'][:16]}...: {state}.")
     lines += import_lines(t)
+    lines += interruption_lines(t)
     return "\n".join(lines) + "\n"
 
 
@@ -184,6 +185,19 @@ def import_lines(t: Mapping[str, Any]) -> list[str]:
         f"{i['file']} (sha256 {str(i['sha256'])[:16]}...)"
         for i in t.get("imports") or []
     ]
+
+
+def interruption_lines(t: dict[str, Any]) -> list[str]:
+    """The pauses and the lost or damaged containers of a trial, one line each (if any)."""
+    out = [
+        f"Pause: {p['from']} to {p['to']} ({p['days']} day{'s' if p['days'] != 1 else ''}): "
+        f"{p['reason']}"
+        for p in t.get("pauses") or []
+    ]
+    for x in t.get("lost") or []:
+        note = f": {x['note']}" if x.get("note") else ""
+        out.append(f"Container {x['code']} {x['what']} on {x['date']}{note}")
+    return out
 
 
 _MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]|~"} | {
@@ -231,4 +245,6 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
     ]
     out += [*map(_md, import_lines(t)), ""] if import_lines(t) else []
+    extra = interruption_lines(t)
+    out += [*(f"- {_md(line)}" for line in extra), ""] if extra else []
     return "\n".join(out)

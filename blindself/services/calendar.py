@@ -93,6 +93,11 @@ def day_plans(trial: Trial) -> list[DayPlan]:
             )
             what = f"Dose day: {take}, then rate how you are"
             what += " and guess what you took." if trial.protocol.checkin.guess else "."
+        elif d.day_type == "pause" and (why := cal.pause_of(d.date)) is not None:
+            # the pause's reason and span, from its log entry (docs/design.md#pauses)
+            what = f"Paused ({why.reason}, {why.start} to {why.last}): " + WHAT["pause"].split(
+                ": ", 1
+            )[1]
         else:
             what = WHAT.get(d.day_type, f"{title} day.")
         if not checkin and d.day_type not in WHAT:
@@ -189,6 +194,9 @@ def checkin_time(trial: Trial, day: date, remind: time) -> datetime:
 
 def day_instruction(trial: Trial, d: Any) -> str:
     """What the participant does on a day: public facts only (container or bag, never an arm)."""
+    if d.day_type == "pause":
+        pause = trial.calendar.pause_of(d.date)
+        return f"paused ({pause.reason if pause else 'pause'}): no capsule, no check-in"
     what = {
         "baseline": "baseline day: rate, no capsule",
         "dose": "dose day: take today's container, rate, guess",

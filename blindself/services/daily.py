@@ -17,6 +17,7 @@ from blindself.errors import BlindselfError, CheckinError
 from blindself.services.context import Context
 from blindself.trial.codes import format_code
 from blindself.trial.folder import Trial, TrialPaths, opened_trial
+from blindself.trial.interruptions import LOST_KIND, lost_of
 from blindself.trial.log.store import Store
 from blindself.trial.progress import CHECKIN_KINDS, current_checkins, unblinding_open
 
@@ -124,6 +125,20 @@ class Status:
     imported_until: date | None = None
     # Each questionnaire's next due day from today (None: not asked again).
     instruments: tuple[tuple[str, str, date | None], ...] = ()
+    # Pauses (from, to, days, reason) and lost or damaged containers (date, code, what,
+    # note): public log facts (docs/design.md#pauses).
+    pauses: tuple[dict[str, Any], ...] = ()
+    lost: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def pause_now(self) -> dict[str, Any] | None:
+        """The pause today falls in, if any."""
+        today = self.today.isoformat()
+        return next((p for p in self.pauses if p["from"] <= today <= p["to"]), None)
+
+    @property
+    def pauses_ahead(self) -> tuple[dict[str, Any], ...]:
+        return tuple(p for p in self.pauses if p["from"] > self.today.isoformat())
 
     def to_json(self) -> dict[str, Any]:
         extra: dict[str, Any] = {}
@@ -154,6 +169,8 @@ class Status:
             "unblinded": self.unblinded,
             "head": self.head,
             **instruments,
+            "pauses": list(self.pauses),
+            "lost": list(self.lost),
         }
 
 
@@ -194,6 +211,16 @@ def trial_status(trial_dir: Path, ctx: Context) -> Status:
             head=f"{head.seq}:{head.hash}",
             unblinding_open=unblinding_open(trial, today, current),
             instruments=_instruments_due(trial, today, current),
+            pauses=tuple(
+                {
+                    "from": p.start.isoformat(),
+                    "to": p.last.isoformat(),
+                    "days": p.days,
+                    "reason": p.reason,
+                }
+                for p in cal.pauses
+            ),
+            lost=_lost(trial) if any(kind == LOST_KIND for kind, _ in log) else (),
         )
 
 
@@ -214,6 +241,19 @@ def _instruments_due(
         )
         out.append((o.name, o.question, nxt))
     return tuple(out)
+
+
+def _lost(trial: Trial) -> tuple[dict[str, Any], ...]:
+    """Lost or damaged containers as status shows them (read only when the log has any)."""
+    return tuple(
+        {
+            "date": x.date.isoformat(),
+            "code": format_code(x.code),
+            "what": "damaged" if x.damaged else "lost",
+            "note": x.note,
+        }
+        for x in lost_of(trial.store.entries(LOST_KIND))
+    )
 
 
 def seal_warnings(trial_dir: Path) -> tuple[str, ...]:
@@ -242,6 +282,9 @@ def seal_warnings(trial_dir: Path) -> tuple[str, ...]:
 
 
 def scheduled(trial: Trial, day_type: str) -> bool:
+    """Whether a day of this type asks for a check-in (a paused day never does)."""
+    if day_type == "pause":
+        return False
     return trial.protocol.checkin.days == "all" or day_type in ("baseline", "dose")
 
 
@@ -307,11 +350,46 @@ def analysed_days(
         if scheduled(trial, d.day_type) or d.date.isoformat() in current
     ]
     rows, observed = from_trial(days, current, code_arm, blocks, schedule.period_code, broken)
+    rows = _lost_containers(rows, lost_of(trial.store.entries(LOST_KIND)))
     rows = [
         replace(r, excluded=AFTER_UNBLINDING) if str(r.date) > until and not r.ratings else r
         for r in rows
     ]
     return rows, observed
+
+
+LOST_CONTAINER = "lost-container"
+
+
+def _lost_containers(rows: list[Any], lost: tuple[Any, ...]) -> list[Any]:
+    """Leave out a lost or damaged container's days that went without it
+    (docs/design.md#lost-containers).
+
+    The period analysed under a lost code keeps its days before the loss; from the loss on
+    its days are excluded (``lost-container``) unless every dose day checked in from then on
+    took the container (a replacement of the same code, made by the helper).  Which
+    container is lost, and whether it was replaced, cannot depend on the allocation (the
+    containers look alike), so the excluded periods are fixed under the null and the
+    randomization test stays exact.  Days already excluded for another reason keep it; a
+    self-mode period left without any container says it lost one.
+    """
+    from dataclasses import replace
+
+    out = list(rows)
+    for x in lost:
+        when = x.date.isoformat()
+        periods = {r.period for r in rows if r.period is not None and r.analysed_code == x.code}
+        for k in periods:
+            after = [
+                i for i, r in enumerate(out) if r.period == k and str(r.date) >= when and r.arm
+            ]
+            doses = [out[i] for i in after if out[i].day_type == "dose" and out[i].ratings]
+            if doses and all(r.taken for r in doses):
+                continue  # a replacement of the same code was taken
+            for i in after:
+                if out[i].excluded in ("", "no-container"):
+                    out[i] = replace(out[i], excluded=LOST_CONTAINER)
+    return out
 
 
 def exclusion(row: Any) -> str:

@@ -107,7 +107,7 @@ def calendar_days(trial_dir: Path, ctx: Context) -> tuple[CalendarDay, ...]:
                 is_today=d.date == today,
             )
             for d in trial.calendar.days
-            if scheduled(trial, d.day_type)
+            if scheduled(trial, d.day_type) or d.day_type == "pause"
         )
 
 

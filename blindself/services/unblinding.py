@@ -17,6 +17,7 @@ from blindself.services.bounded import MAX_REPORT_BYTES, REBUILD_ADVICE, read_bo
 from blindself.services.context import Context
 from blindself.services.daily import analysed_days
 from blindself.services.export import export_trial
+from blindself.services.interruptions import interruptions
 from blindself.services.revealed import Revealed, checked_unblinding
 from blindself.trial.allocation import AllocationDoc, parse_allocation
 from blindself.trial.checkins import check_free_text
@@ -244,6 +245,9 @@ def _trial_data(trial: Trial, doc: AllocationDoc, payload: dict[str, Any]) -> Tr
             "source": "trial",
             # Outcome values imported from other apps' exports, with each file's SHA-256.
             **({"imports": imports} if imports else {}),
+            # Pauses and lost or damaged containers, listed by the report
+            # (docs/design.md#pauses); absent keys render nothing (older reports).
+            **interruptions(trial),
         },
     )
 

@@ -87,6 +87,9 @@ def checkin_form(trial: Trial, when: date, today: date) -> CheckinForm:
                 f"the trial starts on {cal.start}; nothing can be recorded for {when}"
             )
         raise CheckinError(f"the trial ended on {cal.end}; nothing can be recorded for {when}")
+    pause = cal.pause_of(when)
+    if pause is not None:
+        raise CheckinError(paused_message(when, pause.start, pause.last))
     if trial.protocol.checkin.days == "dose" and day.day_type in ("off", "washout"):
         raise CheckinError(
             f"{when} is a{'n' if day.day_type == 'off' else ''} {day.day_type} day and this "
@@ -114,6 +117,14 @@ def checkin_form(trial: Trial, when: date, today: date) -> CheckinForm:
         guess_first=plan.guess_first,
         issued=trial.schedule.codes,
         instruments=due_instruments(trial.protocol, cal, when),
+    )
+
+
+def paused_message(when: date, first: date, last: date) -> str:
+    """Why a paused day takes no check-in (the same words on the command line and the web)."""
+    return (
+        f"{when} is inside the pause from {first} to {last}: nothing to record (to resume "
+        "sooner: blindself pause --end DATE)"
     )
 
 

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from blindself.errors import StoreError, TrialStateError
 from blindself.protocol.loading import parse_protocol
 from blindself.protocol.model import Protocol
+from blindself.trial.interruptions import PAUSE_KIND, RESUME_KIND, pauses_of
 from blindself.trial.log.store import Entry, Store
 from blindself.trial.schedule import Calendar, build_calendar
 
@@ -165,10 +166,14 @@ def open_trial(root: Path, *, readonly: bool = False) -> Trial:
                 "restore the original file"
             )
         start = date.fromisoformat(str(genesis["start"]))
+        # The calendar carries the pauses the log holds (docs/design.md#pauses), so every
+        # command sees the same, moved days.
+        pauses = store.entries(PAUSE_KIND)
+        in_force = pauses_of(pauses, store.entries(RESUME_KIND)) if pauses else ()
         return Trial(
             paths=paths,
             protocol=protocol,
-            calendar=build_calendar(protocol, start),
+            calendar=build_calendar(protocol, start, in_force),
             schedule=PublicSchedule.from_json(genesis["schedule"]),
             genesis=genesis,
             store=store,

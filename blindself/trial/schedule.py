@@ -14,6 +14,13 @@ would only add excluded days); fadiman, stamets and every-other-day restart afte
 washout, ``weekdays:`` stays tied to the calendar, so after a washout the days up to the
 next dose weekday are washout days too.  Days before the very first dose (a
 ``weekdays:`` pattern starting mid-week) are baseline days.
+
+Pauses (``blindself pause``, docs/design.md#pauses) are days taken out of the trial: the
+calendar is laid out over the days that are not paused, so whatever was due from a pause's
+first day on moves past it (a container's remaining dose days, the remaining baseline or
+washout days); cyclic patterns keep their phase, ``weekdays:`` stays on its weekdays.  The
+paused days themselves are ``pause`` days of no period.  Pauses are public (the log holds
+them), so the calendar still depends on nothing but public facts.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from blindself.errors import ProtocolError
 from blindself.protocol.model import WEEKDAYS, Protocol
 from blindself.trial.scheme import Scheme
 
-DayType = Literal["baseline", "dose", "off", "washout"]
+DayType = Literal["baseline", "dose", "off", "washout", "pause"]
 
 # Cyclic patterns as on/off masks; ``weekdays:`` is handled separately.
 _CYCLES: dict[str, tuple[bool, ...]] = {
@@ -53,11 +60,30 @@ class Day:
 
 
 @dataclass(frozen=True)
+class Pause:
+    """Days taken out of the trial: ``days`` days from ``start`` (docs/design.md#pauses)."""
+
+    start: date
+    days: int
+    reason: str
+    seq: int = 0  # the log entry that recorded it
+
+    @property
+    def last(self) -> date:
+        """The last paused day."""
+        return self.start + timedelta(days=self.days - 1)
+
+    def covers(self, when: date) -> bool:
+        return self.start <= when <= self.last
+
+
+@dataclass(frozen=True)
 class Calendar:
     start: date
     days: tuple[Day, ...]
     n_periods: int
     period_days: int
+    pauses: tuple[Pause, ...] = ()
 
     @property
     def end(self) -> date:
@@ -74,6 +100,10 @@ class Calendar:
         """Dose dates of a 0-based period."""
         return [d.date for d in self.days if d.period == period and d.is_dose]
 
+    def pause_of(self, when: date) -> Pause | None:
+        """The pause a date falls in, if any."""
+        return next((p for p in self.pauses if p.covers(when)), None)
+
 
 def scheme_of(protocol: Protocol) -> Scheme:
     """The randomization scheme a protocol's design defines."""
@@ -88,10 +118,10 @@ def scheme_of(protocol: Protocol) -> Scheme:
     )
 
 
-def build_calendar(protocol: Protocol, start: date) -> Calendar:
-    """Lay out every day of the trial from ``start``."""
+def build_calendar(protocol: Protocol, start: date, pauses: tuple[Pause, ...] = ()) -> Calendar:
+    """Lay out every day of the trial from ``start``, around ``pauses`` (non-overlapping)."""
     try:
-        return _build_calendar(protocol, start)
+        return _build_calendar(protocol, start, tuple(sorted(pauses, key=lambda p: p.start)))
     except OverflowError:
         # Fix: a start near 9999-12-31 crashed with a traceback (dates end there).
         raise ProtocolError(
@@ -99,21 +129,23 @@ def build_calendar(protocol: Protocol, start: date) -> Calendar:
         ) from None
 
 
-def _build_calendar(protocol: Protocol, start: date) -> Calendar:
+def _build_calendar(protocol: Protocol, start: date, pauses: tuple[Pause, ...]) -> Calendar:
     design = protocol.design
     scheme = scheme_of(protocol)
     n_periods = scheme.n_periods
-    days: list[Day] = [
-        Day(start + timedelta(days=i), "baseline", None, None) for i in range(design.baseline_days)
-    ]
-    cursor = start + timedelta(days=design.baseline_days)
+    free = _Free(pauses)
+    days: list[Day] = []
+    cursor = free.first(start)
+    for _ in range(design.baseline_days):
+        days.append(Day(cursor, "baseline", None, None))
+        cursor = free.after(cursor)
     for period in range(n_periods):
         block = scheme.block_of(period)
         restart = period == 0 or design.washout_days > 0
         # Without washouts a cyclic pattern runs on from the first period's start, so its phase
         # is the number of days laid out since then (counted, not re-scanned: O(days)).
         elapsed = len(days) - design.baseline_days
-        doses = _dose_dates(design.dosing, cursor, design.period_days + 1, restart, elapsed)
+        doses = _dose_dates(design.dosing, cursor, design.period_days + 1, restart, elapsed, free)
         period_doses = set(doses[: design.period_days])
         next_start = doses[design.period_days]
         d = cursor
@@ -133,19 +165,53 @@ def _build_calendar(protocol: Protocol, start: date) -> Calendar:
             else:
                 # ... or, before the very first dose, part of the run-in.
                 days.append(Day(d, "baseline", None, None))
-            d += timedelta(days=1)
+            d = free.after(d)
         cursor = next_start
         if design.washout_days and period < n_periods - 1:
-            for i in range(design.washout_days):
-                days.append(Day(cursor + timedelta(days=i), "washout", None, None))
-            cursor += timedelta(days=design.washout_days)
+            for _ in range(design.washout_days):
+                days.append(Day(cursor, "washout", None, None))
+                cursor = free.after(cursor)
+    used = tuple(p for p in pauses if start <= p.start <= days[-1].date)
     return Calendar(
-        start=start, days=tuple(days), n_periods=n_periods, period_days=design.period_days
+        start=start,
+        days=_with_pauses(days, used),
+        n_periods=n_periods,
+        period_days=design.period_days,
+        pauses=used,
     )
 
 
-def _dose_dates(dosing: str, cursor: date, n: int, restart: bool, elapsed: int) -> list[date]:
-    """The next ``n`` dose dates on or after ``cursor``."""
+class _Free:
+    """Steps over the days that are not paused."""
+
+    def __init__(self, pauses: tuple[Pause, ...]) -> None:
+        self._paused = {p.start + timedelta(days=i) for p in pauses for i in range(p.days)}
+
+    def first(self, d: date) -> date:
+        """``d``, or the first day after it that is not paused."""
+        while d in self._paused:
+            d += timedelta(days=1)
+        return d
+
+    def after(self, d: date) -> date:
+        """The first day after ``d`` that is not paused."""
+        return self.first(d + timedelta(days=1))
+
+
+def _with_pauses(days: list[Day], pauses: tuple[Pause, ...]) -> tuple[Day, ...]:
+    """The laid-out days with each paused day in its place (one Day per date, in order)."""
+    if not pauses:
+        return tuple(days)
+    paused = [
+        Day(p.start + timedelta(days=i), "pause", None, None) for p in pauses for i in range(p.days)
+    ]
+    return tuple(sorted([*days, *paused], key=lambda d: d.date))
+
+
+def _dose_dates(
+    dosing: str, cursor: date, n: int, restart: bool, elapsed: int, free: _Free
+) -> list[date]:
+    """The next ``n`` dose dates on or after ``cursor`` (a day that is not paused)."""
     out: list[date] = []
     if dosing.startswith("weekdays:"):
         wanted = {WEEKDAYS.index(w) for w in dosing.removeprefix("weekdays:").split(",")}
@@ -153,7 +219,7 @@ def _dose_dates(dosing: str, cursor: date, n: int, restart: bool, elapsed: int) 
         while len(out) < n:
             if d.weekday() in wanted:
                 out.append(d)
-            d += timedelta(days=1)
+            d = free.after(d)
         return out
     cycle = _CYCLES[dosing]
     phase = 0 if restart else elapsed % len(cycle)
@@ -163,7 +229,7 @@ def _dose_dates(dosing: str, cursor: date, n: int, restart: bool, elapsed: int) 
             out.append(d)
             if len(out) == n:
                 break
-        d += timedelta(days=1)
+        d = free.after(d)
     return out
 
 
