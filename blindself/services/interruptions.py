@@ -94,6 +94,13 @@ def record_pause(
             raise CheckinError(
                 f"{recorded[0]} is already checked in: a pause starts after the last recorded day"
             )
+        if not _recalendared(trial, (*cal.pauses, Pause(start, days, text))).pause_of(start):
+            # weekdays: patterns only, when the pause takes every day left after the last
+            # dose: nothing would move, the pause would only drop those "day after" days
+            raise CheckinError(
+                f"from {start} on only days after the last dose are left: there is nothing to "
+                "move; leave those days unrecorded instead"
+            )
         payload = {
             "from": start.isoformat(),
             "days": days,
