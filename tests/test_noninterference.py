@@ -572,6 +572,31 @@ def questionnaire_flow(
 
     sheet = base / "sheet.json"
     go("init", ["init", str(protocol), str(trial), "--start", START.isoformat(), "--sheet", str(sheet)], 0)  # fmt: skip
+
+
+# --- pauses and lost containers (docs/design.md#pauses): the same under two allocations -----
+
+
+def interruption_flow(invoke: Invoke, base: Path, protocol: Path, alloc_seed: int) -> list[Any]:
+    """Pause, end it early, report lost and damaged containers, check in around them; the
+    CLI's outputs, the web pages during the pause, the files and the log."""
+    from dataclasses import replace
+
+    from web.support import app_for, browser
+
+    out: list[Any] = []
+    env = {"BLINDSELF_PASSPHRASE": PASSPHRASE}
+    trial = base / "trial"
+    t = ["--trial", str(trial)]
+
+    def go(name: str, args: list[str], when: int) -> None:
+        ctx = make_context(alloc_seed=alloc_seed, other_seed=7, now=at(day(when)))
+        r = invoke(args, ctx, env=env)
+        out.append((name, r.exit_code, normalise(r.stdout, base), normalise(r.stderr, base)))
+
+    sheet = base / "sheet.json"
+    args = ["init", str(protocol), str(trial), "--start", START.isoformat(), "--sheet", str(sheet)]
+    go("init", args, -1)
     public = json.loads(db_dump(trial / "trial.db")[0][3])["schedule"]
     if public["periods"]:
         codes = [p["code"] for p in public["periods"]]
@@ -600,6 +625,40 @@ def questionnaire_flow(
     go("missing", late, 8)
     go("replace", ["checkin", *t, "--date", day(2).isoformat(), "--replace", "--rate", "resilience=1,1,1,1,1,1", "--reason", "x"], 8)  # fmt: skip
     go("export", ["export", *t], 8)
+
+
+    rate = ["--rate", "mood=5", "--rate", "anxiety=4"]
+    dose = ["--guess", "unsure"]
+    for n in range(3):
+        code = ["--code", codes[0], *dose] if n == 2 else []
+        go(f"checkin{n}", ["checkin", *t, "--date", day(n).isoformat(), *rate, *code], n)
+    go("lost-in-use", ["lost", *t, "--code", codes[0], "--damaged", "--note", "wet"], 2)
+    go("lost-unused", ["lost", *t, "--code", codes[3], "--date", day(1).isoformat()], 2)
+    go("lost-again", ["lost", *t, "--code", codes[3], "--date", day(1).isoformat()], 2)
+    go("lost-no-code", ["lost", *t], 2)
+    go("pause", ["pause", *t, "--from", day(3).isoformat(), "--days", "3", "--reason", "flu"], 2)
+    go("overlap", ["pause", *t, "--from", day(4).isoformat(), "--days", "1", "--reason", "x"], 2)
+    go("past", ["pause", *t, "--from", day(1).isoformat(), "--days", "1", "--reason", "x"], 2)
+    go("status-paused", ["status", *t], 3)
+    go("status-json", ["status", *t, "--json"], 3)
+    go("checkin-paused", ["checkin", *t, *rate], 3)
+    go("calendar", ["calendar", *t, "--remind-at", "08:30"], 3)
+    go("calendar-html", ["calendar", *t, "-o", str(base / "cal.html")], 3)
+    ctx = replace(make_context(alloc_seed=alloc_seed, other_seed=7), clock=lambda: at(day(3)))
+    b = browser(app_for(trial, ctx=ctx, seed=3))
+    for path in ("/", "/status", "/calendar", f"/?date={day(4).isoformat()}"):
+        r = b.get(path)
+        out.append((f"GET {path}", r.status_code, normalise(r.get_data(as_text=True), base), ""))
+    go("end", ["pause", *t, "--end", day(5).isoformat()], 4)
+    go("status-resumed", ["status", *t], 5)
+    go("checkin5", ["checkin", *t, "--date", day(5).isoformat(), *rate, "--no-capsule"], 5)
+    go(
+        "checkin6",
+        ["checkin", *t, "--date", day(6).isoformat(), "--code", codes[1], *rate, *dose],
+        6,
+    )
+    go("export", ["export", *t, "--all"], 6)
+    go("verify", ["verify", *t], 6)
     rows = [
         (s, k, d, HEX.sub("<HASH>", p), sup)
         for s, k, d, p, sup, _, _ in db_dump(trial / "trial.db")
@@ -620,6 +679,25 @@ def test_questionnaires_are_indistinguishable(
         SMALL_PROTOCOL.format(blinding=blinding).replace(
             "[checkin]", QUESTIONNAIRES + "\n[checkin]"
         )
+
+
+    files = {
+        str(p.relative_to(base)): p.stat().st_size
+        for p in sorted(base.rglob("*"))
+        if p.is_file() and p.name != "sheet.json"
+    }
+    return [out, rows, files]
+
+
+@pytest.mark.parametrize("blinding", ["helper", "self"])
+def test_pauses_and_lost_containers_are_indistinguishable(
+    tmp_path: Path, invoke: Invoke, blinding: str
+) -> None:
+    from helpers import SMALL_PROTOCOL
+
+    protocol = tmp_path / "protocol.toml"
+    protocol.write_text(
+        SMALL_PROTOCOL.format(blinding=blinding).replace("period_days = 1", "period_days = 2")
     )
     runs = []
     for seed in (11, 12):
@@ -638,3 +716,27 @@ def test_questionnaires_are_indistinguishable(
     assert "1/7 Feeling nervous, anxious or on edge [0-3]" in prompted
     assert "Brief Resilience Scale" not in prompted
     assert "resilience" in rows_a[3][3] and "brs/1" in rows_a[3][3]
+
+
+        runs.append(interruption_flow(invoke, base, protocol, seed))
+    assert (tmp_path / "run11" / "sheet.json").read_text() != (
+        tmp_path / "run12" / "sheet.json"
+    ).read_text(), "the two runs must draw different allocations"
+    (out_a, db_a, files_a), (out_b, db_b, files_b) = runs
+    for a, b in zip(out_a, out_b, strict=True):
+        assert a == b
+    assert db_a == db_b
+    assert files_a == files_b
+    said = {name: (code, text, err) for name, code, text, err in out_a}
+    # the paths under test really ran
+    assert said["pause"][0] == said["end"][0] == said["lost-in-use"][0] == 0
+    assert said["overlap"][0] == said["past"][0] == said["checkin-paused"][0] == 1
+    assert said["lost-again"][1].startswith(("",)) and "already recorded" in said["lost-again"][1]
+    assert "Paused: 2026-03-05 to 2026-03-07 (flu)" in said["status-paused"][1]
+    assert "inside the pause" in said["GET /"][1]  # the web check-in says so
+    assert "Paused" in said["GET /status"][1] and "paused" in said["GET /calendar"][1]
+    assert "placebo" not in said["GET /status"][1] + said["GET /calendar"][1]
+    for name, _code, text, err in out_a:
+        if name.startswith(("checkin", "export", "GET /")):
+            continue  # guesses and the guess choices name the arms
+        assert "placebo" not in text + err and "active" not in text + err, name

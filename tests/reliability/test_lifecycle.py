@@ -15,6 +15,7 @@ lines), to report how many trials and mistake sequences ran.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -22,7 +23,7 @@ import tempfile
 from collections import Counter
 from contextlib import ExitStack
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -38,10 +39,12 @@ from blindself.errors import BlindselfError
 from blindself.services.codebreak import codebreak_code
 from blindself.services.corrections import swap_codes
 from blindself.services.daily import record_checkin
+from blindself.services.interruptions import end_pause, record_lost, record_pause
 from blindself.services.setup import init_trial
 from blindself.trial.checkins import CheckinRequest
 from blindself.trial.folder import open_trial
 from blindself.trial.progress import current_checkins
+from blindself.trial.schedule import Calendar
 
 ROOT = Path(__file__).resolve().parents[2]
 LONG = "BLINDSELF_LIFECYCLE_EXAMPLES" in os.environ
@@ -141,6 +144,14 @@ def codes_in_use(trial_dir: Path) -> dict[str, int]:
         trial.close()
 
 
+def calendar_of(trial_dir: Path) -> Calendar:
+    trial = open_trial(trial_dir, readonly=True)
+    try:
+        return trial.calendar
+    finally:
+        trial.close()
+
+
 def live(trial_dir: Path, data: st.DataObject, stats: Counter[str]) -> tuple[Any, Any]:
     """Check in day by day with drawn mistakes; returns the unblinding context and flags."""
     trial = open_trial(trial_dir, readonly=True)
@@ -175,10 +186,60 @@ def live(trial_dir: Path, data: st.DataObject, stats: Counter[str]) -> tuple[Any
     # A careful person (no day-level mistakes) makes the whole-block rule below checkable.
     careful = data.draw(st.integers(0, 2), label="careful") == 0
     choices = ["right", "replace"] if careful else ACTIONS
-    for n, d in enumerate(days[: stop + 1]):
+    # Pauses and lost containers (issue 16): a pause from some day (maybe ended early), a
+    # container lost on some dose day, replaced (helper mode: the same code) or not.
+    pause_at = data.draw(st.integers(-1, max(last, 0)), label="pause-at")
+    pause_days = data.draw(st.integers(1, 2), label="pause-days")
+    lost_at = data.draw(st.integers(-1, max(last, 0)), label="lost-at")
+    replaced = bool(schedule.period_code) and data.draw(st.booleans(), label="replaced")
+    lost: dict[str, int] = {}  # code -> 1-based period of the day it was lost
+    # the day an early unblinding happens (a date: pauses move the calendar meanwhile)
+    stop_date = (
+        (days[0].date - timedelta(days=1) if stop < 0 else days[stop].date) if early else date.max
+    )
+    n = -1
+    when = days[0].date
+    cal = calendar_of(trial_dir)  # read again whenever a pause moves it
+    while True:
+        d = cal.day(when)
+        pause = cal.pause_of(when)
+        if d is None or when > stop_date:
+            break
+        n += 1
+        ctx = with_clock(make_context(), at(d.date, 21))
+        when += timedelta(days=1)
+        if pause is not None:
+            if pause.start < d.date and data.draw(st.integers(0, 2), label=f"resume{n}") == 0:
+                end_pause(trial_dir, d.date, ctx)  # back early: today is a trial day again
+                stats["pause-ended"] += 1
+                when, cal = d.date, calendar_of(trial_dir)
+            continue
+        if n == pause_at:
+            pause_at = -1
+            try:
+                record_pause(trial_dir, d.date, pause_days, "ill", ctx)
+            except BlindselfError:  # a weekdays: tail with nothing left to move
+                stats["refused"] += 1
+            else:
+                stats["pause"] += 1
+                when, cal = d.date, calendar_of(trial_dir)
+                continue
         due = protocol.checkin.days == "all" or d.day_type in ("baseline", "dose")
         if not due:
             continue
+        if d.is_dose and n >= lost_at >= 0:
+            lost_at = -1
+            used = codes_in_use(trial_dir)
+            period = (d.period or 0) + 1
+            mine = [c for c, p in used.items() if p == period]
+            spare = [c for c in schedule.codes if c not in used and c not in lost]
+            # helper mode: the day's scheduled container (the command's default)
+            code = None if schedule.period_code else (mine or spare or [None])[0]
+            if code is not None or schedule.period_code:
+                got = record_lost(trial_dir, code, d.date, False, "dropped", ctx)
+                lost[got.code.replace("-", "")] = period
+                stats["lost-replaced" if replaced else "lost"] += 1
+                stats["dose-mistake"] += 1
         action = data.draw(st.sampled_from(choices), label=f"day{n}") if d.is_dose else "right"
         if not d.is_dose and data.draw(st.integers(0, 9), label=f"miss{n}") == 0:
             action = "missed"
@@ -187,7 +248,6 @@ def live(trial_dir: Path, data: st.DataObject, stats: Counter[str]) -> tuple[Any
             stats["dose-mistake"] += 1
         if action == "missed":
             continue
-        ctx = with_clock(make_context(), at(d.date, 21))
         used = codes_in_use(trial_dir)
         must_accept = False
         period = None if d.period is None else d.period + 1
@@ -201,7 +261,11 @@ def live(trial_dir: Path, data: st.DataObject, stats: Counter[str]) -> tuple[Any
                     right = slots[perm[b]][(d.period or 0) - sum(len(x) for x in slots[:b])]
             else:
                 bag = slots[perm[d.block or 0]]
-                right = mine[0] if mine else next((c for c in bag if c not in used), None)
+                right = (
+                    mine[0]
+                    if mine
+                    else next((c for c in bag if c not in used and c not in lost), None)
+                )
             free = [c for c in schedule.codes if c not in used or used[c] == period]
             # F22: a container of several doses already used in another period (opened a
             # period early and used on) is recorded as taken, with a flag.
@@ -218,6 +282,8 @@ def live(trial_dir: Path, data: st.DataObject, stats: Counter[str]) -> tuple[Any
                     if right is not None and (right not in used or used[right] == period)
                     else None
                 )
+            if code in lost and not replaced:
+                code = None  # a lost container is not taken again
         mood = data.draw(st.integers(1, 10), label=f"mood{n}")
         ratings = {
             o.name: min(max(mood + i, o.scale[0]), o.scale[1])
@@ -252,7 +318,7 @@ def live(trial_dir: Path, data: st.DataObject, stats: Counter[str]) -> tuple[Any
                 stats["replaced"] += 1
             except BlindselfError:
                 stats["refused"] += 1
-    end = days[0].date - timedelta(days=1) if stop < 0 else days[stop].date
+    end = stop_date if early else cal.end
     end_ctx = with_clock(make_context(), at(end + timedelta(days=0 if early else 1), 22))
     # A swapped pair noticed later, corrected in one step.
     used = codes_in_use(trial_dir)
@@ -359,6 +425,11 @@ def lifecycle(design: str, alloc: int, data: st.DataObject, stats: Counter[str],
         for name in ("report.html", "report.json", "data.csv"):
             assert (trial / "report" / name).exists()
         report = json.loads((trial / "report" / "report.json").read_text())
+        opened = open_trial(trial, readonly=True)
+        paused = {d.date.isoformat() for d in opened.calendar.days if d.day_type == "pause"}
+        opened.close()
+        with (trial / "report" / "data.csv").open(encoding="utf-8") as fh:
+            assert not paused & {row["date"] for row in csv.DictReader(fh)}  # never a row
         arms = {a.name: a.kind for a in open_trial(trial, readonly=True).protocol.arms}
         data_csv = str(trial / "report" / "data.csv")
         cmd = ["analyze", data_csv, "--arm-column", "allocation_arm", "--json"]
