@@ -91,7 +91,8 @@ def checkin(
 
     On a terminal, asks for whatever is missing (the code first, checked at once);
     otherwise lists what is missing.  With --replace, whatever is left out keeps its
-    recorded value.
+    recorded value.  A lost or damaged container: blindself lost (it says what to do next);
+    days off for illness or travel: blindself pause.
     """
     from blindself.services.checkin_checks import describe_checkin
     from blindself.services.daily import form_for, record_checkin
