@@ -140,7 +140,7 @@ def test_a_pause_ends_early_or_is_cancelled(tmp_path: Path, invoke: Invoke) -> N
          "Error: the trial's last day is 2026-03-13: there is nothing to pause"),
         (["--from", "2026-03-08", "--days", "3", "--reason", "x"], 2,
          "Error: the pause from 2026-03-09 to 2026-03-10 overlaps it: pauses cannot overlap (to "
-         "change that one: blindself pause --end DATE)"),
+         "extend that one, pause from 2026-03-11; to shorten it: blindself pause --end DATE)"),
         (["--days", "2"], 2,
          "Error: a pause needs --reason TEXT (why; logged and shown in the report)"),
         (["--days", "2", "--reason", "a\x1b[2Jb"], 2,

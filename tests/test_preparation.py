@@ -178,6 +178,7 @@ def test_stop_rule_is_announced(tmp_path: Path, invoke: Invoke) -> None:
         in r.stderr
     )
     assert "blindself codebreak CODE --reason TEXT" in r.stderr
+    assert "blindself pause --days N --reason TEXT." in r.stderr  # days off, then go on
 
 
 def test_plan_counts_the_contrast_reference_set_and_holm(tmp_path: Path, invoke: Invoke) -> None:

@@ -161,7 +161,8 @@ def checkin(
         click.echo(
             f"STOP RULE MET: {rule.outcome} reached {rule.threshold:g} on {rule.days} day(s). "
             f"{rule.message} To stop, run: blindself unblind --early --reason TEXT, or open one "
-            "container with blindself codebreak CODE --reason TEXT.",
+            "container with blindself codebreak CODE --reason TEXT; to take days off and go on "
+            "later: blindself pause --days N --reason TEXT.",
             err=True,
         )
 

@@ -87,7 +87,8 @@ def record_pause(
             if p.start <= last and start <= p.last:
                 raise CheckinError(
                     f"the pause from {p.start} to {p.last} overlaps it: pauses cannot overlap "
-                    f"(to change that one: blindself pause --end DATE)"
+                    f"(to extend that one, pause from {p.last + timedelta(days=1)}; to shorten "
+                    "it: blindself pause --end DATE)"
                 )
         recorded = sorted(d for d in current_checkins(entries) if d >= start.isoformat())
         if recorded:
