@@ -572,6 +572,72 @@ def questionnaire_flow(
 
     sheet = base / "sheet.json"
     go("init", ["init", str(protocol), str(trial), "--start", START.isoformat(), "--sheet", str(sheet)], 0)  # fmt: skip
+    public = json.loads(db_dump(trial / "trial.db")[0][3])["schedule"]
+    if public["periods"]:
+        codes = [p["code"] for p in public["periods"]]
+    else:
+        codes = [c for bag in public["bags"] for c in sorted(bag["codes"])]
+    t = ["--trial", str(trial)]
+    for n in range(8):
+        args = ["checkin", *t, "--date", day(n).isoformat(), "--rate", "mood=5", "--rate", "anxiety=4"]  # fmt: skip
+        if n >= 2:
+            args += ["--code", codes[n - 2], "--guess", "unsure"]
+        level = 3 if n in (3, 4, 6) else 1  # severe (21) on days 3, 4 and 6
+        args += ["--rate", "gad7=" + ",".join([str(level)] * 6 + ["-" if n == 5 else "2"])]
+        if n == 2:
+            args += ["--rate", "resilience=5,1,4,-,4,2"]
+        if n == 7:
+            # the prompts: the BRS is not due (a Monday), the GAD-7 is asked item by item
+            go("prompted", args[:-2], n, "9\n0\n1\n2\n3\n-\n1\n2\nnote\n")
+        else:
+            go(f"checkin{n}", args, n)
+        go(f"status{n}", ["status", *t], n)
+        go(f"status-json{n}", ["status", *t, "--json"], n)
+    late = ["checkin", *t, "--date", day(8).isoformat(), "--code", codes[6], "--guess", "unsure", "--rate", "mood=5", "--rate", "anxiety=4"]  # fmt: skip
+    go("not-due", [*late, "--rate", "gad7=1,1,1,1,1,1,1", "--rate", "resilience=1,1,1,1,1,1"], 8)
+    go("count", [*late, "--rate", "gad7=1,1"], 8)
+    go("option", [*late, "--rate", "gad7=1,1,1,1,1,1,7"], 8)
+    go("missing", late, 8)
+    go("replace", ["checkin", *t, "--date", day(2).isoformat(), "--replace", "--rate", "resilience=1,1,1,1,1,1", "--reason", "x"], 8)  # fmt: skip
+    go("export", ["export", *t], 8)
+    rows = [
+        (s, k, d, HEX.sub("<HASH>", p), sup)
+        for s, k, d, p, sup, _, _ in db_dump(trial / "trial.db")
+    ]
+    return [out, rows]
+
+
+@pytest.mark.parametrize("blinding", ["helper", "self"])
+def test_questionnaires_are_indistinguishable(
+    tmp_path: Path, invoke: Invoke, blinding: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from helpers import SMALL_PROTOCOL
+
+    tty = [False]
+    monkeypatch.setattr("blindself.cli.options.interactive", lambda: tty[0])
+    protocol = tmp_path / "protocol.toml"
+    protocol.write_text(
+        SMALL_PROTOCOL.format(blinding=blinding).replace(
+            "[checkin]", QUESTIONNAIRES + "\n[checkin]"
+        )
+    )
+    runs = []
+    for seed in (11, 12):
+        base = tmp_path / f"run{seed}"
+        base.mkdir()
+        runs.append(questionnaire_flow(invoke, base, protocol, seed, tty))
+    (out_a, rows_a), (out_b, rows_b) = runs
+    assert out_a == out_b
+    assert rows_a == rows_b
+    codes = {name: code for name, code, _, _ in out_a}
+    assert codes["checkin6"] == codes["prompted"] == codes["replace"] == 0
+    assert codes["not-due"] == codes["count"] == codes["option"] == codes["missing"] == 1
+    said = [name for name, _, _, err in out_a if "'severe' range" in err]
+    assert said == ["checkin3", "checkin6"]  # once per entry into the band
+    prompted = next(err for name, _, _, err in out_a if name == "prompted")
+    assert "1/7 Feeling nervous, anxious or on edge [0-3]" in prompted
+    assert "Brief Resilience Scale" not in prompted
+    assert "resilience" in rows_a[3][3] and "brs/1" in rows_a[3][3]
 
 
 # --- pauses and lost containers (docs/design.md#pauses): the same under two allocations -----
@@ -602,31 +668,6 @@ def interruption_flow(invoke: Invoke, base: Path, protocol: Path, alloc_seed: in
         codes = [p["code"] for p in public["periods"]]
     else:
         codes = [c for bag in public["bags"] for c in sorted(bag["codes"])]
-    t = ["--trial", str(trial)]
-    for n in range(8):
-        args = ["checkin", *t, "--date", day(n).isoformat(), "--rate", "mood=5", "--rate", "anxiety=4"]  # fmt: skip
-        if n >= 2:
-            args += ["--code", codes[n - 2], "--guess", "unsure"]
-        level = 3 if n in (3, 4, 6) else 1  # severe (21) on days 3, 4 and 6
-        args += ["--rate", "gad7=" + ",".join([str(level)] * 6 + ["-" if n == 5 else "2"])]
-        if n == 2:
-            args += ["--rate", "resilience=5,1,4,-,4,2"]
-        if n == 7:
-            # the prompts: the BRS is not due (a Monday), the GAD-7 is asked item by item
-            go("prompted", args[:-2], n, "9\n0\n1\n2\n3\n-\n1\n2\nnote\n")
-        else:
-            go(f"checkin{n}", args, n)
-        go(f"status{n}", ["status", *t], n)
-        go(f"status-json{n}", ["status", *t, "--json"], n)
-    late = ["checkin", *t, "--date", day(8).isoformat(), "--code", codes[6], "--guess", "unsure", "--rate", "mood=5", "--rate", "anxiety=4"]  # fmt: skip
-    go("not-due", [*late, "--rate", "gad7=1,1,1,1,1,1,1", "--rate", "resilience=1,1,1,1,1,1"], 8)
-    go("count", [*late, "--rate", "gad7=1,1"], 8)
-    go("option", [*late, "--rate", "gad7=1,1,1,1,1,1,7"], 8)
-    go("missing", late, 8)
-    go("replace", ["checkin", *t, "--date", day(2).isoformat(), "--replace", "--rate", "resilience=1,1,1,1,1,1", "--reason", "x"], 8)  # fmt: skip
-    go("export", ["export", *t], 8)
-
-
     rate = ["--rate", "mood=5", "--rate", "anxiety=4"]
     dose = ["--guess", "unsure"]
     for n in range(3):
@@ -663,24 +704,6 @@ def interruption_flow(invoke: Invoke, base: Path, protocol: Path, alloc_seed: in
         (s, k, d, HEX.sub("<HASH>", p), sup)
         for s, k, d, p, sup, _, _ in db_dump(trial / "trial.db")
     ]
-    return [out, rows]
-
-
-@pytest.mark.parametrize("blinding", ["helper", "self"])
-def test_questionnaires_are_indistinguishable(
-    tmp_path: Path, invoke: Invoke, blinding: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from helpers import SMALL_PROTOCOL
-
-    tty = [False]
-    monkeypatch.setattr("blindself.cli.options.interactive", lambda: tty[0])
-    protocol = tmp_path / "protocol.toml"
-    protocol.write_text(
-        SMALL_PROTOCOL.format(blinding=blinding).replace(
-            "[checkin]", QUESTIONNAIRES + "\n[checkin]"
-        )
-
-
     files = {
         str(p.relative_to(base)): p.stat().st_size
         for p in sorted(base.rglob("*"))
@@ -703,21 +726,6 @@ def test_pauses_and_lost_containers_are_indistinguishable(
     for seed in (11, 12):
         base = tmp_path / f"run{seed}"
         base.mkdir()
-        runs.append(questionnaire_flow(invoke, base, protocol, seed, tty))
-    (out_a, rows_a), (out_b, rows_b) = runs
-    assert out_a == out_b
-    assert rows_a == rows_b
-    codes = {name: code for name, code, _, _ in out_a}
-    assert codes["checkin6"] == codes["prompted"] == codes["replace"] == 0
-    assert codes["not-due"] == codes["count"] == codes["option"] == codes["missing"] == 1
-    said = [name for name, _, _, err in out_a if "'severe' range" in err]
-    assert said == ["checkin3", "checkin6"]  # once per entry into the band
-    prompted = next(err for name, _, _, err in out_a if name == "prompted")
-    assert "1/7 Feeling nervous, anxious or on edge [0-3]" in prompted
-    assert "Brief Resilience Scale" not in prompted
-    assert "resilience" in rows_a[3][3] and "brs/1" in rows_a[3][3]
-
-
         runs.append(interruption_flow(invoke, base, protocol, seed))
     assert (tmp_path / "run11" / "sheet.json").read_text() != (
         tmp_path / "run12" / "sheet.json"

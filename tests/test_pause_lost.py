@@ -67,7 +67,7 @@ def test_a_pause_moves_the_rest_of_the_trial_and_status_says_so(
         "Its last day moves from 2026-03-11 to 2026-03-14.",
     ]
     assert (
-        f"Moved: period 2 (container {format_code(codes[1])}): dose days from 2026-03-08"
+        f"Moved: period 2 (container {format_code(codes[1])}): dose day 2026-03-08"
         in r.output
     )
     st = run(invoke, trial, ["status"], 4).output.splitlines()
@@ -209,24 +209,18 @@ def test_a_pause_inside_a_three_day_period_resumes_the_same_container(
 
 def test_calendar_marks_paused_days_without_a_reminder(tmp_path: Path, invoke: Invoke) -> None:
     trial = make(tmp_path, invoke)
-    assert (
-        run(
-            invoke,
-            trial,
-            ["pause", "--from", day(3).isoformat(), "--days", "2", "--reason", "trip"],
-            2,
-        ).exit_code
-        == 0
-    )
+    args = ["pause", "--from", day(3).isoformat(), "--days", "2", "--reason", "trip"]
+    assert run(invoke, trial, args, 2).exit_code == 0
     ics = run(invoke, trial, ["calendar", "--remind-at", "08:00"], 2).output
     events = ics.split("BEGIN:VEVENT")[1:]
-    paused = [e for e in events if "paused (trip)" in e]
+    paused = [e for e in events if "SUMMARY:Paused" in e]
     assert len(paused) == 2 and all("VALARM" not in e for e in paused)
     assert "DTSTART;VALUE=DATE:20260305" in paused[0]
+    assert "Paused (trip\\, 2026-03-05 to 2" in paused[0]  # the reason, from the log
     assert all("VALARM" in e for e in events if e not in paused)
     out = tmp_path / "cal.html"
     assert run(invoke, trial, ["calendar", "-o", str(out)], 2).exit_code == 0
-    assert out.read_text().count("paused (trip): no capsule, no check-in") == 2
+    assert out.read_text().count('<li class="day pause">') == 2
 
 
 def test_lost_in_helper_mode_asks_for_a_replacement_of_the_same_code(

@@ -95,9 +95,10 @@ def day_plans(trial: Trial) -> list[DayPlan]:
             what += " and guess what you took." if trial.protocol.checkin.guess else "."
         elif d.day_type == "pause" and (why := cal.pause_of(d.date)) is not None:
             # the pause's reason and span, from its log entry (docs/design.md#pauses)
-            what = f"Paused ({why.reason}, {why.start} to {why.last}): " + WHAT["pause"].split(
-                ": ", 1
-            )[1]
+            what = (
+                f"Paused ({why.reason}, {why.start} to {why.last}): "
+                + WHAT["pause"].split(": ", 1)[1]
+            )
         else:
             what = WHAT.get(d.day_type, f"{title} day.")
         if not checkin and d.day_type not in WHAT:

@@ -350,46 +350,14 @@ def analysed_days(
         if scheduled(trial, d.day_type) or d.date.isoformat() in current
     ]
     rows, observed = from_trial(days, current, code_arm, blocks, schedule.period_code, broken)
-    rows = _lost_containers(rows, lost_of(trial.store.entries(LOST_KIND)))
+    from blindself.services.interruptions import lost_container_days
+
+    rows = lost_container_days(rows, lost_of(trial.store.entries(LOST_KIND)))
     rows = [
         replace(r, excluded=AFTER_UNBLINDING) if str(r.date) > until and not r.ratings else r
         for r in rows
     ]
     return rows, observed
-
-
-LOST_CONTAINER = "lost-container"
-
-
-def _lost_containers(rows: list[Any], lost: tuple[Any, ...]) -> list[Any]:
-    """Leave out a lost or damaged container's days that went without it
-    (docs/design.md#lost-containers).
-
-    The period analysed under a lost code keeps its days before the loss; from the loss on
-    its days are excluded (``lost-container``) unless every dose day checked in from then on
-    took the container (a replacement of the same code, made by the helper).  Which
-    container is lost, and whether it was replaced, cannot depend on the allocation (the
-    containers look alike), so the excluded periods are fixed under the null and the
-    randomization test stays exact.  Days already excluded for another reason keep it; a
-    self-mode period left without any container says it lost one.
-    """
-    from dataclasses import replace
-
-    out = list(rows)
-    for x in lost:
-        when = x.date.isoformat()
-        periods = {r.period for r in rows if r.period is not None and r.analysed_code == x.code}
-        for k in periods:
-            after = [
-                i for i, r in enumerate(out) if r.period == k and str(r.date) >= when and r.arm
-            ]
-            doses = [out[i] for i in after if out[i].day_type == "dose" and out[i].ratings]
-            if doses and all(r.taken for r in doses):
-                continue  # a replacement of the same code was taken
-            for i in after:
-                if out[i].excluded in ("", "no-container"):
-                    out[i] = replace(out[i], excluded=LOST_CONTAINER)
-    return out
 
 
 def exclusion(row: Any) -> str:

@@ -237,7 +237,8 @@ def _moved(trial: Trial, before: Calendar, after: Calendar, start: date) -> tupl
         old, new = before.period_dates(k), after.period_dates(k)
         if not new or old == new or new[-1] < start:
             continue
-        lines.append(f"{_container(trial, k)}: dose days from {new[0]} to {new[-1]}")
+        when = f"dose day {new[0]}" if len(new) == 1 else f"dose days from {new[0]} to {new[-1]}"
+        lines.append(f"{_container(trial, k)}: {when}")
     return tuple(lines)
 
 
@@ -292,3 +293,37 @@ def _advice(trial: Trial, lost: LostContainer, entries: list[Entry]) -> tuple[st
         f"{where}'s known mix of arms it may tell you what the envelopes left in it hold, and "
         "your guesses on those days will show it.",
     )
+
+
+LOST_CONTAINER = "lost-container"
+
+
+def lost_container_days(rows: list[Any], lost: tuple[Any, ...]) -> list[Any]:
+    """Leave out a lost or damaged container's days that went without it
+    (docs/design.md#lost-containers).
+
+    The period analysed under a lost code keeps its days before the loss; from the loss on
+    its days are excluded (``lost-container``) unless every dose day checked in from then on
+    took the container (a replacement of the same code, made by the helper).  Which
+    container is lost, and whether it was replaced, cannot depend on the allocation (the
+    containers look alike), so the excluded periods are fixed under the null and the
+    randomization test stays exact.  Days already excluded for another reason keep it; a
+    self-mode period left without any container says it lost one.
+    """
+    from dataclasses import replace
+
+    out = list(rows)
+    for x in lost:
+        when = x.date.isoformat()
+        periods = {r.period for r in rows if r.period is not None and r.analysed_code == x.code}
+        for k in periods:
+            after = [
+                i for i, r in enumerate(out) if r.period == k and str(r.date) >= when and r.arm
+            ]
+            doses = [out[i] for i in after if out[i].day_type == "dose" and out[i].ratings]
+            if doses and all(r.taken for r in doses):
+                continue  # a replacement of the same code was taken
+            for i in after:
+                if out[i].excluded in ("", "no-container"):
+                    out[i] = replace(out[i], excluded=LOST_CONTAINER)
+    return out
