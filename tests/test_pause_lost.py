@@ -66,10 +66,7 @@ def test_a_pause_moves_the_rest_of_the_trial_and_status_says_so(
         "The trial resumes on 2026-03-08.",
         "Its last day moves from 2026-03-11 to 2026-03-14.",
     ]
-    assert (
-        f"Moved: period 2 (container {format_code(codes[1])}): dose day 2026-03-08"
-        in r.output
-    )
+    assert f"Moved: period 2 (container {format_code(codes[1])}): dose day 2026-03-08" in r.output
     st = run(invoke, trial, ["status"], 4).output.splitlines()
     assert "Paused: 2026-03-05 to 2026-03-07 (flu); nothing to record" in st
     assert f"Next: 2026-03-08: dose day, take container {format_code(codes[1])}" in st
