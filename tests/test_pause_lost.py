@@ -240,6 +240,11 @@ def test_lost_in_helper_mode_asks_for_a_replacement_of_the_same_code(
     assert r.stderr == f"Error: {shown} was already reported lost on 2026-03-05\n"
     st = run(invoke, trial, ["status"], 4).output
     assert f"Container {shown}: lost on 2026-03-05" in st
+    st = run(invoke, trial, ["status"], 3).output
+    assert (
+        f"Next: 2026-03-05: dose day, take container {shown} (reported lost: its replacement, "
+        "or check in --no-capsule)"
+    ) in st
     doc = json.loads(run(invoke, trial, ["status", "--json"], 4).output)
     assert doc["lost"] == [{"date": "2026-03-05", "code": shown, "what": "lost", "note": ""}]
 

@@ -85,6 +85,8 @@ def test_a_lost_container_without_replacement_leaves_its_days_out(
         for a, b in zip(ours["contrasts"], theirs["contrasts"], strict=True):
             assert a["estimate"] == pytest.approx(b["estimate"], rel=1e-12)
             assert a["p_randomization"] == pytest.approx(b["p_randomization"], rel=1e-12)
+    caveat = "on lost-container days it was lost or damaged and not replaced"
+    assert (caveat in " ".join(report["verdict"]["caveats"])) is not replaced
     # the report lists the pause and the lost container ...
     text = r.output
     assert "Pause: 2026-03-07 to 2026-03-08 (2 days): flu" in text

@@ -61,9 +61,15 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
         caveats.append("Code-broken containers are excluded from the analysis.")
     if adh.get("excluded_days"):
         why = ", ".join(f"{n} {reason}" for reason, n in adh["excluded_days"].items())
+        lost = (
+            # a lost container is no mix-up: say what it was (docs/design.md#lost-containers)
+            "; on lost-container days it was lost or damaged and not replaced"
+            if "lost-container" in adh["excluded_days"]
+            else ""
+        )
         caveats.append(
             f"Days outside the randomized comparison are excluded ({why}): their container "
-            "was from another bag or block, a second one in the period, or none was opened."
+            f"was from another bag or block, a second one in the period, or none was opened{lost}."
         )
     if trial.get("early"):
         caveats.append(f"Unblinded early ({trial.get('early_reason')}).")

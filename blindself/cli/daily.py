@@ -73,6 +73,9 @@ def status(ctx: click.Context, trial_dir: Path, as_json: bool) -> None:
         what = f"{n['date']}: {n['day_type']} day"
         if "container" in n:
             what += f", take container {n['container']}"
+            gone = next((x for x in s.lost if x["code"] == n["container"]), None)
+            if gone is not None:  # helper mode: its replacement, or nothing (see `lost`)
+                what += f" (reported {gone['what']}: its replacement, or check in --no-capsule)"
         if "bag" in n:
             what += f", open any envelope from bag {n['bag']}"
         click.echo(f"Next: {what}{' (already checked in)' if n['checked_in'] else ''}")
