@@ -77,7 +77,7 @@ def test_a_lost_container_without_replacement_leaves_its_days_out(
     assert report["trial"]["randomization"]["exact"] is True
     assert report["trial"]["randomization"]["assignments"] == 4
     # analyze on data.csv reproduces unblind, exclusions included
-    cmd = ["analyze", str(trial / "report" / "data.csv"), "--arm-column", "arm", "--json",
+    cmd = ["analyze", str(trial / "report" / "data.csv"), "--arm-column", "allocation_arm", "--json",
            "--active", "active", "--placebo", "placebo", "--protocol", str(tmp_path / "p.toml")]  # fmt: skip
     again = json.loads(invoke(cmd, make_context(now=at(day(16)))).output)
     assert again["adherence"]["excluded_days"] == excluded
