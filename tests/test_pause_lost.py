@@ -290,3 +290,28 @@ def test_after_unblinding_pause_and_lost_are_closed(tmp_path: Path, invoke: Invo
     ):
         r = run(invoke, trial, args, 3)
         assert r.stderr == "Error: the trial is unblinded; its calendar and containers are closed\n"
+
+
+def test_unblinding_opens_after_the_moved_last_day(tmp_path: Path, invoke: Invoke) -> None:
+    trial = make(tmp_path, invoke)
+    codes = [p["code"] for p in schedule(trial)["periods"]]
+    args = ["pause", "--from", day(3).isoformat(), "--days", "2", "--reason", "trip"]
+    assert run(invoke, trial, args, 2).exit_code == 0
+    for n in (0, 1, 2, *range(5, 11)):  # the planned last day (9) is now a dose day of period 7
+        assert (
+            checkin(
+                invoke, trial, n, codes[n - 2] if n == 2 else codes[n - 4] if n > 4 else None
+            ).exit_code
+            == 0
+        )
+    env = {"BLINDSELF_PASSPHRASE": PASSPHRASE}
+    early = invoke(["unblind", "--trial", str(trial)], make_context(now=at(day(10))), env=env)
+    assert early.exit_code == 1
+    assert "the trial runs until 2026-03-13; unblinding opens once the check-in of 2026-03-13" in (
+        early.stderr
+    )
+    assert checkin(invoke, trial, 11, codes[7]).exit_code == 0
+    assert (
+        invoke(["unblind", "--trial", str(trial)], make_context(now=at(day(11))), env=env).exit_code
+        == 0
+    )
