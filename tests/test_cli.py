@@ -133,6 +133,43 @@ def test_the_family_table_lists_every_command_once() -> None:
         assert names == {n for n, f in FAMILIES.items() if f == family}, family
 
 
+def test_the_help_page_says_what_each_command_says() -> None:
+    # `blindself --help` lists the commands from SUMMARIES, importing no family: each line must
+    # be what click would print from the command's own help, cut as click cuts it, at any width.
+    import click
+
+    from blindself.cli.main import SUMMARIES, all_commands, cli, shorten
+
+    commands = all_commands()
+    assert set(SUMMARIES) == set(commands)
+    for name, command in commands.items():
+        for limit in range(120):
+            assert shorten(SUMMARIES[name], limit) == command.get_short_help_str(limit), name
+    for width in (20, 45, 60, 80, 200):
+        ctx = click.Context(cli, info_name="blindself", terminal_width=width)
+        ours, clicks = ctx.make_formatter(), ctx.make_formatter()
+        cli.format_commands(ctx, ours)
+        click.Group.format_commands(cli, ctx, clicks)
+        assert ours.getvalue() == clicks.getvalue() != "", width
+
+
+def test_a_command_missing_from_the_summaries_is_still_listed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A command added without its summary is loaded and asked (slower, never missing).
+    import click
+
+    from blindself.cli import main
+
+    monkeypatch.delitem(main.SUMMARIES, "status")
+    ctx = click.Context(main.cli, info_name="blindself", terminal_width=200)
+    formatter = ctx.make_formatter()
+    main.cli.format_commands(ctx, formatter)
+    assert "  status     Progress and today's instruction (reveals no arm).\n" in (
+        formatter.getvalue()
+    )
+
+
 def test_a_command_loads_only_its_family() -> None:
     import subprocess
     import sys
@@ -149,6 +186,13 @@ def test_a_command_loads_only_its_family() -> None:
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == str(
         ["blindself.cli.daily", "blindself.cli.main", "blindself.cli.options"]
+    )
+    # The group's own help lists every command from a table: no family at all.
+    probe = probe.replace("['status', '--help']", "['--help']")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert "  status     Progress and today's instruction" in out.stdout
+    assert out.stdout.strip().splitlines()[-1] == str(
+        ["blindself.cli.main", "blindself.cli.options"]
     )
 
 

@@ -32,6 +32,36 @@ FAMILIES = {
     "share": "pooling", "pool": "pooling",
 }  # fmt: skip
 
+# What `blindself --help` lists for each command: the first sentence of its help.  The group's
+# help page is drawn from this table, so it imports no family (docs/design.md#start-up);
+# tests/test_cli.py checks it against every command's own help, at every width.
+SUMMARIES = {
+    "analyze": "Run the same analysis on data collected elsewhere (one row per day).",
+    "backup": "A consistent copy of the trial, safe while it is in use.",
+    "calendar": "Check-in days as .ics (default) or a printable page (-o FILE.html); no arm "
+    "information.",
+    "checkin": "Record a day: the code taken, your ratings and your guess.",
+    "codebreak": "Open one container CODE in an emergency (logged; its block partners are "
+    "flagged).",
+    "correct": "Correct two days whose container codes were typed the wrong way round, in one "
+    "step.",
+    "demo": "Run a complete simulated trial and write its report.",
+    "export": "Tidy data; arms appear only after unblinding.",
+    "init": "Draw and seal the allocation of PROTOCOL and create the trial in DIRECTORY.",
+    "new": "Copy a shipped protocol TEMPLATE to PATH to edit it.",
+    "plan": "Validate PROTOCOL; show its calendar, containers and attainable p-value.",
+    "pool": "Pooled analysis across participants: bundles from `share` (*.json) or one long CSV.",
+    "power": "Simulated power of the design's own randomization test.",
+    "report": "Re-render the report of an unblinded trial.",
+    "serve": "Check in from a phone or browser: a local web app until Ctrl-C.",
+    "share": "After unblinding: a bundle of the trial to pool with others.",
+    "status": "Progress and today's instruction (reveals no arm).",
+    "templates": "List the shipped protocol templates.",
+    "unblind": "Open the seal, verify the commitment, close the log and analyse.",
+    "verify": "Check the log's hash chain, the protocol and the seal (and the commitment after "
+    "unblinding).",
+}
+
 
 class BlindselfGroup(click.Group):
     """Turns every BlindselfError into one ``Error:`` line with its exit status, and loads
@@ -45,6 +75,23 @@ class BlindselfGroup(click.Group):
         if family is not None and cmd_name not in self.commands:
             load_family(self, family)
         return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's command list, its summaries taken from SUMMARIES (no family is imported);
+        a command missing there is loaded and asked, as click would."""
+        rows = []
+        for name in self.list_commands(ctx):
+            summary = SUMMARIES.get(name)
+            if summary is None:
+                command = self.get_command(ctx, name)
+                if command is None or command.hidden:
+                    continue
+                summary = command.get_short_help_str(limit=1 << 16)
+            rows.append((name, summary))
+        if rows:
+            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, shorten(text, limit)) for name, text in rows])
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -77,6 +124,17 @@ def cli() -> None:
     Typical flow: blindself new TEMPLATE; edit it; blindself init PROTOCOL DIR --sheet FILE;
     blindself checkin every day; blindself unblind at the end.
     """
+
+
+def shorten(summary: str, limit: int) -> str:
+    """A summary cut to ``limit`` characters the way click cuts a command's short help."""
+    if len(summary) <= limit:
+        return summary
+    if limit < len("..."):
+        return "..."
+    import textwrap  # what click's own help formatting imports
+
+    return textwrap.shorten(summary, limit, placeholder="...", break_on_hyphens=False)
 
 
 def load_family(group: click.Group, family: str) -> None:
