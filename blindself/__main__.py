@@ -1,5 +1,5 @@
 """``python -m blindself``."""
 
-from blindself.cli.main import main
+from blindself.cli import start
 
-main()
+start()

@@ -232,7 +232,7 @@ def test_monte_carlo_is_reproducible_and_reported(monkeypatch: pytest.MonkeyPatc
 def test_one_sided_and_smallest_p_caveat() -> None:
     # 2 blocks: 4 allocations, one-sided p >= 1/4; "greater" = better in the outcome's
     # direction
-    plan = replace(PLAN, alternative="greater")
+    plan = PLAN._replace(alternative="greater")
     data = trial(("active", "placebo"), 2, effects={"active": 5.0}, plan=plan)
     r = analysis.analyze(data)
     c = r["outcomes"][0]["contrasts"][0]
@@ -240,13 +240,13 @@ def test_one_sided_and_smallest_p_caveat() -> None:
     assert c["p_randomization"] == 0.25 and c["randomization"]["p_min"] == 0.25
     assert c["randomization"]["reaches_alpha"] is False
     assert any("cannot reach p <= 0.05" in x for x in r["verdict"]["caveats"])
-    lower = replace(data, outcomes=(replace(data.outcomes[0], better="lower"),))
+    lower = replace(data, outcomes=(data.outcomes[0]._replace(better="lower"),))
     c2 = analysis.analyze(lower)["outcomes"][0]["contrasts"][0]
     assert c2["alternative"] == "less" and c2["p_randomization"] == 1.0
 
 
 def test_trend_adjusted_statistic() -> None:
-    plan = replace(PLAN, statistic="trend-adjusted")
+    plan = PLAN._replace(statistic="trend-adjusted")
     data = trial(("active", "placebo"), 5, period_days=3, effects={"active": 1.0}, plan=plan)
     c = analysis.analyze(data)["outcomes"][0]["contrasts"][0]
     rows = [r for r in data.rows if r.arm]
@@ -266,13 +266,13 @@ def test_listwise_drops_days_missing_any_outcome() -> None:
     rows[0] = replace(rows[0], ratings={"y0": rows[0].ratings["y0"], "y1": None})
     data = replace(data, rows=tuple(rows))
     pair = analysis.analyze(data)["outcomes"][0]
-    lw = analysis.analyze(replace(data, plan=replace(PLAN, missing="listwise")))["outcomes"][0]
+    lw = analysis.analyze(replace(data, plan=PLAN._replace(missing="listwise")))["outcomes"][0]
     assert sum(pair["n"].values()) == 16 and sum(lw["n"].values()) == 15
     assert lw["contrasts"][0]["classical"]["df"] == 13
 
 
 def test_holm_across_active_arms_and_bh_over_secondaries() -> None:
-    plan = replace(PLAN, correction="bh")
+    plan = PLAN._replace(correction="bh")
     data = trial(
         ("placebo", "low", "high"),
         5,
@@ -325,7 +325,7 @@ def test_dose_trend_only_with_several_active_arms() -> None:
     means = [o["mean"][a] for a in ("placebo", "low", "high")]
     assert t["estimate"] == pytest.approx(np.polyfit([0, 0.05, 0.1], means, 1)[0])
     assert t["randomization"]["exact"] and t["randomization"]["assignments"] == 6**4
-    no_doses = replace(data, arms=tuple(replace(a, dose=None) for a in data.arms))
+    no_doses = replace(data, arms=tuple(a._replace(dose=None) for a in data.arms))
     t2 = analysis.analyze(no_doses)["outcomes"][0]["dose_trend"]
     assert t2["score_source"] == "equally spaced" and t2["p_randomization"] == t["p_randomization"]
     two = trial(("active", "placebo"), 4)
@@ -485,7 +485,7 @@ def test_dose_trend_as_the_pre_registered_primary_test(invoke: Invoke, tmp_path:
 
     docs/design.md#companion-estimates
     """
-    plan = replace(PLAN, primary_test="dose-trend")
+    plan = PLAN._replace(primary_test="dose-trend")
     data = trial(
         ("placebo", "low", "high"),
         5,

@@ -10,7 +10,6 @@ dose day of period k, ``o<k>`` an off day of period k (k counted from 0).
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 from datetime import date, timedelta
 
@@ -87,7 +86,7 @@ def protocol(
             blinding="helper",
             max_run=None,
         )
-    return dataclasses.replace(BASE_PROTOCOL, design=design)
+    return BASE_PROTOCOL._replace(design=design)
 
 
 def tokens(cal: Calendar) -> str:

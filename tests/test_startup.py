@@ -27,6 +27,8 @@ else:
     code = 0
 heavy = sorted({m.split(".")[0] for m in sys.modules} & set(HEAVY))
 print("HEAVY=" + ",".join(heavy), file=sys.stderr)
+import gc
+print("GC=" + str(gc.isenabled()), file=sys.stderr)
 """.replace("HEAVY)", repr(HEAVY) + ")")
 
 
@@ -69,3 +71,26 @@ def test_daily_commands_import_nothing_heavy(tmp_path: Path) -> None:
     assert run_probe(["export", "--trial", "trial"], tmp_path)[0] == ""
     assert run_probe(["calendar", "--trial", "trial"], tmp_path)[0] == ""
     assert run_probe(["log", "--trial", "trial"], tmp_path)[0] == ""
+
+
+def test_only_the_short_daily_commands_run_with_the_collector_paused(tmp_path: Path) -> None:
+    # docs/design.md#start-up: the console script pauses the cyclic collector; every command
+    # that may run long (the web server, the analyses) gets it back before it starts.
+    def collector(args: list[str]) -> str:
+        env = {**os.environ, "BLINDSELF_TEST_KDF": "1"}
+        r = subprocess.run(
+            [sys.executable, "-c", PROBE, *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        return [x for x in r.stderr.splitlines() if x.startswith("GC=")][-1]
+
+    assert collector(["--help"]) == "GC=False"
+    assert collector(["status", "--trial", "nowhere"]) == "GC=False"
+    assert collector(["templates"]) == "GC=False"
+    assert collector(["serve", "--help"]) == "GC=True"
+    assert collector(["report", "--trial", "nowhere"]) == "GC=True"
+    assert collector(["analyze", "--help"]) == "GC=True"

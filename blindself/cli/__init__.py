@@ -7,3 +7,20 @@ the result; :mod:`blindself.cli.main` holds the group and the one place where a
 
 May import: click and every other blindself package.  Nothing else in blindself imports click.
 """
+
+
+def start() -> None:
+    """The ``blindself`` console script (and ``python -m blindself``).
+
+    The cyclic garbage collector is paused from here, before click is imported: a start-up
+    allocates tens of thousands of objects that live until the process ends, and the
+    collector's passes over them were a tenth of a daily command's time (docs/design.md#start-up).
+    :meth:`blindself.cli.main.BlindselfGroup.resolve_command` resumes it for every command but
+    the short daily ones.
+    """
+    import gc
+
+    gc.disable()
+    from blindself.cli.main import main
+
+    main()

@@ -7,6 +7,7 @@ into one ``Error:`` line.
 from __future__ import annotations
 
 import errno
+import gc
 import importlib
 from typing import Any
 
@@ -62,6 +63,13 @@ SUMMARIES = {
     "unblinding).",
 }
 
+# Commands that read one trial's log or append one entry and exit: they run with the garbage
+# collector paused by the console script (blindself.cli.start, docs/design.md#start-up).  Every other
+# command (the analyses, the web server, simulations) gets it back before it starts.
+SHORT_LIVED = frozenset(
+    {"status", "checkin", "correct", "calendar", "export", "verify", "backup", "templates", "new"}
+)
+
 
 class BlindselfGroup(click.Group):
     """Turns every BlindselfError into one ``Error:`` line with its exit status, and loads
@@ -75,6 +83,14 @@ class BlindselfGroup(click.Group):
         if family is not None and cmd_name not in self.commands:
             load_family(self, family)
         return super().get_command(ctx, cmd_name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if name not in SHORT_LIVED:
+            gc.enable()
+        return name, command, rest
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """click's command list, its summaries taken from SUMMARIES (no family is imported);

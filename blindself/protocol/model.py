@@ -1,4 +1,4 @@
-"""The protocol's vocabulary and frozen dataclasses (docs/design.md#protocol).
+"""The protocol's vocabulary and its immutable records (docs/design.md#protocol).
 
 Built by :mod:`blindself.protocol.checks`; import them from :mod:`blindself.protocol.loading`.
 """
@@ -6,9 +6,8 @@ Built by :mod:`blindself.protocol.checks`; import them from :mod:`blindself.prot
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import time
-from typing import Literal
+from typing import Literal, NamedTuple
 
 ARM_KINDS = ("active", "placebo", "none")
 DOSING_NAMES = ("daily", "every-other-day", "fadiman", "stamets")
@@ -16,8 +15,7 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 
-@dataclass(frozen=True)
-class Arm:
+class Arm(NamedTuple):
     name: str
     kind: Literal["active", "placebo", "none"]
     label: str
@@ -25,8 +23,7 @@ class Arm:
     unit: str | None = None
 
 
-@dataclass(frozen=True)
-class Design:
+class Design(NamedTuple):
     kind: Literal["blocks", "complete"]
     block: tuple[str, ...]
     blocks: int
@@ -39,22 +36,19 @@ class Design:
     max_run: int | None
 
 
-@dataclass(frozen=True)
-class Choice:
+class Choice(NamedTuple):
     """One response option of an instrument: its published value and label."""
 
     value: int
     label: str
 
 
-@dataclass(frozen=True)
-class Item:
+class Item(NamedTuple):
     text: str
     reversed: bool = False
 
 
-@dataclass(frozen=True)
-class Band:
+class Band(NamedTuple):
     """A published interpretation band: scores from ``start`` up to the next band's start."""
 
     start: float
@@ -62,8 +56,7 @@ class Band:
     severe: bool = False
 
 
-@dataclass(frozen=True)
-class Instrument:
+class Instrument(NamedTuple):
     """A validated questionnaire (docs/design.md#instruments): items, options, scoring rule.
 
     An answer is the published value of the chosen option; a reversed item scores
@@ -109,8 +102,7 @@ class Instrument:
 SCHEDULES = ("every", "period-end", "baseline-and-end")
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     name: str
     question: str
     scale: tuple[float, float]
@@ -125,8 +117,7 @@ class Outcome:
     schedule: str = "every"
 
 
-@dataclass(frozen=True)
-class CheckinPlan:
+class CheckinPlan(NamedTuple):
     guess: bool
     guess_first: bool
     days: Literal["all", "dose"]
@@ -136,8 +127,7 @@ class CheckinPlan:
     remind_at: time | None = None
 
 
-@dataclass(frozen=True)
-class AnalysisPlan:
+class AnalysisPlan(NamedTuple):
     alpha: float
     alternative: Literal["two-sided", "greater"]
     correction: Literal["holm", "bh", "none"]
@@ -148,8 +138,7 @@ class AnalysisPlan:
     primary_test: Literal["contrasts", "dose-trend"] = "contrasts"
 
 
-@dataclass(frozen=True)
-class StopRule:
+class StopRule(NamedTuple):
     """Stop when ``outcome`` is at or beyond ``threshold`` on ``days`` check-in days."""
 
     outcome: str
@@ -158,8 +147,7 @@ class StopRule:
     message: str
 
 
-@dataclass(frozen=True)
-class Protocol:
+class Protocol(NamedTuple):
     title: str
     question: str
     description: str

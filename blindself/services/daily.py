@@ -8,10 +8,9 @@ protocol, the public schedule and the log only.
 from __future__ import annotations
 
 from collections.abc import Container
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from blindself.errors import BlindselfError, CheckinError
 from blindself.services.context import Context
@@ -102,8 +101,7 @@ def _clock_went_back(entries: list[Any], now: Any) -> bool:
     return latest is not None and now < latest
 
 
-@dataclass(frozen=True)
-class Status:
+class Status(NamedTuple):
     trial_id: str
     title: str
     today: date

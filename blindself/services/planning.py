@@ -185,13 +185,11 @@ def _magnitude(n: int, exact_below: int = 10**6) -> str:
 
 def _check_drawable(scheme: Scheme, allowed: int) -> None:
     """Refuse a ``max_run`` so tight that a random draw cannot find an allowed allocation."""
-    from dataclasses import replace
-
     from blindself.analysis.stats.assignments import count_assignments
 
     if scheme.max_run is None or scheme.max_run >= scheme.n_periods:
         return
-    every = count_assignments(replace(scheme, max_run=None))
+    every = count_assignments(scheme._replace(max_run=None))
     # Integer arithmetic: both counts can exceed a float.
     if allowed * int(1 / _MIN_ACCEPTANCE) < every:
         raise ProtocolError(

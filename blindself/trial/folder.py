@@ -10,10 +10,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from blindself.errors import StoreError, TrialStateError
@@ -32,8 +31,7 @@ REPORT_DIR = "report"
 INIT_MARKER = ".init-incomplete.json"
 
 
-@dataclass(frozen=True)
-class TrialPaths:
+class TrialPaths(NamedTuple):
     root: Path
 
     @property
@@ -53,8 +51,7 @@ class TrialPaths:
         return self.root / REPORT_DIR
 
 
-@dataclass(frozen=True)
-class PublicSchedule:
+class PublicSchedule(NamedTuple):
     """What the participant may know: codes, and which period (helper) or bag (self) holds them."""
 
     blinding: str
@@ -86,8 +83,7 @@ class PublicSchedule:
         )
 
 
-@dataclass
-class Trial:
+class Trial(NamedTuple):
     """An opened trial: protocol, calendar, public schedule and its store."""
 
     paths: TrialPaths

@@ -26,9 +26,8 @@ them), so the calendar still depends on nothing but public facts.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from blindself.errors import ProtocolError
 from blindself.protocol.model import WEEKDAYS, Protocol
@@ -45,8 +44,7 @@ _CYCLES: dict[str, tuple[bool, ...]] = {
 }
 
 
-@dataclass(frozen=True)
-class Day:
+class Day(NamedTuple):
     """One calendar day of the trial; ``period`` and ``block`` are 0-based."""
 
     date: date
@@ -59,8 +57,7 @@ class Day:
         return self.day_type == "dose"
 
 
-@dataclass(frozen=True)
-class Pause:
+class Pause(NamedTuple):
     """Days taken out of the trial: ``days`` days from ``start`` (docs/design.md#pauses)."""
 
     start: date
@@ -77,8 +74,7 @@ class Pause:
         return self.start <= when <= self.last
 
 
-@dataclass(frozen=True)
-class Calendar:
+class Calendar(NamedTuple):
     start: date
     days: tuple[Day, ...]
     n_periods: int

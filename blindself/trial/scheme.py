@@ -14,8 +14,7 @@ same set of allocations.  This module is pure Python: daily commands import it.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from blindself.errors import ProtocolError
 from blindself.randomness import RandomSource, shuffle
@@ -25,8 +24,7 @@ from blindself.randomness import RandomSource, shuffle
 MAX_REJECTIONS = 100_000
 
 
-@dataclass(frozen=True)
-class Scheme:
+class Scheme(NamedTuple):
     """A randomization scheme over periods.
 
     ``arms`` lists the arm names in protocol order; ``block`` the arms of one block

@@ -111,7 +111,7 @@ def test_a_full_disk_at_open_says_disk_full_not_io_error(
     monkeypatch.setattr(store_mod, "connect", connect)
     if how == "free-space":
         usage = shutil.disk_usage(trial)
-        monkeypatch.setattr(log_database.shutil, "disk_usage", lambda _p: usage._replace(free=4096))
+        monkeypatch.setattr(shutil, "disk_usage", lambda _p: usage._replace(free=4096))
     ctx = with_clock(make_context(), at(day(1)))
     for args in (["status"], ["checkin", "--date", day(0).isoformat(), *BASELINE]):
         r = invoke([*args, "--trial", str(trial)], ctx)
@@ -134,7 +134,7 @@ def test_a_real_io_error_with_free_space_still_says_io_error(
 
     monkeypatch.setattr(store_mod, "connect", connect)
     monkeypatch.setattr(
-        log_database.shutil,
+        shutil,
         "disk_usage",
         lambda _p: shutil._ntuple_diskusage(10**9, 0, 10**9),  # type: ignore[attr-defined]
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import replace
 from statistics import NormalDist
 
 from blindself.protocol.model import Protocol
@@ -39,12 +38,12 @@ def _with_size(protocol: Protocol, size: int) -> Protocol | None:
     if d.kind == "blocks":
         if size > _MAX_BLOCKS:
             return None
-        return replace(protocol, design=replace(d, blocks=size))
+        return protocol._replace(design=d._replace(blocks=size))
     factor = size / _size(protocol)
     counts = tuple((a, math.ceil(n * factor - 1e-9)) for a, n in d.counts)
     if max(n for _, n in counts) > _MAX_COUNT:
         return None
-    return replace(protocol, design=replace(d, counts=counts))
+    return protocol._replace(design=d._replace(counts=counts))
 
 
 def _max_complete(protocol: Protocol) -> int:

@@ -9,7 +9,6 @@ backup (docs/design.md#log).
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -64,6 +63,8 @@ def _disk_full(exc: sqlite3.DatabaseError, path: Path) -> bool:
     """Whether an SQLITE_IOERR is the disk being full rather than the disk failing."""
     if getattr(exc, "sqlite_errorcode", 0) == _IOERR_SHMSIZE:
         return True
+    import shutil  # only on a failing write: it loads bz2, lzma and zlib (docs/design.md#start-up)
+
     try:
         return shutil.disk_usage(path.parent).free < _FULL_BELOW
     except OSError:

@@ -18,10 +18,9 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from blindself.errors import StoreError
 from blindself.trial.log.chain import (
@@ -74,8 +73,7 @@ _INSERT = (
 )
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """One row of the log; ``payload`` is a fresh copy, changing it changes nothing stored."""
 
     seq: int

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import json
 import struct
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import rfc8785
 
@@ -104,8 +104,7 @@ def weak_kdf_warning(kdf: KdfParams) -> str | None:
     )
 
 
-@dataclass(frozen=True)
-class Wrap:
+class Wrap(NamedTuple):
     """One unlock path: the data key encrypted under a key from ``kind`` and ``salt``."""
 
     kind: str
@@ -114,8 +113,7 @@ class Wrap:
     wrapped: bytes
 
 
-@dataclass(frozen=True)
-class ParsedSeal:
+class ParsedSeal(NamedTuple):
     """A seal file whose structure checked out; ``prefix`` is the payload's associated data."""
 
     trial_id: str
@@ -213,7 +211,7 @@ def parse_seal(data: bytes, trial_id: str, protocol_hash: str) -> ParsedSeal:
             "the protocol was edited since init (its hash does not match the seal); "
             "restore the frozen protocol.toml"
         )
-    return replace(header, prefix=data[:end], payload=data[end:])
+    return header._replace(prefix=data[:end], payload=data[end:])
 
 
 def check_public(trial_id: str, protocol_hash: str, padded_length: int) -> None:
