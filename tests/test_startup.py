@@ -29,10 +29,21 @@ heavy = sorted({m.split(".")[0] for m in sys.modules} & set(HEAVY))
 print("HEAVY=" + ",".join(heavy), file=sys.stderr)
 import gc
 print("GC=" + str(gc.isenabled()), file=sys.stderr)
+import dataclasses
+records = sorted(
+    f"{name}.{attr}"
+    for name, module in list(sys.modules.items())
+    if name.startswith("blindself")
+    for attr, value in vars(module).items()
+    if isinstance(value, type) and dataclasses.is_dataclass(value) and value.__module__ == name
+)
+print("DATACLASSES=" + ",".join(records), file=sys.stderr)
+print("MODULES=" + ",".join(sorted(sys.modules)), file=sys.stderr)
 """.replace("HEAVY)", repr(HEAVY) + ")")
 
 
-def run_probe(args: list[str], cwd: Path) -> tuple[str, str]:
+def probe(args: list[str], cwd: Path) -> tuple[dict[str, str], str]:
+    """What a command leaves loaded (the probe's KEY=value lines), and its stdout."""
     env = {**os.environ, "BLINDSELF_TEST_KDF": "1", "BLINDSELF_PASSPHRASE": PASSPHRASE}
     r = subprocess.run(
         [sys.executable, "-c", PROBE, *args],
@@ -42,8 +53,13 @@ def run_probe(args: list[str], cwd: Path) -> tuple[str, str]:
         text=True,
         timeout=120,
     )
-    line = [x for x in r.stderr.splitlines() if x.startswith("HEAVY=")][-1]
-    return line.removeprefix("HEAVY="), r.stdout
+    found = dict(x.split("=", 1) for x in r.stderr.splitlines() if x[:1].isupper() and "=" in x)
+    return found, r.stdout
+
+
+def run_probe(args: list[str], cwd: Path) -> tuple[str, str]:
+    found, out = probe(args, cwd)
+    return found["HEAVY"], out
 
 
 def test_daily_commands_import_nothing_heavy(tmp_path: Path) -> None:
@@ -61,6 +77,18 @@ def test_daily_commands_import_nothing_heavy(tmp_path: Path) -> None:
     assert run_probe(["--help"], tmp_path)[0] == ""
     heavy, out = run_probe(["status", "--trial", "trial", "--json"], tmp_path)
     assert heavy == ""
+    # status loads only what it shows (docs/design.md#start-up): its records are NamedTuples
+    # (a frozen dataclass costs ~0.65 ms to define), neither the check-in records nor the
+    # chain audit, nor cryptography, nor what only a failing write or --help needs.
+    found, _ = probe(["status", "--trial", "trial"], tmp_path)
+    assert set(filter(None, found["DATACLASSES"].split(","))) <= {
+        "blindself.services.context.Context",  # replaced in tests: dataclasses.replace
+        "blindself.trial.seal.format.KdfParams",  # validates itself in __post_init__
+    }
+    modules = set(found["MODULES"].split(","))
+    assert "blindself.services.daily" in modules
+    unused = {"blindself.trial.checkins", "blindself.trial.log.audit", "blindself.cli.checkin"}
+    assert not modules & (unused | {"cryptography", "shutil", "textwrap", "argparse"})
     today = json.loads(out)["today"]
     heavy, _ = run_probe(
         ["checkin", "--trial", "trial", "--date", today, "--rate", "mood=5", "--rate", "anxiety=4"],

@@ -31,6 +31,7 @@ References
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import cache
 
 from blindself.errors import CodeError
 from blindself.randomness import RandomSource
@@ -78,7 +79,11 @@ def _quasigroup(a: int) -> tuple[tuple[int, ...], ...]:
     return tuple(tuple(_gf_mul(a, x) ^ y for y in range(32)) for x in range(32))
 
 
-_TABLE = _quasigroup(_A)
+@cache
+def _table() -> tuple[tuple[int, ...], ...]:
+    """The check's operation table, built when a code is first checked or made (``status``
+    only shows codes: docs/design.md#start-up)."""
+    return _quasigroup(_A)
 
 
 def _damm_interim(table: Sequence[Sequence[int]], digits: Iterable[int]) -> int:
@@ -112,7 +117,7 @@ def check_symbol(data: str) -> str:
     """
     if not _is_symbols(data, _DATA_LEN):
         raise ValueError(f"data must be {_DATA_LEN} symbols of ALPHABET, got {data[:_MAX_SHOWN]!r}")
-    return ALPHABET[_damm_check(_TABLE, _values(data))]
+    return ALPHABET[_damm_check(_table(), _values(data))]
 
 
 def is_well_formed(code: str) -> bool:
@@ -123,7 +128,7 @@ def is_well_formed(code: str) -> bool:
     >>> is_well_formed("K7M2X"), is_well_formed("K7M2Y"), is_well_formed("K7M2-X")
     (True, False, False)
     """
-    return _is_symbols(code, _CODE_LEN) and _damm_interim(_TABLE, _values(code)) == 0
+    return _is_symbols(code, _CODE_LEN) and _damm_interim(_table(), _values(code)) == 0
 
 
 def format_code(code: str) -> str:
@@ -304,7 +309,7 @@ def generate_codes(n: int, source: RandomSource) -> list[str]:
         budget -= 1
         draw = source.randbelow(1 << (5 * _DATA_LEN))
         values = [(draw >> shift) & 31 for shift in (15, 10, 5, 0)]
-        values.append(_damm_check(_TABLE, values))
+        values.append(_damm_check(_table(), values))
         keys = _triple_keys(values)
         if taken.isdisjoint(keys):
             taken.update(keys)
