@@ -29,7 +29,7 @@ def status(ctx: click.Context, trial_dir: Path, as_json: bool) -> None:
     from blindself.services.daily import seal_warnings, trial_status
 
     s = trial_status(trial_dir, service_context(ctx))
-    warnings = seal_warnings(trial_dir)
+    warnings = seal_warnings(trial_dir, s.trial_id)
     if as_json:  # the warnings are in the document
         click.echo(json.dumps({**s.to_json(), "warnings": list(warnings)}, indent=2))
         return

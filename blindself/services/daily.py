@@ -17,7 +17,6 @@ from blindself.services.context import Context
 from blindself.trial.codes import format_code
 from blindself.trial.folder import Trial, TrialPaths, opened_trial
 from blindself.trial.interruptions import LOST_KIND, lost_of
-from blindself.trial.log.store import Store
 from blindself.trial.progress import CHECKIN_KINDS, current_checkins, unblinding_open
 
 if TYPE_CHECKING:
@@ -254,26 +253,26 @@ def _lost(trial: Trial) -> tuple[dict[str, Any], ...]:
     )
 
 
-def seal_warnings(trial_dir: Path) -> tuple[str, ...]:
+def seal_warnings(trial_dir: Path, trial_id: str) -> tuple[str, ...]:
     """A test-strength seal (docs/design.md T-47), for ``status``; a seal that does not parse is
     verify's.
 
     Reads only the seal's public header; kept out of ``trial_status`` because the web server
-    uses that and never opens the seal file.
+    uses that and never opens the seal file.  ``trial_id`` is the one ``trial_status`` just
+    read, and the seal is bound to the protocol file's hash, which ``trial_status`` checked
+    against the log: the log is not opened a second time (docs/design.md#start-up).
     """
     # The header's checks live in seal.format, which needs no cryptography (status stays off
-    # the crypto imports); the ids come from the log's genesis, so the protocol is not
-    # parsed a second time (open_trial checked its hash against the same genesis).
+    # the crypto imports).
+    from hashlib import sha256
+
     from blindself.trial.seal.format import parse_seal, weak_kdf_warning
 
     paths = TrialPaths(trial_dir)
     try:
-        with Store.open(paths.db, readonly=True) as store:
-            genesis = store.entries("init")[0].payload
-            kdf = parse_seal(
-                paths.seal.read_bytes(), store.trial_id, str(genesis["protocol_sha256"])
-            ).kdf
-    except (OSError, BlindselfError, IndexError, KeyError):
+        protocol_hash = sha256(paths.protocol.read_bytes()).hexdigest()
+        kdf = parse_seal(paths.seal.read_bytes(), trial_id, protocol_hash).kdf
+    except (OSError, BlindselfError):
         return ()
     weak = weak_kdf_warning(kdf)
     return (weak,) if weak else ()
