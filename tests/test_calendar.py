@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -249,9 +248,9 @@ def test_pause_days_and_day_types_added_later(tmp_path: Path, invoke: Invoke) ->
     trial_dir = make_trial(invoke, tmp_path)
     with opened_trial(trial_dir, readonly=True) as trial:
         days = list(trial.calendar.days)
-        days[1] = replace(days[1], day_type="pause")  # type: ignore[arg-type]
-        days[2] = replace(days[2], day_type="holiday", period=None)  # type: ignore[arg-type]
-        changed = replace(trial, calendar=replace(trial.calendar, days=tuple(days)))
+        days[1] = days[1]._replace(day_type="pause")  # type: ignore[arg-type]
+        days[2] = days[2]._replace(day_type="holiday", period=None)  # type: ignore[arg-type]
+        changed = trial._replace(calendar=trial.calendar._replace(days=tuple(days)))
         plans = day_plans(changed)
         page = participant_calendar(trial.protocol, trial.trial_id, plans, None)
         text = ics_text(changed, datetime(2026, 3, 1, tzinfo=UTC), time(8, 30))

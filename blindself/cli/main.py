@@ -49,6 +49,8 @@ SUMMARIES = {
     "demo": "Run a complete simulated trial and write its report.",
     "export": "Tidy data; arms appear only after unblinding.",
     "init": "Draw and seal the allocation of PROTOCOL and create the trial in DIRECTORY.",
+    "log": "Past days: date, code, ratings, guess, note, corrections and flags (missed, wrong bag, "
+    "other day's container, no capsule, code-break).",
     "new": "Copy a shipped protocol TEMPLATE to PATH to edit it.",
     "plan": "Validate PROTOCOL; show its calendar, containers and attainable p-value.",
     "pool": "Pooled analysis across participants: bundles from `share` (*.json) or one long CSV.",
@@ -64,10 +66,21 @@ SUMMARIES = {
 }
 
 # Commands that read one trial's log or append one entry and exit: they run with the garbage
-# collector paused by the console script (blindself.cli.start, docs/design.md#start-up).  Every other
-# command (the analyses, the web server, simulations) gets it back before it starts.
+# collector paused by the console script (blindself.cli.start, docs/design.md#start-up).
+# Every other command (the analyses, the web server, simulations) gets it back first.
 SHORT_LIVED = frozenset(
-    {"status", "checkin", "correct", "calendar", "export", "verify", "backup", "templates", "new"}
+    [
+        "status",
+        "checkin",
+        "correct",
+        "log",
+        "calendar",
+        "export",
+        "verify",
+        "backup",
+        "templates",
+        "new",
+    ]
 )
 
 
