@@ -106,7 +106,7 @@ def test_daily_commands_import_nothing_heavy(tmp_path: Path) -> None:
 def test_only_the_short_daily_commands_run_with_the_collector_paused(tmp_path: Path) -> None:
     # docs/design.md#start-up: the console script pauses the cyclic collector; every command
     # that may run long (the web server, the analyses) gets it back before it starts.
-    # A short command ends with everything frozen: the collection at exit has nothing to walk.
+    # Every command ends with everything frozen: the collection at exit has nothing to walk.
     def collector(args: list[str]) -> str:
         found, _ = probe(args, tmp_path)
         young = "" if found["GC"] == "False" else f" YOUNG={found['YOUNG']}"
@@ -115,6 +115,6 @@ def test_only_the_short_daily_commands_run_with_the_collector_paused(tmp_path: P
     assert collector(["--help"]) == "GC=False FROZEN=True"
     assert collector(["status", "--trial", "nowhere"]) == "GC=False FROZEN=True"
     assert collector(["templates"]) == "GC=False FROZEN=True"
-    assert collector(["serve", "--help"]) == "GC=True FROZEN=False YOUNG=50000"
-    assert collector(["report", "--trial", "nowhere"]) == "GC=True FROZEN=False YOUNG=50000"
-    assert collector(["analyze", "--help"]) == "GC=True FROZEN=False YOUNG=50000"
+    assert collector(["serve", "--help"]) == "GC=True FROZEN=True YOUNG=50000"
+    assert collector(["report", "--trial", "nowhere"]) == "GC=True FROZEN=True YOUNG=50000"
+    assert collector(["analyze", "--help"]) == "GC=True FROZEN=True YOUNG=50000"

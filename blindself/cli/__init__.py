@@ -16,11 +16,10 @@ def start() -> None:
     allocates tens of thousands of objects that live until the process ends, and the
     collector's passes over them were a tenth of a daily command's time.
     :meth:`blindself.cli.main.BlindselfGroup.resolve_command` resumes it for every command but
-    the short daily ones.  When one of those ends (the collector still paused), everything
-    left is frozen: at exit CPython would otherwise walk every object in a full collection
-    (7 to 11 ms for ``status``), for a process about to end.  Those commands close their files
-    and database connections themselves (``with`` blocks), so no finalizer is owed
-    (docs/design.md#start-up).
+    the short daily ones.  When the command ends, everything left is frozen: at exit CPython
+    would otherwise walk every object in a full collection, for a process about to end (7 to
+    11 ms of ``status``, a tenth of ``report``).  blindself closes its files and database
+    connections itself (``with`` blocks), so no finalizer is owed (docs/design.md#start-up).
     """
     import gc
 
@@ -30,5 +29,4 @@ def start() -> None:
     try:
         main()
     finally:
-        if not gc.isenabled():
-            gc.freeze()
+        gc.freeze()

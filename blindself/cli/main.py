@@ -69,9 +69,9 @@ SUMMARIES = {
 # collector paused by the console script (blindself.cli.start, docs/design.md#start-up).
 # Every other command (the analyses, the web server, simulations) gets it back first, with a
 # young generation of YOUNG_OBJECTS: at the default 700 the collector ran 130 to 250 times
-# while numpy, scipy and matplotlib load and draw (130 ms of `analyze`, 270 ms of `report` on
-# the demo trial); at 50,000 it runs 15 to 20 times (50 and 100 ms), and a cycle left
-# behind still waits for at most 50,000 allocations.
+# while numpy, scipy and matplotlib load and draw `analyze` and `report` of the demo trial; at
+# 50,000 it runs 15 to 20 times (about 5 % of `report`), and a cycle left behind still waits
+# for at most 50,000 allocations.
 SHORT_LIVED = frozenset(
     [
         "status",
