@@ -48,6 +48,7 @@ SUMMARIES = {
     "step.",
     "demo": "Run a complete simulated trial and write its report.",
     "export": "Tidy data; arms appear only after unblinding.",
+    "import": "Bring dated values from another app's CSV export into the log, with their source.",
     "init": "Draw and seal the allocation of PROTOCOL and create the trial in DIRECTORY.",
     "log": "Past days: date, code, ratings, guess, note, corrections and flags (missed, wrong bag, "
     "other day's container, no capsule, code-break).",
