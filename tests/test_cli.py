@@ -141,7 +141,7 @@ def test_the_help_page_says_what_each_command_says() -> None:
     from blindself.cli.main import SUMMARIES, all_commands, cli, shorten
 
     commands = all_commands()
-    assert set(SUMMARIES) == set(commands)
+    assert set(SUMMARIES) == set(commands), "give each command its line in cli.main.SUMMARIES"
     for name, command in commands.items():
         for limit in range(120):
             assert shorten(SUMMARIES[name], limit) == command.get_short_help_str(limit), name

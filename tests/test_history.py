@@ -210,7 +210,6 @@ def test_log_lists_a_paused_day_without_calling_it_missed(
     """The hook for pauses (issue 16 item 2): a day type beyond the four ordinary ones is
     listed under its own flag, never as missed, and not dropped."""
     from contextlib import contextmanager
-    from dataclasses import replace
 
     import blindself.services.history as history
     from blindself.trial.folder import opened_trial
@@ -219,8 +218,8 @@ def test_log_lists_a_paused_day_without_calling_it_missed(
     def paused_trial(path: Path, readonly: bool = False) -> Any:
         with opened_trial(path, readonly=readonly) as trial:
             days = list(trial.calendar.days)
-            days[7] = replace(days[7], day_type="pause", period=None, block=None)  # type: ignore[arg-type]
-            yield replace(trial, calendar=replace(trial.calendar, days=tuple(days)))
+            days[7] = days[7]._replace(day_type="pause", period=None, block=None)  # type: ignore[arg-type]
+            yield trial._replace(calendar=trial.calendar._replace(days=tuple(days)))
 
     monkeypatch.setattr(history, "opened_trial", paused_trial)
     doc = json.loads(run(invoke, mistakes, 7, "log", "--json").stdout)

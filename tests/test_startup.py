@@ -83,10 +83,15 @@ def test_daily_commands_import_nothing_heavy(tmp_path: Path) -> None:
     # (a frozen dataclass costs ~0.65 ms to define), neither the check-in records nor the
     # chain audit, nor cryptography, nor what only a failing write or --help needs.
     found, _ = probe(["status", "--trial", "trial"], tmp_path)
-    assert set(filter(None, found["DATACLASSES"].split(","))) <= {
+    records = set(filter(None, found["DATACLASSES"].split(",")))
+    allowed = {
         "blindself.services.context.Context",  # replaced in tests: dataclasses.replace
         "blindself.trial.seal.format.KdfParams",  # validates itself in __post_init__
     }
+    assert records <= allowed, (
+        f"status loads the dataclasses {sorted(records - allowed)}: make them "
+        "typing.NamedTuple records (docs/design.md#start-up)"
+    )
     modules = set(found["MODULES"].split(","))
     assert "blindself.services.daily" in modules
     unused = {"blindself.trial.checkins", "blindself.trial.log.audit", "blindself.cli.checkin"}
