@@ -52,7 +52,11 @@ SUMMARIES = {
     "init": "Draw and seal the allocation of PROTOCOL and create the trial in DIRECTORY.",
     "log": "Past days: date, code, ratings, guess, note, corrections and flags (missed, wrong bag, "
     "other day's container, no capsule, code-break).",
+    "lost": "Record a lost or damaged container (not a dose, not a missed day) and say what to do "
+    "next: a replacement of the same code (helper mode), or carry on without it (self mode).",
     "new": "Copy a shipped protocol TEMPLATE to PATH to edit it.",
+    "pause": "Take days out of the trial (illness, travel); the rest of the calendar moves past "
+    "them.",
     "plan": "Validate PROTOCOL; show its calendar, containers and attainable p-value.",
     "pool": "Pooled analysis across participants: bundles from `share` (*.json) or one long CSV.",
     "power": "Simulated power of the design's own randomization test.",
@@ -79,6 +83,8 @@ SHORT_LIVED = frozenset(
         "checkin",
         "correct",
         "log",
+        "pause",
+        "lost",
         "calendar",
         "export",
         "verify",

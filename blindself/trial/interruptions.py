@@ -8,8 +8,8 @@ Neither reads the allocation, so every command may show them before unblinding.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from blindself.trial.log.store import Entry
 from blindself.trial.schedule import Pause
@@ -20,8 +20,7 @@ LOST_KIND = "lost"
 MAX_PAUSE_DAYS = 366
 
 
-@dataclass(frozen=True)
-class LostContainer:
+class LostContainer(NamedTuple):
     """A container reported lost or damaged on ``date`` (``code`` canonical, undashed)."""
 
     date: date
