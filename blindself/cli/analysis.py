@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from blindself.cli.options import emit
+from blindself.cli.options import FILE, emit, json_option, output_option
 
 
 @click.command()
-@click.argument("csv_file", metavar="CSV", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("csv_file", metavar="CSV", type=FILE)
 @click.option("--arm-column", required=True)
 @click.option(
     "--active",
@@ -35,16 +35,11 @@ from blindself.cli.options import emit
 @click.option(
     "--protocol",
     "protocol_file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FILE,
     help="Reuse the outcomes and analysis plan of this protocol.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout.")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Write FILE.html/.json/.md.",
-)
+@json_option("Print report.json to stdout.")
+@output_option("Write FILE.html/.json/.md.")
 def analyze(
     csv_file: Path,
     arm_column: str,

@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from blindself.cli import options
-from blindself.cli.options import BoundedInt, parse_date, service_context, trial_option
+from blindself.cli.options import (
+    BoundedInt,
+    echo_stop_rules,
+    parse_date,
+    service_context,
+    trial_option,
+)
 from blindself.errors import BlindselfError
 
 if TYPE_CHECKING:
@@ -157,14 +163,7 @@ def checkin(
             "another health professional about how you feel is a good idea.",
             err=True,
         )
-    for rule in result.stop_rules:
-        click.echo(
-            f"STOP RULE MET: {rule.outcome} reached {rule.threshold:g} on {rule.days} day(s). "
-            f"{rule.message} To stop, run: blindself unblind --early --reason TEXT, or open one "
-            "container with blindself codebreak CODE --reason TEXT; to take days off and go on "
-            "later: blindself pause --days N --reason TEXT.",
-            err=True,
-        )
+    echo_stop_rules(result.stop_rules)
 
 
 class Asked:

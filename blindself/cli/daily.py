@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from blindself.cli.options import BoundedInt, emit, service_context, trial_option
+from blindself.cli.options import BoundedInt, emit, output_option, service_context, trial_option
 from blindself.errors import BlindselfError, CommitmentMismatch, HeadMismatch
 
 if TYPE_CHECKING:
@@ -120,12 +120,7 @@ def _interruptions(s: Status) -> None:
 
 @click.command()
 @trial_option
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Write here (default stdout).",
-)
+@output_option("Write here (default stdout; FILE.html: a printable calendar).")
 @click.option(
     "--remind-at",
     metavar="HH:MM",
@@ -165,7 +160,7 @@ def calendar(
     "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
 )
 @click.option("--all", "include_all", is_flag=True, help="Include superseded entries.")
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False))
+@output_option("Write here (default stdout).")
 def export(trial_dir: Path, fmt: str, include_all: bool, output: Path | None) -> None:
     """Tidy data; arms appear only after unblinding."""
     from blindself.services.export import export_trial

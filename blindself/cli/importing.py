@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from blindself.cli.options import BoundedInt, service_context, trial_option
+from blindself.cli.options import BoundedInt, echo_stop_rules, service_context, trial_option
 
 _DELIMITERS = {"comma": ",", "semicolon": ";", "tab": "\t", ",": ",", ";": ";"}
 _SHOWN = {",": "comma", ";": "semicolon", "\t": "tab"}
@@ -138,13 +138,7 @@ def import_values(
     )
     if dry_run:
         click.echo("Dry run: nothing was recorded.")
-    for rule in result.stop_rules:
-        click.echo(
-            f"STOP RULE MET: {rule.outcome} reached {rule.threshold:g} on {rule.days} day(s). "
-            f"{rule.message} To stop, run: blindself unblind --early --reason TEXT, or open one "
-            "container with blindself codebreak CODE --reason TEXT.",
-            err=True,
-        )
+    echo_stop_rules(result.stop_rules)
 
 
 COMMANDS = (import_values,)

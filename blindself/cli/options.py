@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -103,6 +103,44 @@ def trial_option(f: F) -> F:
         default=".",
         show_default="BLINDSELF_TRIAL, else the current directory",
         help="The trial directory.",
+    )(f)
+
+
+def echo_stop_rules(rules: Iterable[Any]) -> None:
+    """Each protocol stop rule a recorded value met, and the two ways to stop (stderr)."""
+    for rule in rules:
+        click.echo(
+            f"STOP RULE MET: {rule.outcome} reached {rule.threshold:g} on {rule.days} day(s). "
+            f"{rule.message} To stop, run: blindself unblind --early --reason TEXT, or open one "
+            "container with blindself codebreak CODE --reason TEXT; to take days off and go on "
+            "later: blindself pause --days N --reason TEXT.",
+            err=True,
+        )
+
+
+# A file path a command reads or writes (never a directory).
+FILE = click.Path(path_type=Path, dir_okay=False)
+
+
+def output_option(help: str) -> Callable[[F], F]:
+    """``-o/--output FILE``: where a command writes (to stdout without it)."""
+    return click.option("-o", "--output", type=FILE, help=help)
+
+
+def json_option(help: str = "Machine-readable output.") -> Callable[[F], F]:
+    """``--json``: print the machine-readable form (``as_json``)."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def seal_key_options(f: F) -> F:
+    """``--passphrase-file`` and ``--recovery-key-file``: the two ways to open the seal."""
+    f = click.option(
+        "--recovery-key-file",
+        type=FILE,
+        help="Open the seal with the recovery (or helper) key in this file.",
+    )(f)
+    return click.option(
+        "--passphrase-file", type=FILE, help="Read the passphrase from the first line of this file."
     )(f)
 
 

@@ -7,17 +7,12 @@ from pathlib import Path
 
 import click
 
-from blindself.cli.options import emit, trial_option
+from blindself.cli.options import FILE, emit, json_option, output_option, trial_option
 
 
 @click.command()
 @trial_option
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Write the bundle here (default stdout).",
-)
+@output_option("Write the bundle here (default stdout).")
 def share(trial_dir: Path, output: Path | None) -> None:
     """After unblinding: a bundle of the trial to pool with others.
 
@@ -37,7 +32,7 @@ def share(trial_dir: Path, output: Path | None) -> None:
 @click.command()
 @click.argument(
     "inputs", metavar="INPUT...", nargs=-1, required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FILE,
 )  # fmt: skip
 @click.option("--participant-column", help="CSV: the column naming the participant.")
 @click.option("--arm-column", help="CSV: the column holding the arm.")
@@ -50,13 +45,8 @@ def share(trial_dir: Path, output: Path | None) -> None:
 @click.option(
     "--covariates", help="Comma-separated covariate columns (text columns are categorical)."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the pooled report as JSON.")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Write FILE.html (report with plots) or FILE.json.",
-)
+@json_option("Print the pooled report as JSON.")
+@output_option("Write FILE.html (report with plots) or FILE.json.")
 def pool(
     inputs: tuple[Path, ...],
     participant_column: str | None,

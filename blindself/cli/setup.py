@@ -8,11 +8,17 @@ import os
 import sys
 from contextlib import suppress
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from blindself.cli.options import BoundedInt, parse_date, read_passphrase, service_context
+from blindself.cli.options import (
+    FILE,
+    BoundedInt,
+    parse_date,
+    read_passphrase,
+    service_context,
+)
 from blindself.errors import TrialStateError
 
 if TYPE_CHECKING:
@@ -52,10 +58,12 @@ def plan(ctx: click.Context, protocol: Path, start: str | None, as_json: bool) -
     from blindself.services.planning import plan_protocol
 
     result = plan_protocol(protocol, parse_date(start, "--start"), service_context(ctx))
-    if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2))
-    else:
-        click.echo(result.text())
+    _echo_result(result, as_json)
+
+
+def _echo_result(result: Any, as_json: bool) -> None:
+    """A plan or power result: its JSON document or its text."""
+    click.echo(json.dumps(result.to_json(), indent=2) if as_json else result.text())
 
 
 @click.command()
@@ -90,10 +98,7 @@ def power(
         result = simulate_power(
             protocol, effect=effect, sd=sd, rho=rho, sims=sims, progress=bar.update, seed=seed
         )
-    if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2))
-    else:
-        click.echo(result.text())
+    _echo_result(result, as_json)
 
 
 @click.command()
@@ -109,16 +114,14 @@ def power(
 )
 @click.option("--no-sheet", is_flag=True, help="Write no preparation sheet.")
 @click.option(
-    "--passphrase-file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Read the passphrase from the first line of this file.",
+    "--passphrase-file", type=FILE, help="Read the passphrase from the first line of this file."
 )
 @click.option(
     "--generate-passphrase", is_flag=True, help="Make a strong passphrase and print it once."
 )
 @click.option(
     "--recovery-key-file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FILE,
     help="Write the recovery key to this file instead of the terminal.",
 )
 @click.option(

@@ -13,8 +13,10 @@ import click
 
 from blindself.cli.options import (
     emit,
+    output_option,
     read_passphrase,
     read_secret_file,
+    seal_key_options,
     service_context,
     trial_option,
 )
@@ -26,12 +28,7 @@ from blindself.errors import BlindselfError
 @trial_option
 @click.option("--early", is_flag=True, help="Unblind before the last day (needs --reason).")
 @click.option("--reason", help="Why you unblind early (logged).")
-@click.option("--passphrase-file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option(
-    "--recovery-key-file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Open the seal with the recovery (or helper) key in this file.",
-)
+@seal_key_options
 @click.option("--expect-commitment", help="The commitment you published at init.")
 @click.pass_context
 def unblind(
@@ -72,12 +69,7 @@ def unblind(
 @trial_option
 @click.argument("code")
 @click.option("--reason", required=True, help="Why you open the code (logged, in the report).")
-@click.option("--passphrase-file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option(
-    "--recovery-key-file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Open the seal with the recovery (or helper) key in this file.",
-)
+@seal_key_options
 @click.pass_context
 def codebreak(
     ctx: click.Context,
@@ -134,7 +126,7 @@ def _already_unblinded(trial_dir: Path) -> bool:
     default="text",
     show_default=True,
 )
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False))
+@output_option("Write the report here (default stdout).")
 def report(trial_dir: Path, fmt: str, output: Path | None) -> None:
     """Re-render the report of an unblinded trial."""
     from blindself.report.rendering import render

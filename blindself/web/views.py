@@ -6,6 +6,8 @@ A refused check-in re-shows the form with the services' message and the person's
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from flask import (
@@ -24,6 +26,7 @@ from flask import (
 
 from blindself.errors import BlindselfError
 from blindself.services.checkin_checks import check_code
+from blindself.services.context import Context
 from blindself.services.daily import form_for, record_checkin, trial_status
 from blindself.services.diary import (
     CheckinForm,
@@ -158,15 +161,27 @@ def _code_step(
 def _rating_step(
     form: CheckinForm, values: dict[str, str], error: str | None, status: int = 200
 ) -> tuple[str, int]:
+    return _form_page("checkin.html.j2", form, values, error, status, correcting=False)
+
+
+def _form_page(
+    template: str,
+    form: CheckinForm,
+    values: dict[str, str],
+    error: str | None,
+    status: int,
+    **extra: Any,
+) -> tuple[str, int]:
+    """A page with the day's rating, guess and note controls (a check-in or a correction)."""
     return _page(
-        "checkin.html.j2",
+        template,
         status,
         form=form,
         values=values,
         controls=controls(form, values),
         confidence_steps=CONFIDENCE_STEPS,
         error=error,
-        correcting=False,
+        **extra,
     )
 
 
@@ -219,40 +234,36 @@ def day(when: str) -> Any:
 def _day_page(
     form: CheckinForm, recorded: Any, values: dict[str, str], error: str | None, status: int = 200
 ) -> tuple[str, int]:
-    return _page(
-        "day.html.j2",
-        status,
-        form=form,
-        recorded=recorded,
-        values=values,
-        controls=controls(form, values),
-        confidence_steps=CONFIDENCE_STEPS,
-        error=error,
-        correcting=True,
+    return _form_page(
+        "day.html.j2", form, values, error, status, recorded=recorded, correcting=True
     )
 
 
 # --------------------------------------------------------------------------- reading
 @bp.get("/status")
 def status() -> Any:
-    s = state()
-    try:
-        st = trial_status(s.trial_dir, s.context)
-        missed = missed_dates(s.trial_dir, s.context)
-    except BlindselfError as exc:
-        return _page("closed.html.j2", 503, unblinded=False, message=exc.plain)
-    return _page("status.html.j2", st=st, missed=missed)
+    return _reading(
+        "status.html.j2",
+        lambda d, c: {"st": trial_status(d, c), "missed": missed_dates(d, c)},
+    )
 
 
 @bp.get("/calendar")
 def calendar() -> Any:
+    return _reading(
+        "calendar.html.j2",
+        lambda d, c: {"days": calendar_days(d, c), "st": trial_status(d, c)},
+    )
+
+
+def _reading(template: str, load: Callable[[Path, Context], dict[str, Any]]) -> Any:
+    """A page that only reads the trial: what ``load`` finds, or why it cannot (503)."""
     s = state()
     try:
-        days = calendar_days(s.trial_dir, s.context)
-        st = trial_status(s.trial_dir, s.context)
+        found = load(s.trial_dir, s.context)
     except BlindselfError as exc:
         return _page("closed.html.j2", 503, unblinded=False, message=exc.plain)
-    return _page("calendar.html.j2", days=days, st=st)
+    return _page(template, **found)
 
 
 @bp.get("/report")
