@@ -19,41 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-PROTOCOL = """\
-[trial]
-title = "Heart rate"
-question = "Does it lower my resting heart rate?"
-timezone = "UTC"
-
-[[arms]]
-name = "active"
-kind = "active"
-label = "active"
-
-[[arms]]
-name = "placebo"
-kind = "placebo"
-label = "placebo"
-
-[design]
-kind = "blocks"
-block = ["active", "placebo"]
-blocks = {blocks}
-period_days = 1
-dosing = "daily"
-baseline_days = 1
-blinding = "helper"
-
-[[outcomes]]
-name = "resting_hr"
-scale = [20, 250]
-better = "lower"
-primary = true
-source = "import"
-
-[checkin]
-guess = false
-"""
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # shared protocol texts
+from protocol_texts import IMPORT_PROTOCOL as PROTOCOL
 
 
 def main() -> None:

@@ -39,6 +39,9 @@ from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # shared protocol texts
+from protocol_texts import year_protocol
+
 SEED = 20260301
 PASSPHRASE = "benchmark passphrase, not a secret"  # a simulated trial
 ARMS = ("active", "placebo")
@@ -154,63 +157,8 @@ def _rng(offset: int = 0) -> np.random.Generator:
 
 # --- full analysis of a year -------------------------------------------------------------
 
-YEAR_PROTOCOL = """\
-[trial]
-title = "A year of weekly AB/BA periods"
-question = "Does the active capsule change how I feel?"
-timezone = "UTC"
 
-[[arms]]
-name = "active"
-kind = "active"
-label = "active capsule"
-
-[[arms]]
-name = "placebo"
-kind = "placebo"
-label = "placebo capsule"
-
-[design]
-kind = "blocks"
-block = ["active", "placebo"]
-blocks = {blocks}
-period_days = 7
-dosing = "daily"
-baseline_days = 1
-blinding = "helper"
-
-{outcomes}
-[checkin]
-guess = true
-
-[analysis]
-alpha = 0.05
-correction = "holm"
-"""
-
-OUTCOME = """\
-[[outcomes]]
-name = "{name}"
-question = "How was your {name} today?"
-scale = [1, 10]
-better = "{better}"
-primary = {primary}
-mcid = 1.0
-"""
-
-OUTCOME_NAMES = ("mood", "anxiety", "focus", "energy", "sleep")
-
-
-def _year_protocol(blocks: int, outcomes: int) -> str:
-    text = "".join(
-        OUTCOME.format(
-            name=name,
-            better="lower" if name == "anxiety" else "higher",
-            primary="true" if i == 0 else "false",
-        )
-        for i, name in enumerate(OUTCOME_NAMES[:outcomes])
-    )
-    return YEAR_PROTOCOL.format(blocks=blocks, outcomes=text)
+_year_protocol = year_protocol  # weekly AB/BA periods, up to five outcomes
 
 
 def _fixed(when: datetime) -> Callable[[], datetime]:

@@ -27,6 +27,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the protocol texts the tests use too
+
+from protocol_texts import WEB_YEAR_PROTOCOL as PROTOCOL  # noqa: E402
 
 from blindself.services.context import Context  # noqa: E402
 from blindself.services.daily import record_checkin  # noqa: E402
@@ -42,45 +45,6 @@ START = date(2025, 1, 6)
 DAYS = 365
 BASELINE = 3
 HOST = "127.0.0.1:8765"
-PROTOCOL = """\
-[trial]
-title = "A year of check-ins"
-question = "Does it lift my mood?"
-timezone = "UTC"
-
-[[arms]]
-name = "active"
-kind = "active"
-label = "active capsule"
-
-[[arms]]
-name = "placebo"
-kind = "placebo"
-label = "placebo capsule"
-
-[design]
-kind = "blocks"
-block = ["active", "placebo"]
-blocks = 181
-period_days = 1
-dosing = "daily"
-baseline_days = 3
-blinding = "helper"
-
-[[outcomes]]
-name = "mood"
-scale = [1, 10]
-better = "higher"
-primary = true
-
-[[outcomes]]
-name = "anxiety"
-scale = [1, 10]
-better = "lower"
-
-[checkin]
-guess = true
-"""
 
 
 class Counter:

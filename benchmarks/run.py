@@ -37,6 +37,9 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "tests"))  # the protocol texts the tests use too
+from protocol_texts import STARTUP_PROTOCOL  # noqa: E402
+
 KERNELS = HERE / "bench_kernels.py"
 HEAVY = ("numpy", "scipy", "statsmodels", "matplotlib", "jinja2", "pandas")
 STARTUP_TARGET = 0.150
@@ -56,47 +59,6 @@ KDF_WHY = (
     "passphrase guess cost 64 MiB and a fraction of a second, while it is paid only at init "
     "and unblind (twice a trial), never by a daily command."
 )
-
-STARTUP_PROTOCOL = """\
-[trial]
-title = "Start-up benchmark"
-question = "Does the active capsule lift my mood?"
-timezone = "UTC"
-
-[[arms]]
-name = "active"
-kind = "active"
-label = "active capsule"
-
-[[arms]]
-name = "placebo"
-kind = "placebo"
-label = "placebo capsule"
-
-[design]
-kind = "blocks"
-block = ["active", "placebo"]
-blocks = 20
-period_days = 1
-dosing = "daily"
-baseline_days = 0
-blinding = "helper"
-
-[[outcomes]]
-name = "mood"
-question = "How was your mood?"
-scale = [1, 10]
-better = "higher"
-primary = true
-
-[[outcomes]]
-name = "anxiety"
-scale = [1, 10]
-better = "lower"
-
-[checkin]
-guess = true
-"""
 
 
 # --- measuring ---------------------------------------------------------------------------

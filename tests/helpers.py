@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 from click.testing import Result
+from protocol_texts import SMALL_PROTOCOL as SMALL_PROTOCOL  # the small trial most tests use
 
 from blindself.randomness import GeneratorSource
 from blindself.services.context import Context
@@ -18,51 +19,6 @@ from blindself.trial.seal.format import TEST_KDF
 
 PASSPHRASE = "correct horse battery staple"
 START = date(2026, 3, 2)
-
-SMALL_PROTOCOL = """\
-[trial]
-title = "Small test trial"
-question = "Does the active capsule lift my mood?"
-timezone = "UTC"
-
-[[arms]]
-name = "active"
-kind = "active"
-label = "active capsule"
-
-[[arms]]
-name = "placebo"
-kind = "placebo"
-label = "placebo capsule"
-
-[design]
-kind = "blocks"
-block = ["active", "placebo"]
-blocks = 4
-period_days = 1
-dosing = "daily"
-baseline_days = 2
-blinding = "{blinding}"
-
-[[outcomes]]
-name = "mood"
-question = "How was your mood?"
-scale = [1, 10]
-better = "higher"
-primary = true
-mcid = 1.0
-
-[[outcomes]]
-name = "anxiety"
-scale = [1, 10]
-better = "lower"
-
-[checkin]
-guess = true
-
-[analysis]
-alpha = 0.05
-"""
 
 
 def at(day: date, hour: int = 20) -> datetime:

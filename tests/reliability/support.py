@@ -12,46 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from helpers import PASSPHRASE, SMALL_PROTOCOL, START, make_context
+from protocol_texts import LONG_PROTOCOL as LONG_PROTOCOL
 
 from blindself.services.context import Context
 from blindself.services.setup import InitResult, init_trial
 
 ROOT = Path(__file__).resolve().parents[2]
 
-LONG_PROTOCOL = """\
-[trial]
-title = "Long reliability trial"
-question = "Does it lift my mood?"
-timezone = "UTC"
-
-[[arms]]
-name = "active"
-kind = "active"
-label = "active capsule"
-
-[[arms]]
-name = "placebo"
-kind = "placebo"
-label = "placebo capsule"
-
-[design]
-kind = "blocks"
-block = ["active", "placebo"]
-blocks = {blocks}
-period_days = 1
-dosing = "daily"
-baseline_days = {baseline}
-blinding = "helper"
-
-[[outcomes]]
-name = "mood"
-scale = [1, 10]
-better = "higher"
-primary = true
-
-[checkin]
-guess = true
-"""
 
 # A start far enough in the past that every trial day is before the real clock of a child.
 LONG_START = date(2024, 1, 1)

@@ -33,6 +33,7 @@ from click.testing import CliRunner
 from helpers import PASSPHRASE, SMALL_PROTOCOL, START, at, make_context, with_clock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from protocol_texts import THREE_ARMS
 
 from blindself.cli.main import cli
 from blindself.errors import BlindselfError
@@ -54,48 +55,6 @@ EXAMPLES = int(os.environ.get("BLINDSELF_LIFECYCLE_EXAMPLES", "50"))
 FIGURES = ("outcome_figure", "decomposition", "guess_rate_by_week")
 STATS = os.environ.get("BLINDSELF_LIFECYCLE_STATS")
 
-THREE_ARMS = """\
-[trial]
-title = "Three arms"
-question = "Dose?"
-timezone = "UTC"
-
-[[arms]]
-name = "placebo"
-kind = "placebo"
-label = "placebo"
-
-[[arms]]
-name = "low"
-kind = "active"
-label = "low dose"
-dose = 1
-
-[[arms]]
-name = "high"
-kind = "active"
-label = "high dose"
-dose = 2
-
-[design]
-kind = "blocks"
-block = ["placebo", "low", "high"]
-blocks = 2
-period_days = 2
-dosing = "every-other-day"
-baseline_days = 1
-blinding = "{blinding}"
-
-[[outcomes]]
-name = "mood"
-scale = [1, 10]
-better = "higher"
-primary = true
-
-[checkin]
-guess = true
-days = "all"
-"""
 
 COMPLETE = SMALL_PROTOCOL.replace(
     'kind = "blocks"\nblock = ["active", "placebo"]\nblocks = 4',

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 from helpers import PASSPHRASE, START, Invoke, at, day, make_context, with_clock
+from protocol_texts import THREE_ARMS
 from reliability.support import entries
-from reliability.test_lifecycle import THREE_ARMS
 
 from blindself.services.setup import init_trial
 

@@ -255,7 +255,7 @@ def test_analyze_of_data_csv_reproduces_codebreaks_early_caveat_and_arm_labels(
 
 def test_analyze_takes_the_protocols_arm_names_and_labels(tmp_path: Path, invoke: Invoke) -> None:
     """Three arms: --protocol gave "active1"/"active2" instead of the protocol's low/high."""
-    from reliability.test_lifecycle import THREE_ARMS
+    from protocol_texts import THREE_ARMS
 
     protocol = tmp_path / "three.toml"
     protocol.write_text(THREE_ARMS.format(blinding="helper"))
