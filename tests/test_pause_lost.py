@@ -315,3 +315,31 @@ def test_unblinding_opens_after_the_moved_last_day(tmp_path: Path, invoke: Invok
         invoke(["unblind", "--trial", str(trial)], make_context(now=at(day(11))), env=env).exit_code
         == 0
     )
+
+
+def test_a_pause_recorded_while_a_check_in_waits_is_honoured(
+    tmp_path: Path, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A check-in opens the trial (its calendar), then takes the write lock; a pause another
+    process commits in between must be seen: the day it covers takes no check-in."""
+    from contextlib import contextmanager
+
+    from blindself.services import daily
+    from blindself.services.interruptions import record_pause
+    from blindself.errors import CheckinError
+    from blindself.trial.checkins import CheckinRequest
+
+    trial = make(tmp_path, invoke)
+    real = daily.opened_trial
+
+    @contextmanager
+    def meanwhile(root: Path, readonly: bool = False) -> Any:
+        with real(root, readonly) as opened:
+            record_pause(root, day(3), 2, "flu", make_context(now=at(day(3))))  # another process
+            yield opened
+
+    monkeypatch.setattr(daily, "opened_trial", meanwhile)
+    req = CheckinRequest(date=day(3), ratings={"mood": 5, "anxiety": 3}, no_capsule=True)
+    with pytest.raises(CheckinError, match="inside the pause from 2026-03-05 to 2026-03-06"):
+        daily.record_checkin(trial, req, make_context(now=at(day(3))))
+    assert [row[1] for row in db_dump(trial / "trial.db")] == ["init", "pause"]

@@ -16,7 +16,7 @@ from blindself.errors import BlindselfError, CheckinError
 from blindself.services.context import Context
 from blindself.trial.codes import format_code
 from blindself.trial.folder import Trial, TrialPaths, opened_trial
-from blindself.trial.interruptions import LOST_KIND, lost_of
+from blindself.trial.interruptions import LOST_KIND, current_calendar, lost_of
 from blindself.trial.progress import CHECKIN_KINDS, current_checkins, unblinding_open
 
 if TYPE_CHECKING:
@@ -52,6 +52,11 @@ def record_checkin(trial_dir: Path, req: CheckinRequest, ctx: Context) -> Checki
             entries = tx.entries()
             if any(e.kind == "unblind" for e in entries):
                 raise CheckinError("the trial is unblinded; check-ins for trial days are closed")
+            fresh = current_calendar(trial.protocol, trial.calendar, entries)
+            if fresh is not trial.calendar:
+                # a pause was recorded since the trial was opened: judge the day again
+                trial.calendar = fresh
+                form = checkin_form(trial, req.date, today)
             existing = current_checkins(entries).get(req.date.isoformat())
             if existing is not None and req.replace:
                 # --replace corrects what it is given and keeps every other recorded field

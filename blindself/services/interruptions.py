@@ -25,6 +25,7 @@ from blindself.trial.interruptions import (
     PAUSE_KIND,
     RESUME_KIND,
     LostContainer,
+    current_calendar,
     lost_of,
 )
 from blindself.trial.log.store import Entry
@@ -67,7 +68,7 @@ def record_pause(
         raise CheckinError(f"--days {days}: a pause lasts 1 to {MAX_PAUSE_DAYS} days")
     with opened_trial(trial_dir) as trial, trial.store.transaction() as tx:
         entries = tx.entries()
-        cal = trial.calendar
+        cal = trial.calendar = current_calendar(trial.protocol, trial.calendar, entries)
         today = trial.today(ctx.now())
         _refuse_if_unblinded(entries)
         start = start or today
@@ -119,7 +120,7 @@ def end_pause(trial_dir: Path, when: date, ctx: Context) -> PauseOutcome:
     """End the pause running on ``when`` the day before (``when`` = its first day cancels it)."""
     with opened_trial(trial_dir) as trial, trial.store.transaction() as tx:
         entries = tx.entries()
-        cal = trial.calendar
+        cal = trial.calendar = current_calendar(trial.protocol, trial.calendar, entries)
         today = trial.today(ctx.now())
         _refuse_if_unblinded(entries)
         pause = cal.pause_of(when)

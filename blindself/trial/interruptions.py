@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import date
 from typing import NamedTuple
 
+from blindself.protocol.model import Protocol
 from blindself.trial.log.store import Entry
-from blindself.trial.schedule import Pause
+from blindself.trial.schedule import Calendar, Pause, build_calendar
 
 PAUSE_KIND = "pause"
 RESUME_KIND = "resume"  # ends a pause early (``pause --end``), or cancels one not yet begun
@@ -59,3 +60,18 @@ def lost_of(entries: list[Entry]) -> tuple[LostContainer, ...]:
         for e in entries
         if e.kind == LOST_KIND
     )
+
+
+def current_calendar(protocol: Protocol, calendar: Calendar, entries: list[Entry]) -> Calendar:
+    """``calendar`` if the pauses in ``entries`` are the ones it carries, else rebuilt.
+
+    A trial's calendar is built when it is opened; a writer re-reads the log inside its
+    transaction, so a pause another process recorded in between is seen before anything is
+    appended (never a check-in on a day that became paused, never two overlapping pauses).
+    """
+    pauses = pauses_of(
+        [e for e in entries if e.kind == PAUSE_KIND], [e for e in entries if e.kind == RESUME_KIND]
+    )
+    if pauses == calendar.pauses:
+        return calendar
+    return build_calendar(protocol, calendar.start, pauses)
