@@ -324,9 +324,9 @@ def test_a_pause_recorded_while_a_check_in_waits_is_honoured(
     process commits in between must be seen: the day it covers takes no check-in."""
     from contextlib import contextmanager
 
+    from blindself.errors import CheckinError
     from blindself.services import daily
     from blindself.services.interruptions import record_pause
-    from blindself.errors import CheckinError
     from blindself.trial.checkins import CheckinRequest
 
     trial = make(tmp_path, invoke)
