@@ -55,7 +55,7 @@ def record_checkin(trial_dir: Path, req: CheckinRequest, ctx: Context) -> Checki
             fresh = current_calendar(trial.protocol, trial.calendar, entries)
             if fresh is not trial.calendar:
                 # a pause was recorded since the trial was opened: judge the day again
-                trial.calendar = fresh
+                trial = trial._replace(calendar=fresh)  # the same opened store
                 form = checkin_form(trial, req.date, today)
             existing = current_checkins(entries).get(req.date.isoformat())
             if existing is not None and req.replace:

@@ -68,7 +68,8 @@ def record_pause(
         raise CheckinError(f"--days {days}: a pause lasts 1 to {MAX_PAUSE_DAYS} days")
     with opened_trial(trial_dir) as trial, trial.store.transaction() as tx:
         entries = tx.entries()
-        cal = trial.calendar = current_calendar(trial.protocol, trial.calendar, entries)
+        cal = current_calendar(trial.protocol, trial.calendar, entries)
+        trial = trial._replace(calendar=cal)  # the opened store stays the same
         today = trial.today(ctx.now())
         _refuse_if_unblinded(entries)
         start = start or today
@@ -120,7 +121,8 @@ def end_pause(trial_dir: Path, when: date, ctx: Context) -> PauseOutcome:
     """End the pause running on ``when`` the day before (``when`` = its first day cancels it)."""
     with opened_trial(trial_dir) as trial, trial.store.transaction() as tx:
         entries = tx.entries()
-        cal = trial.calendar = current_calendar(trial.protocol, trial.calendar, entries)
+        cal = current_calendar(trial.protocol, trial.calendar, entries)
+        trial = trial._replace(calendar=cal)  # the opened store stays the same
         today = trial.today(ctx.now())
         _refuse_if_unblinded(entries)
         pause = cal.pause_of(when)
