@@ -748,3 +748,56 @@ def test_pauses_and_lost_containers_are_indistinguishable(
         if name.startswith(("checkin", "export", "GET /")):
             continue  # guesses and the guess choices name the arms
         assert "placebo" not in text + err and "active" not in text + err, name
+
+
+def web_questionnaire_flow(base: Path, alloc_seed: int) -> list[tuple[Any, ...]]:
+    """Issue 18 on the web: the questionnaire form, refusals, the severe notice and the day
+    page, under one allocation (every body, status and stored payload)."""
+    from dataclasses import replace
+
+    from web.support import app_for, browser, public_schedule
+    from web.test_questionnaires import answers, q_trial
+
+    base.mkdir()
+    trial = q_trial(base, alloc_seed=alloc_seed)
+    bags = public_schedule(trial)["bags"]
+    codes = [c for bag in bags for c in sorted(bag["codes"])]
+    now = [at(day(0))]
+    ctx = replace(make_context(alloc_seed=alloc_seed, other_seed=7), clock=lambda: now[0])
+    b = browser(app_for(trial, ctx=ctx, seed=3))
+    seen: list[tuple[Any, ...]] = []
+
+    def keep(label: str, r: Any) -> None:
+        seen.append((label, r.status_code, normalise(r.get_data(as_text=True), base)))
+
+    for n in range(5):
+        now[0] = at(day(n))
+        d = day(n).isoformat()
+        keep(f"get {n}", b.get("/"))
+        form = {"date": d, "rate-mood": "5", "rate-anxiety": "4"}
+        if n >= 2:
+            keep(f"code {n}", b.post("/code", {"date": d, "code": codes[n - 2], "action": "next"}))
+            form.update({"code": codes[n - 2], "guess": "unsure"})
+        keep(f"missing {n}", b.post("/checkin", form))
+        level = "3" if n in (1, 2, 4) else "1"
+        if n == 2:
+            form.update(answers("resilience", ["4", "2", "-", "1", "5", "2"]))
+        keep(f"count {n}", b.post("/checkin", {**form, **answers("gad7", ["1"] * 3)}))
+        keep(f"record {n}", b.post("/checkin", {**form, **answers("gad7", [level] * 7)}))
+        keep(f"day {n}", b.get(f"/day/{d}"))
+    keep("status", b.get("/status"))
+    rows = [(s, k, d, HEX.sub("<HASH>", p), sup) for s, k, d, p, sup, _, _ in db_dump(trial / "trial.db")]  # fmt: skip
+    seen.append(("db", 0, json.dumps(rows[1:])))
+    return seen
+
+
+def test_web_questionnaires_are_indistinguishable(tmp_path: Path) -> None:
+    a = web_questionnaire_flow(tmp_path / "a", 11)
+    b = web_questionnaire_flow(tmp_path / "b", 12)
+    for x, y in zip(a, b, strict=True):
+        assert x == y
+    statuses = {label: status for label, status, _ in a}
+    assert statuses["record 2"] == 303 and statuses["missing 2"] == statuses["count 2"] == 422
+    notices = [label for label, _, body in a if "published &#39;severe&#39; range" in body]
+    assert notices == ["day 1", "day 4"]
+    assert "[4,2,null,1,5,2]" in a[-1][2]  # the BRS with its third item skipped

@@ -103,6 +103,7 @@ def checkin(
     from blindself.services.checkin_checks import describe_checkin
     from blindself.services.daily import form_for, record_checkin
     from blindself.trial.checkins import CheckinRequest
+    from blindself.trial.questionnaires import severe_notice
 
     c = service_context(ctx)
     day = parse_date(when)
@@ -157,12 +158,7 @@ def checkin(
         ) from exc
     for o in result.severe:
         # Said once per entry into the band (docs/design.md#instruments); not a diagnosis.
-        click.echo(
-            f"Your {o.question} score is in its published 'severe' range. This is not a "
-            "diagnosis, and blindself gives no medical advice, but talking to a doctor or "
-            "another health professional about how you feel is a good idea.",
-            err=True,
-        )
+        click.echo(severe_notice(o), err=True)
     echo_stop_rules(result.stop_rules)
 
 

@@ -7,7 +7,7 @@ re-exported so a front end (the web app) needs no import below the services.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,8 @@ from blindself.trial.codes import format_code
 from blindself.trial.folder import opened_trial
 from blindself.trial.log.store import Entry
 from blindself.trial.progress import current_checkins
+from blindself.trial.questionnaires import SKIP as SKIP
+from blindself.trial.questionnaires import severe_notice as severe_notice
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class RecordedDay:
     note: str
     seq: int
     corrected: bool
+    # Questionnaire item answers by instrument (None: skipped), on the days they were asked.
+    answers: dict[str, list[int | None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,10 @@ def _recorded(when: date, entry: Entry) -> RecordedDay:
         note=str(p.get("note", "")),
         seq=entry.seq,
         corrected=entry.kind == "correction",
+        answers={
+            str(name): list(record.get("items", []))
+            for name, record in (p.get("answers") or {}).items()
+        },
     )
 
 

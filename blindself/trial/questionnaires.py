@@ -163,9 +163,22 @@ def check_answers(
             + f" (due on {when}; give --rate NAME=a1,a2,... with one answer per item, "
             f"{SKIP} to skip one)",
             plain=f"{', '.join(o.question for o in missing)} is due on {when}: answer its "
-            "questions (the web check-in cannot ask it yet; use blindself checkin on a computer)",
+            "questions",
         )
     return {o.name: out[o.name] for o in due}
+
+
+def severe_notice(o: Outcome) -> str:
+    """What the check-in (terminal and web) says, once, when a score enters its "severe" band.
+
+    One sentence for both front ends (docs/design.md#instruments): not a diagnosis, no
+    medical advice, and talking to a professional is a good idea.
+    """
+    return (
+        f"Your {o.question} score is in its published 'severe' range. This is not a "
+        "diagnosis, and blindself gives no medical advice, but talking to a doctor or "
+        "another health professional about how you feel is a good idea."
+    )
 
 
 def severe_crossings(

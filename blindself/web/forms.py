@@ -16,6 +16,7 @@ from werkzeug.datastructures import MultiDict
 
 from blindself.errors import CheckinError
 from blindself.services.diary import (
+    SKIP,
     CheckinForm,
     CheckinRequest,
     RecordedDay,
@@ -72,6 +73,58 @@ def controls(form: CheckinForm, values: Mapping[str, str]) -> tuple[Control, ...
     return tuple(out)
 
 
+@dataclass(frozen=True)
+class Question:
+    """One item of a questionnaire on the page: a radio group of the instrument's options."""
+
+    field: str  # answer-NAME-N (N from 1)
+    number: int
+    text: str
+    value: str  # the option value shown chosen ("" for none)
+
+
+@dataclass(frozen=True)
+class Questionnaire:
+    """A questionnaire due on the day: one fieldset, its items in published order."""
+
+    name: str
+    title: str
+    instructions: str
+    count_field: str  # items-NAME: how many items the page asked (see checkin_request)
+    options: tuple[tuple[int, str], ...]  # (published value, label)
+    questions: tuple[Question, ...]
+
+
+def questionnaires(form: CheckinForm, values: Mapping[str, str]) -> tuple[Questionnaire, ...]:
+    """The questionnaires due on the form's day (docs/design.md#instruments), as the terminal
+    prompt asks them: the published stem, each item's text, the options by their values."""
+    out = []
+    for o in form.instruments:
+        instrument = o.instrument
+        if instrument is None:  # form.instruments holds questionnaires only
+            continue
+        questions = tuple(
+            Question(
+                field=f"answer-{o.name}-{i}",
+                number=i,
+                text=item.text,
+                value=values.get(f"answer-{o.name}-{i}", ""),
+            )
+            for i, item in enumerate(instrument.items, start=1)
+        )
+        out.append(
+            Questionnaire(
+                name=o.name,
+                title=instrument.title,
+                instructions=instrument.instructions,
+                count_field=f"items-{o.name}",
+                options=tuple((c.value, c.label) for c in instrument.options),
+                questions=questions,
+            )
+        )
+    return tuple(out)
+
+
 def parse_date(text: str | None) -> date | None:
     """An ISO date from a form or query, or a :class:`CheckinError` naming the bad text."""
     if text is None or text == "":
@@ -92,7 +145,7 @@ def checkin_request(
     """
     # Every submitted value, not the first of each name: a repeated rating field is refused by
     # the same rule as a repeated --rate (review F4).
-    pairs = data.items(multi=True) if isinstance(data, MultiDict) else data.items()
+    pairs = list(data.items(multi=True) if isinstance(data, MultiDict) else data.items())
     numbers: list[tuple[str, float]] = []
     for field, value in pairs:
         if not field.startswith("rate-"):
@@ -108,6 +161,7 @@ def checkin_request(
             raise CheckinError(f"{name[:20]}: {text[:20]!r} is not a number")
         numbers.append((name, number))
     ratings = collect_ratings(numbers)
+    answers = _answers(pairs, data)
     no_capsule = data.get("no_capsule") == "1"
     guess = data.get("guess") or None
     confidence = None
@@ -132,7 +186,39 @@ def checkin_request(
         no_capsule=no_capsule,
         replace=replace,
         reason=reason,
+        answers=answers,
     )
+
+
+def _answers(pairs: list[tuple[str, Any]], data: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """Questionnaire answers as ``checkin --rate NAME=a1,a2,...`` gives them.
+
+    Fields ``answer-NAME-N`` hold the chosen option's value of item N; ``items-NAME`` says how
+    many items the page asked.  An item sent without an answer is the command line's ``-``
+    (skipped; the instrument's missing-item rule decides), so the services see the same list
+    either way; a questionnaire with no answer at all is not given, and the services name it
+    as missing.  The count and every value are judged by the services, as for ``--rate``.
+    """
+    given: dict[str, dict[int, str]] = {}
+    for field, value in pairs:
+        if not field.startswith("answer-"):
+            continue
+        name, _, number = field.removeprefix("answer-").rpartition("-")
+        if not (number.isdigit() and len(number) <= 3 and name):
+            raise CheckinError(f"{field[:40]!r} is not a question of this form")
+        items = given.setdefault(name, {})
+        if int(number) in items:
+            raise CheckinError(f"{name[:20]} question {int(number)} is answered twice")
+        items[int(number)] = str(value).strip()
+    out: dict[str, tuple[str, ...]] = {}
+    for name, items in given.items():
+        if not any(items.values()):
+            continue
+        count_text = str(data.get(f"items-{name}", ""))
+        count = int(count_text) if count_text.isdigit() and len(count_text) <= 3 else 0
+        count = max(count, *items)
+        out[name] = tuple(items.get(i) or SKIP for i in range(1, count + 1))
+    return out
 
 
 def recorded_values(day: RecordedDay) -> dict[str, str]:
@@ -143,6 +229,9 @@ def recorded_values(day: RecordedDay) -> dict[str, str]:
     values["guess"] = day.guess or ""
     values["confidence"] = "" if day.confidence is None else str(day.confidence)
     values["note"] = day.note
+    for name, items in day.answers.items():
+        for i, answer in enumerate(items, start=1):
+            values[f"answer-{name}-{i}"] = "" if answer is None else str(answer)
     return values
 
 

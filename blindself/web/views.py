@@ -34,6 +34,7 @@ from blindself.services.diary import (
     checkin_view,
     missed_dates,
     report_html,
+    severe_notice,
 )
 from blindself.web.app import LOG, state
 from blindself.web.forms import (
@@ -42,6 +43,7 @@ from blindself.web.forms import (
     controls,
     form_values,
     parse_date,
+    questionnaires,
     recorded_values,
 )
 
@@ -179,6 +181,7 @@ def _form_page(
         form=form,
         values=values,
         controls=controls(form, values),
+        questionnaires=questionnaires(form, values),
         confidence_steps=CONFIDENCE_STEPS,
         error=error,
         **extra,
@@ -194,6 +197,9 @@ def _confirm(outcome: Any) -> None:
         flash(f"{e.day}: {outcome.status} (entry {e.seq}, head {e.seq}:{e.hash[:16]}).", "ok")
     for d in outcome.deviations:
         flash(f"Recorded with a deviation flag ({d}); the analysis reports it.", "note")
+    for o in outcome.severe:
+        # The terminal's sentence, said once per entry into the band (docs/design.md#instruments).
+        flash(severe_notice(o), "note")
     for rule in outcome.stop_rules:
         flash(
             f"STOP RULE MET: {rule.outcome} reached {rule.threshold:g} on {rule.days} day(s). "
