@@ -236,6 +236,7 @@ def _outcome(
         ),
         "trend_per_week": attempt(notes, "trend", trend_per_week, y, day, arm, actives, placebo),
         "notes": notes,
+        **_instrument(o),
         "series": [
             {
                 "day": int(d),
@@ -250,6 +251,23 @@ def _outcome(
         ],
     }
     return result
+
+
+def _instrument(o: Outcome) -> dict[str, Any]:
+    """A questionnaire's identity and published bands, for the report's course view
+    (docs/design.md#instruments); nothing for a single rating, so their reports are unchanged."""
+    if o.instrument is None:
+        return {}
+    i = o.instrument
+    return {
+        "instrument": {
+            "name": i.name,
+            "title": i.title,
+            "scoring": i.scoring_version,
+            "reference": i.reference,
+            "bands": [{"from": b.start, "label": b.label, "severe": b.severe} for b in i.bands],
+        }
+    }
 
 
 def _alternative(planned: str, better: str) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from blindself.report import plots
+from blindself.report.instruments import safety_view
 from blindself.report.text import (
     blind_p,
     f,
@@ -93,6 +94,7 @@ def page_view(report: Mapping[str, Any]) -> dict[str, Any]:
         "decomposition": decomposition_view(primary, ctx) if primary else None,
         "blinding": _blinding(report.get("blinding") or {}, ctx),
         "allocation": _allocation(report.get("allocation"), primary, styles) if primary else None,
+        "safety": safety_view(outcomes),
     }
     return view
 

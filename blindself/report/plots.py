@@ -14,9 +14,12 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from markupsafe import escape
+
+if TYPE_CHECKING:
+    from blindself.report.instruments import BandRange
 
 #: Okabe & Ito (2008) colour-blind-safe palette, in the order actives are given colours.
 ACTIVE_COLOURS = ("#D55E00", "#E69F00", "#CC79A7", "#009E73", "#F0E442", "#56B4E9")
@@ -150,21 +153,30 @@ def outcome_figure(
     ylabel: str,
     scale: Sequence[float] | None,
     uid: str,
+    bands: Sequence[BandRange] = (),
+    compared: tuple[str, ...] = ("dose",),
 ) -> str:
     """Ratings by day coloured by arm (marker = the guess), and beside them, on the same
-    scale, the dose-day ratings of each arm as stacked dots with the reported mean.
+    scale, the compared days' ratings of each arm as stacked dots with the reported mean.
 
+    ``bands`` (a questionnaire's published bands) are shaded behind the course as context;
+    ``compared`` are the day types the analysis compares (a questionnaire: dose and off).
     The legend is :func:`series_legend`, for the page to show as text.
     """
     with _figure(6.8, 2.7) as fig:
         ax = fig.add_axes((0.075, 0.14, 0.665, 0.77))
         dist = fig.add_axes((0.765, 0.14, 0.225, 0.77), sharey=ax)
+        if bands:
+            from blindself.report.instruments import shade_bands
+
+            shade_bands(ax, bands)
         _series(ax, points, styles, placebo, actives)
         _ylim(ax, scale)
         ax.set_ylabel(_tx(ylabel))
-        _dots(dist, points, styles, means)
+        _dots(dist, points, styles, means, compared)
         dist.tick_params(axis="y", left=False, labelleft=False)
-        dist.set_title("dose days per arm", fontsize=8.5, color="#555555", pad=4)
+        title = "dose days per arm" if compared == ("dose",) else "scores per arm"
+        dist.set_title(title, fontsize=8.5, color="#555555", pad=4)
         return _svg(fig, uid, f"{ylabel}: ratings by day and per arm")
 
 
@@ -235,16 +247,20 @@ def series_legend(
 
 
 def _dots(
-    ax: Any, points: Sequence[Point], styles: Mapping[str, ArmStyle], means: Mapping[str, Any]
+    ax: Any,
+    points: Sequence[Point],
+    styles: Mapping[str, ArmStyle],
+    means: Mapping[str, Any],
+    compared: tuple[str, ...] = ("dose",),
 ) -> None:
-    """Dose-day ratings per arm as a dot plot: equal ratings stacked sideways, mean as ◇."""
+    """Compared days' ratings per arm as a dot plot: equal ratings side by side, mean as ◇."""
     cols: list[tuple[str, str, list[float], float | None]] = []
     base = [p.y for p in points if p.day_type == "baseline" and p.y is not None]
     if base:
         cols.append(("run-in", BASELINE_COLOUR, base, None))
     order = {"none": 0, "placebo": 1}
     for name, s in sorted(styles.items(), key=lambda kv: order.get(kv[1].kind, 2)):
-        ys = [p.y for p in points if p.arm == name and p.day_type == "dose" and p.y is not None]
+        ys = [p.y for p in points if p.arm == name and p.day_type in compared and p.y is not None]
         if ys:
             cols.append((name, s.colour, ys, means.get(name)))
     values = {y for _, _, ys, _ in cols for y in ys}

@@ -13,6 +13,7 @@ from typing import Any
 
 from blindself.report import plots
 from blindself.report.cgrc import cgrc_view
+from blindself.report.instruments import band_ranges, instrument_view
 from blindself.report.text import f, fci, fp
 
 #: How each ``plan.correction`` is described on the page.
@@ -83,6 +84,8 @@ def outcome_view(
     scale = seq(o.get("scale")) or None
     name = o["name"]
     unit = f"{name} ({scale[0]:g}-{scale[1]:g})" if scale and None not in scale else name
+    questionnaire = instrument_view(o)
+    ranges = band_ranges(o["instrument"], scale) if questionnaire and scale else []
     figure = None
     if any(p.y is not None for p in points):
         figure = ctx["svg"](
@@ -95,6 +98,10 @@ def outcome_view(
                 ylabel=unit,
                 scale=scale,
                 uid=f"outcome{i}",
+                bands=ranges,
+                # A questionnaire is compared on whichever day of its period it was asked
+                # (docs/design.md#instruments).
+                compared=("dose", "off") if questionnaire else ("dose",),
             )
         )
     legend = [
@@ -142,6 +149,7 @@ def outcome_view(
         ],
         "others": _others(o),
         "expectancy": _expectancy(o.get("expectancy")),
+        "instrument": questionnaire,
     }
 
 
