@@ -110,7 +110,7 @@ def test_the_demo_scores_reproduce_from_data_csv(demo: Path, invoke: Invoke) -> 
     """Issue 18 'must hold': the scores' analysis reproduces from report/data.csv alone."""
     report = json.loads((demo / "report" / "report.json").read_text())
     r = invoke(
-        ["analyze", str(demo / "report" / "data.csv"), "--arm-column", "arm",
+        ["analyze", str(demo / "report" / "data.csv"), "--arm-column", "allocation_arm",
          "--active", "active", "--placebo", "placebo", "--outcomes",
          "mood,anxiety,stress_recovery,rumination,presence,resilience,gad7", "--json"]
     )  # fmt: skip

@@ -81,9 +81,21 @@ def _echo_result(result: Any, as_json: bool) -> None:
     type=BoundedInt(0, 2**32 - 1),
     help="Seed of the simulation, to reproduce a figure exactly (default: fresh entropy).",
 )
+@click.option(
+    "--outcome",
+    help="An outcome measured on its own schedule (e.g. a questionnaire asked weekly): its "
+    "power with scores only on the days it is asked; --effect and --sd in its points.",
+)
 @click.option("--json", "as_json", is_flag=True)
 def power(
-    protocol: Path, effect: float, sd: float, rho: float, sims: int, seed: int | None, as_json: bool
+    protocol: Path,
+    effect: float,
+    sd: float,
+    rho: float,
+    sims: int,
+    seed: int | None,
+    outcome: str | None,
+    as_json: bool,
 ) -> None:
     """Simulated power of the design's own randomization test."""
     from blindself.services.planning import simulate_power
@@ -95,9 +107,18 @@ def power(
     if not -0.99 < rho < 0.99:
         raise click.BadParameter("must lie in (-0.99, 0.99)", param_hint="--rho")
     with click.progressbar(length=sims, label="simulating", file=sys.stderr) as bar:
-        result = simulate_power(
-            protocol, effect=effect, sd=sd, rho=rho, sims=sims, progress=bar.update, seed=seed
-        )
+        result: Any
+        if outcome is not None:
+            from blindself.services.outcome_power import outcome_power
+
+            result = outcome_power(
+                protocol, outcome, effect=effect, sd=sd, rho=rho, sims=sims,
+                progress=bar.update, seed=seed,
+            )  # fmt: skip
+        else:
+            result = simulate_power(
+                protocol, effect=effect, sd=sd, rho=rho, sims=sims, progress=bar.update, seed=seed
+            )
     _echo_result(result, as_json)
 
 

@@ -1,0 +1,96 @@
+"""``blindself power --outcome NAME``: the power of the design for one outcome measured on its
+own schedule, e.g. a questionnaire asked weekly or at each period's end
+(docs/design.md#power-of-a-sparse-outcome)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from blindself.errors import BlindselfError
+from blindself.protocol.loading import load_protocol
+from blindself.protocol.model import Outcome
+from blindself.trial.schedule import build_calendar
+
+
+@dataclass(frozen=True)
+class OutcomePower:
+    power: float
+    mc_se: float
+    sims: int
+    design: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"power": self.power, "mc_se": self.mc_se, "sims": self.sims, "design": self.design}
+
+    def text(self) -> str:
+        d = self.design
+        what = (
+            f"{d['outcome']} ({d['instrument']}, {d['schedule']})"
+            if d["instrument"]
+            else d["outcome"]
+        )
+        per = "/".join(str(k) for k in d["scores_per_period"]) or "0"
+        outside = d["scores_outside_periods"]
+        lines = [
+            f"Power {self.power:.3f} (Monte Carlo SE {self.mc_se:.3f}, {self.sims} simulated "
+            f"trials) for {what}",
+            f"Effect {d['effect']:g} points, SD {d['sd']:g} per score, AR(1) rho {d['rho']:g} "
+            f"per day apart",
+            f"Asked on {d['scores'] + outside} days: {d['periods_measured']} of {d['periods']} "
+            f"periods have a score ({per} per period)"
+            + (f"; {outside} outside the periods (not compared)" if outside else ""),
+            f"Randomization test of the period means, alpha {d['alpha']:g} {d['alternative']}; "
+            f"reference set {d['reference']} ({d['reference_size']:,} allocations)",
+            f"Assumes: {d['assumption']}.",
+        ]
+        return "\n".join(lines)
+
+
+def outcome_power(
+    path: Path,
+    outcome: str,
+    *,
+    effect: float,
+    sd: float,
+    rho: float,
+    sims: int,
+    progress: Callable[[int], None] = lambda _n: None,
+    seed: int | None = None,
+) -> OutcomePower:
+    """Simulated power for ``outcome`` of the protocol at ``path``, measured on its schedule."""
+    from blindself.analysis.stats.sparse_power import sparse_power
+
+    if not math.isfinite(effect):
+        raise BlindselfError("the effect must be a finite number of points")
+    if not (math.isfinite(sd) and sd > 0):
+        raise BlindselfError("the SD must be a positive number of points")
+    if not -1 < rho < 1:
+        raise BlindselfError("rho must lie strictly between -1 and 1")
+    protocol = load_protocol(path)
+    chosen: Outcome | None = next((o for o in protocol.outcomes if o.name == outcome), None)
+    if chosen is None:
+        names = ", ".join(o.name for o in protocol.outcomes)
+        raise BlindselfError(f"--outcome {outcome[:40]!r}: no such outcome (outcomes: {names})")
+    if chosen.source == "import":
+        raise BlindselfError(f"--outcome {chosen.name}: an imported outcome has no schedule here")
+    calendar = build_calendar(protocol, date(2000, 1, 3))
+    try:
+        r = sparse_power(
+            protocol,
+            calendar,
+            chosen,
+            effect=effect,
+            sd=sd,
+            rho=rho,
+            sims=sims,
+            seed=seed,
+            progress=progress,
+        )
+    except ValueError as exc:
+        raise BlindselfError(f"--outcome {chosen.name}: {exc}") from exc
+    return OutcomePower(r.power, r.mc_se, r.sims, r.design)
