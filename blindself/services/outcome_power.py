@@ -13,8 +13,8 @@ from typing import Any
 
 from blindself.errors import BlindselfError
 from blindself.protocol.loading import load_protocol
-from blindself.protocol.model import Outcome
-from blindself.trial.schedule import build_calendar
+from blindself.protocol.model import Outcome, Protocol
+from blindself.trial.schedule import Calendar, build_calendar
 
 
 @dataclass(frozen=True)
@@ -94,3 +94,25 @@ def outcome_power(
     except ValueError as exc:
         raise BlindselfError(f"--outcome {chosen.name}: {exc}") from exc
     return OutcomePower(r.power, r.mc_se, r.sims, r.design)
+
+
+def questionnaire_lines(protocol: Protocol, calendar: Calendar) -> list[str]:
+    """What ``plan`` says of each questionnaire: how many scores its schedule gives, in how
+    many periods, and the command that states its power (docs/design.md#power-of-a-sparse-outcome)."""
+    from blindself.trial.questionnaires import instrument_dates
+
+    out = []
+    for o in protocol.instruments:
+        asked = set(instrument_dates(protocol, calendar, o))
+        periods = {
+            d.period
+            for d in calendar.days
+            if d.date in asked and d.period is not None and d.day_type in ("dose", "off")
+        }
+        title = o.instrument.title if o.instrument else o.name
+        out.append(
+            f"Questionnaire {o.name} ({title}, {o.schedule}): asked on {len(asked)} days, "
+            f"{len(periods)} of {calendar.n_periods} periods have a score; its power: "
+            f"blindself power PROTOCOL --outcome {o.name} --effect E --sd SD"
+        )
+    return out

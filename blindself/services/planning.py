@@ -94,6 +94,10 @@ class PlanResult:
             f"{_tiny(self.p_min_one_sided)} one-sided"
         )
         lines += [f"Warning: {w}" for w in self.warnings]
+        if p.instruments:
+            from blindself.services.outcome_power import questionnaire_lines
+
+            lines += questionnaire_lines(p, self.calendar)
         lines.append("Week by week:")
         week: list[str] = []
         for d in self.calendar.days:

@@ -155,3 +155,20 @@ def test_power_command_states_the_sparse_outcomes_power(invoke: Any, tmp_path: A
         .splitlines()[-1]
         .startswith("Error: --outcome 'nope': no such outcome (outcomes: ")
     )
+
+
+def test_plan_states_each_questionnaires_scores_and_its_power_command(invoke: Any) -> None:
+    from importlib import resources
+
+    path = resources.files("blindself.protocols").joinpath("microdosing-resilience.toml")
+    r = invoke(["plan", str(path), "--start", "2026-03-02"])
+    assert r.exit_code == 0, r.output
+    lines = [x for x in r.stdout.splitlines() if x.startswith("Questionnaire ")]
+    # period-end: the last day of each of the 32 Fadiman periods; every other Sunday: 7 days
+    # of 103, one in the run-in (not compared).
+    assert lines[0].startswith(
+        "Questionnaire resilience (Brief Resilience Scale, period-end): asked on 32 days, "
+        "32 of 32 periods have a score"
+    )
+    assert "gad7 (GAD-7, fortnightly:sun)" in lines[1] and "of 32 periods have a score" in lines[1]
+    assert lines[1].endswith("blindself power PROTOCOL --outcome gad7 --effect E --sd SD")
