@@ -99,6 +99,12 @@ def test_the_demo_report_shows_each_questionnaire_with_its_bands_as_context(demo
     assert "context for your own course, not a diagnosis" in html
     assert "3.00–4.30 normal resilience" in html and "15–21 severe anxiety" in html
     assert 'data-k="bands-mood"' not in html
+    from blindself.report.text import render_markdown, render_text
+
+    text, markdown = render_text(report), render_markdown(report)
+    assert text.count("Note: blindself gives no medical advice") == 1
+    assert markdown.count("*Note:* blindself gives no medical advice") == 1
+    assert text.count("talking to a doctor") == html.count("talking to a doctor")
     # The BRS at each period's end: one score per period (the last day), 32 periods.
     asked = [s for s in by_name["resilience"]["series"] if s["y"] is not None]
     assert 28 <= len(asked) <= 32

@@ -110,6 +110,7 @@ def render_text(report: dict[str, Any]) -> str:
         lines.append(f"  {s}")
     for c in report["verdict"]["caveats"]:
         lines.append(f"  Caveat: {c}")
+    lines += [f"  Note: {n}" for n in _safety(report)]
     lines.append("")
     lines.append(
         f"Plan: primary outcome {t['primary']}, {t['plan']['alternative']}, alpha {t['plan']['alpha']:g}, "
@@ -218,6 +219,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     out = [f"# {_md(t['title'])}", "", f"**Question:** {_md(t['question'])}", "", "## Verdict", ""]
     out += [f"- {_md(s)}" for s in report["verdict"]["sentences"]]
     out += [f"- *Caveat:* {_md(c)}" for c in report["verdict"]["caveats"]]
+    out += [f"- *Note:* {_md(n)}" for n in _safety(report)]
     out += ["", "## Results", ""]
     out.append(
         "| outcome | contrast | n | effect | 95 % CI | p (randomization) | p adjusted | AR(1) | P(benefit), Bayesian AR(1) model, prior at 0 | Cliff's delta |"
@@ -248,3 +250,14 @@ def render_markdown(report: dict[str, Any]) -> str:
     extra = interruption_lines(t)
     out += [*(f"- {_md(line)}" for line in extra), ""] if extra else []
     return "\n".join(out)
+
+
+def _safety(report: Mapping[str, Any]) -> list[str]:
+    """With questionnaires: no medical advice, and once the severe-band sentence
+    (docs/design.md#instruments); nothing for a report of single ratings."""
+    from blindself.report.instruments import safety_view
+
+    said = safety_view(report.get("outcomes") or [])
+    if said is None:
+        return []
+    return [said["no_advice"], *([said["severe"]] if said["severe"] else [])]
