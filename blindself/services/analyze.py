@@ -147,7 +147,9 @@ def build_data(raw: bytes, name: str, opts: AnalyzeOptions) -> tuple[TrialData, 
         if not hint:
             raise
         raise DataError(f"{exc} ({hint})") from exc
-    seed = hashlib.sha256(raw + repr(opts).encode()).hexdigest()
+    carried = _carried_seed(records, name, notes)
+    seed_from_column = carried is not None
+    seed = carried or hashlib.sha256(raw + repr(opts).encode()).hexdigest()
     data = TrialData(
         rows=tuple(rows),
         arms=tuple(arms),
@@ -162,7 +164,15 @@ def build_data(raw: bytes, name: str, opts: AnalyzeOptions) -> tuple[TrialData, 
             f"Does {opts.arm_column} = {' / '.join(opts.active)} differ from "
             f"{opts.arm_column} = {opts.placebo}?"
         ),
-        meta={"source": "csv", "file": name, "notes": notes, **_unblinding_facts(kept)},
+        meta={
+            "source": "csv",
+            "file": name,
+            "notes": notes,
+            # Where the Monte Carlo seed came from; report.json's seed_material_sha256 then
+            # matches unblind's when it is "seed column" (docs/design.md#exported-data).
+            "seed_from": "seed column" if seed_from_column else "file and options",
+            **_unblinding_facts(kept),
+        },
     )
     return data, notes
 
@@ -206,6 +216,26 @@ def _unblinding_facts(rows: list[dict[str, str]]) -> dict[str, Any]:
     return facts
 
 
+def _carried_seed(rows: list[dict[str, str]], name: str, notes: list[str]) -> str | None:
+    """The seed material of ``unblind`` that a blindself export carries in its ``seed``
+    column, used as is (whatever the options, as ``unblind``'s own seed) so that a Monte
+    Carlo p is reproduced exactly, not within its standard error; None without the column
+    (other CSVs: the seed is derived from the file and the options, docs/design.md#exported-data).
+    """
+    values = {(r.get(SEED_COLUMN) or "").strip() for r in rows} - {""}
+    if len(values) == 1:
+        return values.pop()
+    if values:
+        # e.g. the exports of two trials pasted together: no single trial's draws to redo
+        notes.append(
+            f"{name}: the {SEED_COLUMN} column holds {len(values)} different values; the Monte "
+            "Carlo draws are seeded from the file instead (select one trial with --where)"
+        )
+    return None
+
+
+SEED_COLUMN = "seed"  # services.export: the seed material of unblind's Monte Carlo draws
+
 # Columns of `blindself export` that are never outcomes (confidence is the guess's).
 EXPORT_META = {
     "confidence",
@@ -224,6 +254,7 @@ EXPORT_META = {
     "allocation_arm",
     "codebreak",
     "unblinded_early",
+    "seed",
 }
 ALLOCATION_ARM = "allocation_arm"  # services.export: the arm a period holds in the randomization
 

@@ -21,7 +21,14 @@ EXPORT_COLUMNS_BASE = ["date", "day_type", "block", "period", "code", "arm", "gu
 # After unblinding (docs/design.md#exported-data): the arm each period holds in the
 # randomization, and what `analyze` needs to reproduce `unblind` beyond the ratings.
 ALLOCATION_ARM = "allocation_arm"
-UNBLINDED_COLUMNS = ["excluded", "codebreak", "unblinded_early"]
+UNBLINDED_COLUMNS = ["excluded", "codebreak", "unblinded_early", "seed"]
+
+
+def seed_material(trial_id: str, commitment: str) -> str:
+    """What ``unblind`` seeds its Monte Carlo draws from, carried in data.csv's ``seed`` column
+    so that ``analyze`` reproduces a Monte Carlo p exactly (docs/design.md#exported-data).
+    Both parts are public once the trial is unblinded, the only time a ``seed`` is written."""
+    return f"{trial_id}:{commitment}"
 
 
 @dataclass(frozen=True)
@@ -30,12 +37,14 @@ class Unblinded:
 
     ``code_arm`` maps a canonical code to its committed arm; ``codebreak`` an ISO date to the
     codes opened by a code-break that leave that day out (its period's own container, or a
-    block partner's), in display form; ``early`` is the reason of an early unblinding.
+    block partner's), in display form; ``early`` is the reason of an early unblinding;
+    ``seed`` the seed material of the analysis (:func:`seed_material`).
     """
 
     code_arm: dict[str, str]
     codebreak: dict[str, str]
     early: str
+    seed: str
 
 
 def taken_arm(code: str | None, known: Any, code_arm: dict[str, str]) -> str | None:
@@ -156,7 +165,11 @@ def export_rows(
 def _unblinded_cells(day: str, after: Unblinded | None) -> dict[str, str]:
     if after is None:
         return {}
-    return {"codebreak": after.codebreak.get(day, ""), "unblinded_early": after.early}
+    return {
+        "codebreak": after.codebreak.get(day, ""),
+        "unblinded_early": after.early,
+        "seed": after.seed,
+    }
 
 
 def _codebreaks_by_day(trial: Trial, rows: list[Any]) -> dict[str, str]:
@@ -225,15 +238,16 @@ def export_trial(
             rows_, _ = analysed_days(trial, code_arm, until)
             days = {str(r.date): r for r in rows_}
             early = (unblind.get("reason") or "early") if unblind.get("early") else ""
-            after = Unblinded(code_arm, _codebreaks_by_day(trial, rows_), str(early))
+            seed = seed_material(trial.trial_id, str(unblind["commitment"]))
+            after = Unblinded(code_arm, _codebreaks_by_day(trial, rows_), str(early), seed)
             columns.insert(columns.index("arm") + 1, ALLOCATION_ARM)
         rows = export_rows(trial, include_all, days, until, after)
         columns += _outcome_columns(trial)
         columns += ["taken", "deviation", "note"]
         if days is not None:
             # Which days the analysis leaves out and why (codebreak, wrong-bag, ...), which
-            # opened codes leave them out, and an early unblinding's reason: `analyze`
-            # honours them, so it reproduces `unblind`.
+            # opened codes leave them out, an early unblinding's reason and the seed of the
+            # Monte Carlo draws: `analyze` honours them, so it reproduces `unblind`.
             columns += UNBLINDED_COLUMNS
         if include_all:
             columns += ["seq", "kind", "supersedes", "superseded", "source"]

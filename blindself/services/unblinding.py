@@ -16,7 +16,7 @@ from blindself.errors import CommitmentMismatch, StoreError, TrialStateError
 from blindself.services.bounded import MAX_REPORT_BYTES, REBUILD_ADVICE, read_bounded
 from blindself.services.context import Context
 from blindself.services.daily import analysed_days
-from blindself.services.export import export_trial
+from blindself.services.export import export_trial, seed_material
 from blindself.services.interruptions import interruptions
 from blindself.services.revealed import Revealed, checked_unblinding
 from blindself.trial.allocation import AllocationDoc, parse_allocation
@@ -225,7 +225,7 @@ def _trial_data(trial: Trial, doc: AllocationDoc, payload: dict[str, Any]) -> Tr
         scheme=doc.scheme,
         observed=observed,
         scheme_note=scheme_note,
-        seed_material=f"{trial.trial_id}:{payload['commitment']}",
+        seed_material=seed_material(trial.trial_id, str(payload["commitment"])),
         title=p.title,
         question=p.question,
         meta={
