@@ -771,3 +771,26 @@ def test_a_stop_rule_on_an_imported_outcome_is_checked_after_the_import(
         "STOP RULE MET: sleep_minutes reached 240 on 2 day(s). Two nights under four hours: "
         "talk to a doctor. To stop, run: blindself unblind --early --reason TEXT"
     )
+
+
+def test_a_pause_never_starts_on_a_day_holding_an_imported_value(
+    trial: Path, invoke: Invoke, tmp_path: Path
+) -> None:
+    """Review F10: an imported value on a paused day would leave a ``pause`` row marked
+    ``no-checkin`` in data.csv; the pause is refused like one over a checked-in day."""
+    export = write(tmp_path, "day,sleep\n2026-03-05,440\n")
+    assert run(invoke, trial, str(export), *SLEEP, now=3).exit_code == 0
+    before = db_dump(trial / "trial.db")
+    ctx = make_context(now=at(day(3), 22))
+    args = ["pause", "--trial", str(trial), "--from", "2026-03-05", "--days", "2"]
+    r = invoke([*args, "--reason", "cold"], ctx)
+    assert (r.exit_code, r.stdout) == (1, "")
+    assert r.stderr.splitlines() == [
+        "Error: 2026-03-05 already holds an imported value (sleep_minutes): a pause starts "
+        "after the last recorded day"
+    ]
+    assert db_dump(trial / "trial.db") == before
+    # the next day is free: the pause starts there
+    r = invoke(["pause", "--trial", str(trial), "--from", "2026-03-06", "--days", "2",
+                "--reason", "cold"], ctx)  # fmt: skip
+    assert r.exit_code == 0, r.output

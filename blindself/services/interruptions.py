@@ -92,11 +92,7 @@ def record_pause(
                     f"(to extend that one, pause from {p.last + timedelta(days=1)}; to shorten "
                     "it: blindself pause --end DATE)"
                 )
-        recorded = sorted(d for d in current_checkins(entries) if d >= start.isoformat())
-        if recorded:
-            raise CheckinError(
-                f"{recorded[0]} is already checked in: a pause starts after the last recorded day"
-            )
+        _refuse_recorded(entries, start)
         if not _recalendared(trial, (*cal.pauses, Pause(start, days, text))).pause_of(start):
             # weekdays: patterns only, when the pause takes every day left after the last
             # dose: nothing would move, the pause would only drop those "day after" days
@@ -222,6 +218,26 @@ def interruptions(trial: Trial) -> dict[str, Any]:
 def _refuse_if_unblinded(entries: list[Entry]) -> None:
     if any(e.kind == "unblind" for e in entries):
         raise CheckinError("the trial is unblinded; its calendar and containers are closed")
+
+
+def _refuse_recorded(entries: list[Entry], start: date) -> None:
+    """A pause never covers a day that holds a check-in or an imported value: that day would
+    become a paused day with data on it (a ``pause`` row in data.csv; review F10)."""
+    from blindself.trial.measures import current_measures
+
+    iso = start.isoformat()
+    recorded = sorted(d for d in current_checkins(entries) if d >= iso)
+    measured = sorted(d for d in current_measures(entries) if d >= iso)
+    if recorded and (not measured or recorded[0] <= measured[0]):
+        raise CheckinError(
+            f"{recorded[0]} is already checked in: a pause starts after the last recorded day"
+        )
+    if measured:
+        names = ", ".join(sorted(current_measures(entries)[measured[0]]))
+        raise CheckinError(
+            f"{measured[0]} already holds an imported value ({names}): a pause starts after "
+            "the last recorded day"
+        )
 
 
 def _recalendared(trial: Trial, pauses: tuple[Pause, ...]) -> Calendar:
