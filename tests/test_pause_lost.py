@@ -343,3 +343,19 @@ def test_a_pause_recorded_while_a_check_in_waits_is_honoured(
     with pytest.raises(CheckinError, match="inside the pause from 2026-03-05 to 2026-03-06"):
         daily.record_checkin(trial, req, make_context(now=at(day(3))))
     assert [row[1] for row in db_dump(trial / "trial.db")] == ["init", "pause"]
+
+
+@pytest.mark.parametrize("blinding", ["helper", "self"])
+def test_lost_before_the_trial_is_refused_and_logs_nothing(
+    tmp_path: Path, invoke: Invoke, blinding: str
+) -> None:
+    """Review F6: a date before the trial's first day was recorded as a loss."""
+    trial = make(tmp_path, invoke, blinding)
+    code = schedule(trial)["codes"][0]  # a real label: only the date is wrong
+    before = db_dump(trial / "trial.db")
+    r = run(invoke, trial, ["lost", "--code", code, "--date", day(-1).isoformat()], 3)
+    assert (r.exit_code, r.stdout) == (1, "")
+    assert r.stderr == (
+        "Error: 2026-03-01 is before the trial's first day (2026-03-02); check --date\n"
+    )
+    assert db_dump(trial / "trial.db") == before

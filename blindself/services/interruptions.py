@@ -167,6 +167,11 @@ def record_lost(
         when = when or today
         if when > today:
             raise CheckinError(f"{when} is in the future (today is {today}); check --date")
+        if when < trial.calendar.start:
+            # review F6: a loss before the trial is no trial fact; nothing is logged
+            raise CheckinError(
+                f"{when} is before the trial's first day ({trial.calendar.start}); check --date"
+            )
         canonical = _lost_code(trial, code, when)
         shown = format_code(canonical)
         for lost in lost_of(entries):
