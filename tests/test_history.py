@@ -89,7 +89,7 @@ def test_log_shows_days_corrections_and_flags(mistakes: Path, invoke: Invoke) ->
 def test_log_json_shape(mistakes: Path, invoke: Invoke) -> None:
     doc = json.loads(run(invoke, mistakes, 6, "log", "--json").stdout)
     assert set(doc) == {
-        "schema", "trial", "title", "today", "unblinded", "outcomes", "days", "codebreaks"
+        "schema", "trial", "title", "today", "unblinded", "outcomes", "days", "codebreaks", "lost"
     }  # fmt: skip
     assert doc["schema"] == "blindself-log/1" and doc["unblinded"] is False
     assert doc["outcomes"] == ["mood", "anxiety"]
@@ -102,6 +102,7 @@ def test_log_json_shape(mistakes: Path, invoke: Invoke) -> None:
     assert doc["days"][1]["recorded"] is None and doc["days"][1]["flags"] == ["missed"]
     assert all("arm" not in d for d in doc["days"])
     assert doc["codebreaks"][0]["reason"] == "bad headache"
+    assert doc["lost"] == []
 
 
 def test_log_range_options(mistakes: Path, invoke: Invoke) -> None:

@@ -700,6 +700,8 @@ def interruption_flow(invoke: Invoke, base: Path, protocol: Path, alloc_seed: in
     )
     go("export", ["export", *t, "--all"], 6)
     go("verify", ["verify", *t], 6)
+    go("log", ["log", *t], 6)  # lists the lost and damaged containers (review F8)
+    go("log-json", ["log", *t, "--json"], 6)
     rows = [
         (s, k, d, HEX.sub("<HASH>", p), sup)
         for s, k, d, p, sup, _, _ in db_dump(trial / "trial.db")
@@ -741,6 +743,8 @@ def test_pauses_and_lost_containers_are_indistinguishable(
     assert said["overlap"][0] == said["past"][0] == said["checkin-paused"][0] == 1
     assert said["lost-again"][1].startswith(("",)) and "already recorded" in said["lost-again"][1]
     assert "Paused: 2026-03-05 to 2026-03-07 (flu)" in said["status-paused"][1]
+    assert "Damaged container " in said["log"][1] and "Lost container " in said["log"][1]
+    assert [x["what"] for x in json.loads(said["log-json"][1])["lost"]] == ["damaged", "lost"]
     assert "inside the pause" in said["GET /"][1]  # the web check-in says so
     assert "Paused" in said["GET /status"][1] and "paused" in said["GET /calendar"][1]
     assert "placebo" not in said["GET /status"][1] + said["GET /calendar"][1]

@@ -359,3 +359,31 @@ def test_lost_before_the_trial_is_refused_and_logs_nothing(
         "Error: 2026-03-01 is before the trial's first day (2026-03-02); check --date\n"
     )
     assert db_dump(trial / "trial.db") == before
+
+
+def test_log_lists_lost_and_damaged_containers_with_their_dates(
+    tmp_path: Path, invoke: Invoke
+) -> None:
+    """Review F8: ``log`` (text and --json) lists the losses as it lists code-breaks."""
+    trial = make(tmp_path, invoke)
+    codes = [format_code(p["code"]) for p in schedule(trial)["periods"]]
+    assert checkin(invoke, trial, 2, codes[0]).exit_code == 0
+    args = ["lost", "--code", codes[0], "--damaged", "--note", "wet", "--date", day(2).isoformat()]
+    assert run(invoke, trial, args, 3).exit_code == 0
+    assert run(invoke, trial, ["lost", "--date", day(3).isoformat()], 3).exit_code == 0
+    lines = run(invoke, trial, ["log"], 3).stdout.splitlines()
+    assert lines[-3:] == [
+        f"Damaged container {codes[0]} on 2026-03-04 (entry 3): wet",
+        f"Lost container {codes[1]} on 2026-03-05 (entry 4)",
+        "No arm is shown before unblinding.",
+    ]
+    doc = json.loads(run(invoke, trial, ["log", "--json"], 3).stdout)
+    assert doc["lost"] == [
+        {"seq": 3, "date": "2026-03-04", "code": codes[0], "what": "damaged", "note": "wet"},
+        {"seq": 4, "date": "2026-03-05", "code": codes[1], "what": "lost", "note": ""},
+    ]
+    # a range narrows the days, never the list of losses (as for code-breaks)
+    ranged = run(
+        invoke, trial, ["log", "--from", day(0).isoformat(), "--to", day(0).isoformat()], 3
+    )
+    assert f"Lost container {codes[1]} on 2026-03-05 (entry 4)" in ranged.stdout.splitlines()

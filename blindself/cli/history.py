@@ -91,6 +91,9 @@ def history_text(h: History) -> str:
     for b in h.codebreaks:
         implied = f" (implies {', '.join(b.implied)})" if b.implied else ""
         lines.append(f"Code-break of {b.code}{implied} on {(b.time or '')[:10]}: {b.reason}")
+    for x in h.lost:
+        note = f": {x.note}" if x.note else ""
+        lines.append(f"{x.what.capitalize()} container {x.code} on {x.date} (entry {x.seq}){note}")
     if not h.unblinded:
         lines.append("No arm is shown before unblinding.")
     return "\n".join(lines) + "\n"

@@ -134,6 +134,26 @@ class CodeBreak:
 
 
 @dataclass(frozen=True)
+class LostRecord:
+    """A container reported lost or damaged (``blindself lost``): a public log fact."""
+
+    seq: int
+    date: date
+    code: str  # display form
+    what: str  # "lost" | "damaged"
+    note: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "date": self.date.isoformat(),
+            "code": self.code,
+            "what": self.what,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
 class History:
     trial_id: str
     title: str
@@ -142,6 +162,7 @@ class History:
     outcomes: tuple[str, ...]
     days: tuple[LoggedDay, ...]
     codebreaks: tuple[CodeBreak, ...]
+    lost: tuple[LostRecord, ...] = ()  # listed whatever the range, as code-breaks (review F8)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -162,6 +183,7 @@ class History:
                 }
                 for c in self.codebreaks
             ],
+            "lost": [x.to_json() for x in self.lost],
         }
 
 
@@ -210,6 +232,7 @@ def trial_history(
                           b.reason, b.time)
                 for b in broken
             ),
+            lost=_lost(entries),
         )  # fmt: skip
 
 
@@ -338,6 +361,15 @@ def _codebreaks(entries: list[Entry]) -> list[_Break]:
         for e in entries
         if e.kind == "codebreak"
     ]
+
+
+def _lost(entries: list[Entry]) -> tuple[LostRecord, ...]:
+    from blindself.trial.interruptions import lost_of
+
+    return tuple(
+        LostRecord(x.seq, x.date, format_code(x.code), "damaged" if x.damaged else "lost", x.note)
+        for x in lost_of(entries)
+    )
 
 
 def _arms_after_unblinding(trial: Trial) -> dict[str, str | None] | None:
