@@ -458,6 +458,8 @@ def test_a_weekly_questionnaire_unblinds_and_reproduces_from_data_csv(
     report = json.loads((trial / "report" / "report.json").read_text())
     gad7 = next(o for o in report["outcomes"] if o["name"] == "gad7")
     c = gad7["contrasts"][0]
+    # every period holds a score: the design's floor (2 / 2^3 allocations), all 6 periods
+    assert c["randomization"]["periods"] == c["randomization"]["pair_periods"] == 6
     # Each 7-day period holds one Sunday: 3 scores per arm.  Active: 2+2+1+0+1+2 = 8 plus
     # item 7 (1, or skipped and prorated 8*7/6); placebo 1+1+1+0+1+2 = 6 likewise.
     csv = (trial / "report" / "data.csv").read_text().splitlines()

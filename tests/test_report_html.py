@@ -568,6 +568,19 @@ def test_a_missing_interval_says_the_design_cannot_give_one() -> None:
     )
 
 
+def test_a_sparse_outcome_names_its_own_floor() -> None:
+    """adv3 F2: a questionnaire scored in 5 of 30 periods says so, with the floor of those 5
+    periods (2/30 by exact enumeration, tests/stats/test_randomization.py)."""
+    from blindself.report.text import why_missing
+
+    r = {"p_min": 2 / 30, "periods": 5, "pair_periods": 30}
+    c = {"estimate": 0.5, "ci95": None, "randomization": r, "notes": []}
+    assert why_missing(c) == (
+        "no 95 % interval: only 5 of 30 periods have a value, so the smallest possible p is "
+        "0.0667 and no value can be excluded at 5 %"
+    )
+
+
 def test_the_bayesian_probability_names_its_model() -> None:
     from blindself.analysis.verdict import verdict
     from blindself.report.page import page_view

@@ -130,6 +130,9 @@ def _contrast(
             "p_min": as_float(rt.p_min),
             "statistic": plan.statistic,
             "reaches_alpha": bool(rt.p_min <= plan.alpha),
+            # The periods holding a value, of the two arms' periods (docs/design.md#sparse-floor)
+            "periods": rt.periods,
+            "pair_periods": rt.pair_periods,
         },
     )
     c = attempt(notes, "classical", regression.classical, yk, is_active)

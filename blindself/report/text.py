@@ -92,8 +92,20 @@ def why_missing(c: dict[str, Any]) -> str:
     notes = [str(n) for n in c.get("notes") or []]
     if c.get("estimate") is None:
         return notes[0] if notes else "too few rated dose days to compare the arms"
-    p_min = (c.get("randomization") or {}).get("p_min")
+    r = c.get("randomization") or {}
+    p_min = r.get("p_min")
     no_ci = c.get("ci95") is None or None in (c.get("ci95") or [None])
+    if (
+        no_ci
+        and p_min is not None
+        and p_min > 0.05
+        and r.get("periods", 0) < r.get("pair_periods", 0)
+    ):
+        # a sparse outcome: its own floor, not the design's (docs/design.md#sparse-floor)
+        return (
+            f"no 95 % interval: only {r['periods']} of {r['pair_periods']} periods have a value, "
+            f"so the smallest possible p is {p_min:.3g} and no value can be excluded at 5 %"
+        )
     if no_ci and p_min is not None and p_min > 0.05:
         return (
             f"no 95 % interval: this design's smallest possible p is {p_min:.3g}, so no "

@@ -347,3 +347,38 @@ def test_size_and_coverage_under_ar1_errors() -> None:
     se = np.sqrt(0.05 * 0.95 / n_sim)
     assert rejected / n_sim <= 0.05 + 3 * se
     assert abs(covered / n_sim - 0.95) <= 3 * se
+
+
+def test_a_sparse_outcome_states_the_floor_of_the_periods_holding_a_value() -> None:
+    """adv3 F2: a questionnaire scored in 5 of 30 periods (one per block, blocks 3, 7, 10,
+    12, 14) can never reach p 0.05, whatever the scores; the stated smallest p is that of
+    those 5 periods, not the whole design's 2 / 2^15.  Reference: exact enumeration of the
+    2^5 flips of the 5 blocks (the 2 that leave one arm without a score are undefined)."""
+    scheme = Scheme("blocks", AP, AP, n_blocks=15)
+    observed = observed_names(scheme, 3)
+    ref = assignment_set(scheme, observed, np.random.default_rng(0))
+    blocks = [3, 7, 10, 12, 14]
+    # Within each block, score the period that makes the arms alternate (3 active, 2 placebo).
+    want = ["active", "placebo", "active", "placebo", "active"]
+    periods = [2 * b + (observed[2 * b] != w) for b, w in zip(blocks, want, strict=True)]
+    y = np.full(30, np.nan)
+    # The most extreme arrangement: every active score above every placebo score.
+    y[periods] = [20.0 if w == "active" else 1.0 for w in want]
+    r = randomization_test(y, np.arange(30), ref, scheme, active="active", placebo="placebo")
+    flips = []
+    for signs in itertools.product([False, True], repeat=5):
+        arms = [w if not s else ("placebo" if w == "active" else "active") for w, s in zip(want, signs, strict=True)]  # fmt: skip
+        act = [v for v, a in zip(y[periods], arms, strict=True) if a == "active"]
+        pla = [v for v, a in zip(y[periods], arms, strict=True) if a == "placebo"]
+        if act and pla:
+            flips.append(sum(act) / len(act) - sum(pla) / len(pla))
+    t0 = flips[0]
+    exact_p = 2 * min(sum(t >= t0 for t in flips), sum(t <= t0 for t in flips)) / len(flips)
+    assert len(flips) == 30 and exact_p == pytest.approx(2 / 30)
+    assert r.p_value == pytest.approx(exact_p)
+    assert r.p_min == pytest.approx(2 / 30) and r.periods == 5
+    # A dense outcome keeps the design's floor.
+    dense = randomization_test(
+        np.arange(30.0), np.arange(30), ref, scheme, active="active", placebo="placebo"
+    )
+    assert dense.p_min == 2 / 32768 and dense.periods == 30

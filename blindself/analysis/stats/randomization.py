@@ -41,7 +41,9 @@ class RandomizationResult:
     ``ci95`` is the ``1 - alpha`` interval for an additive effect (None when the
     reference set cannot reach ``alpha`` on both sides); ``assignments`` is the size of
     the allocation set, ``draws`` the Monte Carlo draws (None when exact); ``p_min`` the
-    smallest p the set can give for ``alternative``.
+    smallest p the set can give for ``alternative`` with the periods that hold a value
+    (``periods`` of them, of the ``pair_periods`` the two arms have): allocations that agree
+    on those periods tie whatever the values.
     """
 
     estimate: float
@@ -54,6 +56,8 @@ class RandomizationResult:
     draws: int | None
     p_min: float
     alternative: str
+    periods: int = 0
+    pair_periods: int = 0
 
 
 @dataclass(frozen=True)
@@ -379,7 +383,14 @@ def randomization_test(
     p_less = float(np.count_nonzero(u <= 0)) / n_ref
     p_two = min(1.0, 2.0 * min(p_greater, p_less))
     p_value = {"two-sided": p_two, "greater": p_greater, "less": p_less}[alternative]
-    p_min = 1.0 / n_ref if alternative != "two-sided" else min(1.0, 2.0 / n_ref)
+    # The floor of these data, not the design's: an allocation that puts the periods holding a
+    # value on the same arms as the observed one gives the same statistic whatever the values,
+    # so a sparse outcome (a questionnaire asked in 5 of 30 periods) ties with many
+    # (docs/design.md#sparse-floor).
+    used = np.unique(data.period)
+    pattern = data.rows[:, used] == data.active
+    ties = int(np.count_nonzero((pattern == pattern[0]).all(axis=1) & defined))
+    p_min = ties / n_ref if alternative != "two-sided" else min(1.0, 2.0 * ties / n_ref)
     return RandomizationResult(
         estimate=_observed_estimate(data, statistic),
         p_value=p_value,
@@ -391,4 +402,6 @@ def randomization_test(
         draws=data.draws,
         p_min=p_min,
         alternative=alternative,
+        periods=int(used.size),
+        pair_periods=int(np.count_nonzero(np.isin(data.rows[0], (data.active, data.placebo)))),
     )
