@@ -14,9 +14,9 @@ import pytest
 from helpers import Invoke, make_context
 
 from blindself.analysis import contrasts
-from blindself.analysis.stats.assignments import assignment_set
 from blindself.analysis import engine as analysis
 from blindself.analysis.dataset import DayRow, TrialData
+from blindself.analysis.stats.assignments import assignment_set
 from blindself.protocol.model import AnalysisPlan, Arm, Outcome
 from blindself.randomness import GeneratorSource
 from blindself.services.analyze import AnalyzeOptions, build_data
