@@ -252,14 +252,28 @@ def test_lost_in_helper_mode_asks_for_a_replacement_of_the_same_code(
 def test_lost_in_self_mode_needs_the_label_and_says_not_to_refill(
     tmp_path: Path, invoke: Invoke
 ) -> None:
+    """Review F7: a self-mode envelope shows its code only once opened (the slip inside), so
+    ``lost`` without --code says what to do about an unopened one, and a code given is an
+    opened envelope: its period takes nothing more."""
     trial = make(tmp_path, invoke, "self")
     bag = sorted(schedule(trial)["bags"][0]["codes"])
+    before = db_dump(trial / "trial.db")
     r = run(invoke, trial, ["lost"], 2)
-    assert r.stderr == "Error: give --code CODE: the label of the lost or damaged container\n"
+    assert (r.exit_code, r.stdout) == (1, "")
+    assert r.stderr == (
+        "Error: nothing recorded: in self mode an envelope lost or damaged before it was opened "
+        "shows no code and needs no `lost` entry: leave it unopened, go on with the other "
+        "envelopes of its bag, and check in the dose days of the period left without an "
+        "envelope with --no-capsule (say why in --note); an envelope lost or damaged after "
+        "opening: blindself lost --code CODE (the code on its slip)\n"
+    )
+    assert db_dump(trial / "trial.db") == before
     r = run(invoke, trial, ["lost", "--code", bag[0], "--damaged", "--note", "spilled"], 2)
     assert r.exit_code == 0, r.output
     assert f"Do not refill {format_code(bag[0])} yourself" in r.output
-    assert "Go on with the other envelopes of bag 1" in r.output
+    assert "For the rest of its period take nothing" in r.output  # opened: not a spare
+    assert "Go on with the other envelopes" not in r.output
+    assert "do not open another envelope of bag 1 for it" in r.output
     assert "known mix of arms" in r.output
     r = run(invoke, trial, ["lost", "--code", bag[1], "--date", day(5).isoformat()], 2)
     assert r.stderr == "Error: 2026-03-07 is in the future (today is 2026-03-04); check --date\n"

@@ -76,7 +76,9 @@ def pause(
 @click.command()
 @trial_option
 @click.option(
-    "--code", help="The container's label (helper mode: default the day's scheduled container)."
+    "--code",
+    help="The container's label (helper mode: default the day's scheduled container; self "
+    "mode: the code on the opened envelope's slip; an unopened envelope needs no entry).",
 )
 @click.option("--date", "when", help="When it was lost or damaged (YYYY-MM-DD); default today.")
 @click.option("--damaged", is_flag=True, help="Damaged (spilled, crushed, wet), not lost.")
@@ -91,8 +93,11 @@ def lost(
     note: str | None,
 ) -> None:
     """Record a lost or damaged container (not a dose, not a missed day) and say what to do
-    next: a replacement of the same code (helper mode), or carry on without it (self mode).
-    Reveals no arm."""
+    next: a replacement of the same code (helper mode), or nothing more for its period (self
+    mode).
+
+    Self mode: an envelope lost unopened shows no code and needs no entry (without --code this
+    says what to do).  Reveals no arm."""
     from blindself.services.interruptions import record_lost
 
     result = record_lost(trial_dir, code, parse_date(when), damaged, note, service_context(ctx))

@@ -53,7 +53,8 @@ SUMMARIES = {
     "log": "Past days: date, code, ratings, guess, note, corrections and flags (missed, wrong bag, "
     "other day's container, no capsule, code-break).",
     "lost": "Record a lost or damaged container (not a dose, not a missed day) and say what to do "
-    "next: a replacement of the same code (helper mode), or carry on without it (self mode).",
+    "next: a replacement of the same code (helper mode), or nothing more for its period (self "
+    "mode).",
     "new": "Copy a shipped protocol TEMPLATE to PATH to edit it.",
     "pause": "Take days out of the trial (illness, travel); the rest of the calendar moves past "
     "them.",

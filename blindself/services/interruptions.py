@@ -177,9 +177,7 @@ def record_lost(
         for lost in lost_of(entries):
             if lost.code == canonical:
                 if lost.date == when and lost.damaged == damaged:
-                    return LostOutcome(
-                        "already recorded", shown, lost.seq, _advice(trial, lost, entries)
-                    )
+                    return LostOutcome("already recorded", shown, lost.seq, _advice(trial, lost))
                 raise CheckinError(
                     f"{shown} was already reported {'damaged' if lost.damaged else 'lost'} on "
                     f"{lost.date}"
@@ -193,7 +191,7 @@ def record_lost(
         }
         entry = tx.append(LOST_KIND, when.isoformat(), payload)
         lost = LostContainer(when, canonical, damaged, text, entry.seq)
-        return LostOutcome("recorded", shown, entry.seq, _advice(trial, lost, entries))
+        return LostOutcome("recorded", shown, entry.seq, _advice(trial, lost))
 
 
 def interruptions(trial: Trial) -> dict[str, Any]:
@@ -281,13 +279,22 @@ def _lost_code(trial: Trial, code: str | None, when: date) -> str:
     day = trial.calendar.day(when)
     if trial.schedule.period_code and day is not None and day.period is not None:
         return trial.schedule.period_code[day.period]
+    if not trial.schedule.period_code:
+        # self mode: the code is on the slip inside the envelope, so a user without one has
+        # an unopened envelope; it changes nothing in the log (review F7)
+        raise CheckinError(
+            "nothing recorded: in self mode an envelope lost or damaged before it was opened "
+            "shows no code and needs no `lost` entry: leave it unopened, go on with the other "
+            "envelopes of its bag, and check in the dose days of the period left without an "
+            "envelope with --no-capsule (say why in --note); an envelope lost or damaged after "
+            "opening: blindself lost --code CODE (the code on its slip)"
+        )
     raise CheckinError("give --code CODE: the label of the lost or damaged container")
 
 
-def _advice(trial: Trial, lost: LostContainer, entries: list[Entry]) -> tuple[str, ...]:
+def _advice(trial: Trial, lost: LostContainer) -> tuple[str, ...]:
     """What to do next, by blinding mode; the same whichever arm the container held."""
     shown = format_code(lost.code)
-    in_use = any(e.payload.get("code") == lost.code for e in current_checkins(entries).values())
     rest = (
         "check in its period's remaining dose days with --no-capsule: that period's days from "
         f"{lost.date} on are then left out of the comparison (lost-container)"
@@ -302,17 +309,12 @@ def _advice(trial: Trial, lost: LostContainer, entries: list[Entry]) -> tuple[st
         )
     bag = trial.schedule.bag_of(lost.code)
     where = f"bag {(bag or 0) + 1}"
-    first = (
+    # a self-mode code is printed only on the slip inside the envelope: whoever gives it has
+    # opened the envelope for its period, so that period takes nothing more (review F7)
+    return (
         f"Do not refill {shown} yourself: you would know what is in it. For the rest of its "
         f"period take nothing: {rest}; do not open another envelope of {where} for it (two "
-        "containers in one period leave the whole period out)."
-        if in_use
-        else f"Do not refill {shown} yourself: you would know what is in it. Go on with the "
-        f"other envelopes of {where} as usual; the period left without an envelope is checked "
-        "in with --no-capsule and left out of the comparison (lost-container)."
-    )
-    return (
-        first,
+        "containers in one period leave the whole period out).",
         f"If the damage let you see, smell or taste what was inside, say so in a note: with "
         f"{where}'s known mix of arms it may tell you what the envelopes left in it hold, and "
         "your guesses on those days will show it.",
