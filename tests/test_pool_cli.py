@@ -297,3 +297,27 @@ def test_a_large_pool_has_no_small_sample_warning() -> None:
     result = pool_inputs([SZIGETI], CSV_OPTS)
     assert result.report["inputs"]["n_participants"] > 5
     assert result.warnings == () and result.report["warnings"] == []
+
+
+@pytest.mark.slow
+def test_pool_compares_questionnaires_by_period_as_unblind_does(tmp_path: Path) -> None:
+    """adv3 F4: the demo template asks the BRS at each period's end (a day between doses) and
+    the GAD-7 every other Sunday; pool kept dose days only and said 'resilience' had no
+    observation.  Pooled, each person contributes the scores their own report compared."""
+    from blindself.services.demo import run_demo
+
+    paths, own = [], 0
+    for seed in (1, 2):
+        d = tmp_path / f"demo{seed}"
+        run_demo(d, make_context(alloc_seed=seed, other_seed=10 + seed), seed=seed)
+        report = json.loads((d / "report" / "report.json").read_text())
+        brs = next(o for o in report["outcomes"] if o["name"] == "resilience")
+        own += brs["n"]["active"] + brs["n"]["placebo"]
+        p = tmp_path / f"demo{seed}.json"
+        p.write_text(json.dumps(share_trial(d)))
+        paths.append(p)
+    r = pool_inputs(paths, PoolOptions(measures=("mood", "resilience", "gad7")))
+    assert not any("resilience" in n for n in r.notes), r.notes
+    pooled = {m["measure"]: m for m in r.report["measures"]}
+    assert pooled["resilience"]["n_observations"] == own > 20
+    assert "questionnaires on the day of their period they were asked" in " ".join(r.notes)

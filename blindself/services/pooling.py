@@ -173,6 +173,7 @@ def _from_bundles(
 ) -> tuple[_Long, list[str], dict[str, str]]:
     long = _Long(covariates={c: [] for c in opts.covariates})
     measures: list[str] = list(opts.measures or ())
+    questionnaires: set[str] = set()
     seen: dict[str, str] = {}
     for path in paths:
         b = _load_bundle(path)
@@ -194,12 +195,20 @@ def _from_bundles(
                     f"--covariates: {c!r} is not in {path.name} (bundles carry: "
                     f"{', '.join([*sorted(pcov), *_ROW_FIELDS])})"
                 )
+        # A questionnaire's score describes its period, so it is pooled on whichever day of
+        # the period it was asked, dose or "day after", as unblind compares it; a single
+        # rating on dose days (docs/design.md#pool-questionnaires).
+        by_period = {o["name"] for o in b["protocol"]["outcomes"] if o.get("instrument")}
+        questionnaires.update(by_period)
         left_out = 0
         for row in b["rows"]:
-            if row.get("day_type") != "dose" or row.get("arm") not in (active, placebo):
+            on_dose = row.get("day_type") == "dose"
+            if not on_dose and not (by_period and row.get("day_type") == "off"):
+                continue
+            if row.get("arm") not in (active, placebo):
                 continue
             if row["excluded"]:  # the person's own analysis leaves it out (as unblind does)
-                left_out += 1
+                left_out += on_dose
                 continue
             g = row.get("guess")
             gv = 1.0 if g == active else 0.0 if g == placebo else math.nan
@@ -208,7 +217,7 @@ def _from_bundles(
                 # Fix: a list here crashed with a traceback.
                 raise DataError(f"{path.name}: a row's ratings are not NAME: VALUE pairs")
             for m, value in ratings.items():
-                if m not in measures or value is None:
+                if m not in measures or value is None or not (on_dose or m in by_period):
                     continue
                 if isinstance(value, bool) or not isinstance(value, int | float):
                     raise DataError(f"{path.name}: rating {str(m)[:20]!r} is not a number")
@@ -225,7 +234,10 @@ def _from_bundles(
                 f"{path.name}: {left_out} dose days left out, as its own analysis does "
                 "(a container mix-up or a code-break)"
             )
-    notes.append(f"{len(paths)} bundles; dose days of the active and placebo arms are pooled")
+    pooled = f"{len(paths)} bundles; dose days of the active and placebo arms are pooled"
+    if questionnaires:
+        pooled += ", questionnaires on the day of their period they were asked"
+    notes.append(pooled)
     return long, measures, {"active": opts.active or "active", "placebo": opts.placebo or "placebo"}
 
 

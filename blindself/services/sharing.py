@@ -51,7 +51,9 @@ def share_trial(trial_dir: Path) -> dict[str, Any]:
                 ],
                 "outcomes": [
                     {"name": o.name, "question": o.question, "scale": list(o.scale),
-                     "better": o.better, "primary": o.primary, "mcid": o.mcid}
+                     "better": o.better, "primary": o.primary, "mcid": o.mcid,
+                     # pool compares a questionnaire by period (docs/design.md#pool-questionnaires)
+                     "instrument": o.instrument.name if o.instrument is not None else None}
                     for o in p.outcomes
                 ],
                 "design": {
