@@ -592,6 +592,14 @@ def test_unblinding_waits_for_the_last_import(trial: Path, invoke: Invoke, tmp_p
     """Imports close at unblinding, so a forgotten last export would be lost for good."""
     check_in_everything(invoke, trial)
     ctx = make_context(now=at(day(LAST + 1), 13))
+    # adv3 F9: status's next step agrees with unblind: import first, not "run blindself unblind"
+    status = invoke(["status", "--trial", str(trial)], ctx).stdout.splitlines()
+    assert (
+        "All check-ins are done: import sleep_minutes first (it has no values yet), then run "
+        "blindself unblind"
+    ) in status
+    doc = json.loads(invoke(["status", "--trial", str(trial), "--json"], ctx).stdout)
+    assert doc["import_first"] == ["sleep_minutes"]
     r = invoke(["unblind", "--trial", str(trial)], ctx, env=ENV)
     assert (r.exit_code, r.stderr) == (
         1,
@@ -604,8 +612,15 @@ def test_unblinding_waits_for_the_last_import(trial: Path, invoke: Invoke, tmp_p
     assert run(invoke, trial, str(early), *SLEEP).exit_code == 0
     r = invoke(["unblind", "--trial", str(trial)], ctx, env=ENV)
     assert r.exit_code == 1 and "and its values stop at 2026-04-10 (none on the last 3" in r.stderr
+    status = invoke(["status", "--trial", str(trial)], ctx).stdout.splitlines()
+    assert (
+        "All check-ins are done: import sleep_minutes first (its values stop at 2026-04-10), "
+        "then run blindself unblind"
+    ) in status
     late = write(tmp_path, "day,sleep\n2026-04-17,400\n", "late.csv")
     assert run(invoke, trial, str(late), *SLEEP).exit_code == 0
+    status = invoke(["status", "--trial", str(trial)], ctx).stdout.splitlines()
+    assert "All check-ins are done: run blindself unblind" in status
     r = invoke(["unblind", "--trial", str(trial)], ctx, env=ENV)
     assert r.exit_code == 0, r.output
     assert "sleep_minutes: 2 values imported from" not in r.stdout  # one line per file

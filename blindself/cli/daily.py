@@ -64,7 +64,13 @@ def status(ctx: click.Context, trial_dir: Path, as_json: bool) -> None:
                 "The trial days are over" if s.today > s.end else "The last trial day is checked in"
             )
         )
-        click.echo(f"{done}: run blindself unblind")
+        if s.import_first:  # unblind would refuse: import first (adv3 F9)
+            names = ", ".join(name for name, _ in s.import_first)
+            why = "; ".join(have for _, have in s.import_first)
+            done += f": import {names} first ({why}), then run blindself unblind"
+        else:
+            done += ": run blindself unblind"
+        click.echo(done)
     elif n.get("date") is None:
         click.echo(
             f"All trial days are past: run blindself unblind (opens on the day after {s.end})"

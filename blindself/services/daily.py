@@ -131,6 +131,9 @@ class Status(NamedTuple):
     # note): public log facts (docs/design.md#pauses).
     pauses: tuple[dict[str, Any], ...] = ()
     lost: tuple[dict[str, Any], ...] = ()
+    # Imported outcomes unblind would refuse for (name, what they have): the next step is to
+    # import, not to unblind (adv3 F9, services.import_tail).
+    import_first: tuple[tuple[str, str], ...] = ()
 
     @property
     def pause_now(self) -> dict[str, Any] | None:
@@ -149,6 +152,7 @@ class Status(NamedTuple):
                 "outcomes": list(self.imported_outcomes),
                 "until": self.imported_until.isoformat() if self.imported_until else None,
             }
+            extra["import_first"] = [name for name, _ in self.import_first]
         instruments: dict[str, Any] = {}
         if self.instruments:
             instruments["instruments"] = {
@@ -174,6 +178,14 @@ class Status(NamedTuple):
             "pauses": list(self.pauses),
             "lost": list(self.lost),
         }
+
+
+def _import_first(trial: Trial, log: list[tuple[str, str | None]]) -> tuple[tuple[str, str], ...]:
+    if any(kind == "unblind" for kind, _ in log):
+        return ()
+    from blindself.services.import_tail import short_imports
+
+    return tuple((s.name, s.have) for s in short_imports(trial)[0])
 
 
 def trial_status(trial_dir: Path, ctx: Context) -> Status:
@@ -211,7 +223,8 @@ def trial_status(trial_dir: Path, ctx: Context) -> Status:
             unblinded=any(kind == "unblind" for kind, _ in log),
             next_instruction=_next_instruction(trial, today, current),
             head=f"{head.seq}:{head.hash}",
-            unblinding_open=unblinding_open(trial, today, current),
+            unblinding_open=(is_open := unblinding_open(trial, today, current)),
+            import_first=_import_first(trial, log) if is_open and imported else (),
             instruments=_instruments_due(trial, today, current),
             pauses=tuple(
                 {

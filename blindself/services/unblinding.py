@@ -17,6 +17,7 @@ from blindself.services.bounded import MAX_REPORT_BYTES, REBUILD_ADVICE, read_bo
 from blindself.services.context import Context
 from blindself.services.daily import analysed_days
 from blindself.services.export import export_trial, seed_material
+from blindself.services.import_tail import short_imports
 from blindself.services.interruptions import interruptions
 from blindself.services.revealed import Revealed, checked_unblinding
 from blindself.trial.allocation import AllocationDoc, parse_allocation
@@ -132,34 +133,16 @@ def unblind_trial(
         return UnblindResult(report, _summary(report), _report_files(trial), False, published_ok)
 
 
-IMPORT_TAIL_DAYS = 3
-
-
 def _check_imports(trial: Trial) -> None:
-    """Refuse to unblind while an imported outcome's values stop short of the trial's end.
-
-    Imports close at unblinding (docs/design.md#imported-outcomes), so a forgotten last
-    export would be lost for good: each outcome with ``source = "import"`` needs a value on
-    at least one of the last ``IMPORT_TAIL_DAYS`` days that take values.  ``--early`` (with its
-    logged reason) is the way out when those values are lost.
+    """Refuse to unblind while an imported outcome's values stop short of the trial's end
+    (``services.import_tail``).  ``--early`` (with its logged reason) is the way out when
+    those values are lost.
     """
-    from blindself.services.daily import scheduled
-    from blindself.trial.measures import current_measures
-
-    imported = [o.name for o in trial.protocol.outcomes if o.source == "import"]
-    if not imported:
-        return
-    measures = current_measures(trial.store.entries())
-    due = [d.date for d in trial.calendar.days if scheduled(trial, d.day_type)]
-    tail = due[-IMPORT_TAIL_DAYS:]
-    for name in imported:
-        days = sorted(d for d, by in measures.items() if name in by)
-        if any(d.isoformat() in measures and name in measures[d.isoformat()] for d in tail):
-            continue
-        have = f"its values stop at {days[-1]}" if days else "it has no values yet"
+    short, tail = short_imports(trial)
+    if short:
         raise TrialStateError(
-            f"{name} is imported from another app and {have} (none on the last "
-            f"{len(tail)} trial days, to {tail[-1]}): import the latest export first with "
+            f"{short[0].name} is imported from another app and {short[0].have} (none on the "
+            f"last {len(tail)} trial days, to {tail[-1]}): import the latest export first with "
             "blindself import (imports close at unblinding), or, if those values are lost, "
             "unblind with --early --reason TEXT"
         )
