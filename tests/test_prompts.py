@@ -108,3 +108,25 @@ def test_interactive_init_and_checkin(tmp_path: Path) -> None:
         "anxiety": 3,
     }
     assert payload["guess"] == "unsure"
+
+
+def test_a_too_short_passphrase_is_explained_at_the_first_prompt(tmp_path: Path) -> None:
+    """Issue 16: a too-short passphrase was refused only after it was typed twice, aborting
+    init.  Now the first prompt explains the rule and asks again, before any confirmation."""
+    protocol = tmp_path / "p.toml"
+    protocol.write_text(SMALL_PROTOCOL.format(blinding="helper"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BLINDSELF_")}
+    env["BLINDSELF_TEST_KDF"] = "1"
+    sheet = tmp_path / "sheet.json"
+    init = Terminal(["init", str(protocol), "trial", "--sheet", str(sheet)], env, tmp_path)
+    init.expect("Passphrase:")
+    init.send("  short  ")  # 5 characters once the spaces at either end are stripped
+    seen = init.expect("Passphrase:")
+    assert "too short: use at least 8 characters" in seen
+    assert "Repeat for confirmation" not in seen
+    init.send("a long enough passphrase")
+    init.expect("Repeat for confirmation:")
+    init.send("a long enough passphrase")
+    code, out = init.wait()
+    assert code == 0, out
+    assert (tmp_path / "trial" / "trial.db").exists()

@@ -198,7 +198,21 @@ def read_passphrase(passphrase_file: Path | None, *, confirm: bool) -> str:
             "no passphrase: run on a terminal to be asked, or give --passphrase-file FILE "
             "or the BLINDSELF_PASSPHRASE variable"
         )
-    value: str = click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
+    check = None
+    if confirm:
+        # A new passphrase: the rules are checked at the first prompt, so a too-short one is
+        # explained and asked again before it is typed twice (issue 16).
+        from blindself.trial.seal.crypto import passphrase_problem
+
+        def check(value: str) -> str:
+            problem = passphrase_problem(value)
+            if problem is not None:
+                raise click.BadParameter(problem[0].upper() + problem[1:] + ".")
+            return value
+
+    value: str = click.prompt(
+        "Passphrase", hide_input=True, confirmation_prompt=confirm, err=True, value_proc=check
+    )
     return value
 
 

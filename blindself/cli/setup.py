@@ -20,6 +20,7 @@ from blindself.cli.options import (
     service_context,
 )
 from blindself.errors import TrialStateError
+from blindself.wording import count
 
 if TYPE_CHECKING:
     from blindself.services.setup import InitResult
@@ -50,7 +51,11 @@ def new(template: str, path: Path | None) -> None:
 
 @click.command()
 @click.argument("protocol", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--start", help="First day (YYYY-MM-DD); default today.")
+@click.option(
+    "--start",
+    help="First day (YYYY-MM-DD); default as init: tomorrow or later, so the first dose day "
+    "is at least 3 days away.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def plan(ctx: click.Context, protocol: Path, start: str | None, as_json: bool) -> None:
@@ -68,36 +73,59 @@ def _echo_result(result: Any, as_json: bool) -> None:
 
 @click.command()
 @click.argument("protocol", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--effect", type=float, required=True, help="Effect to detect, in rating points.")
 @click.option(
-    "--sd", type=float, required=True, help="Day-to-day standard deviation of the rating."
+    "--effect",
+    type=float,
+    required=True,
+    help="Effect to detect, in rating points of the primary outcome (e.g. its mcid).",
+)
+@click.option(
+    "--sd",
+    type=float,
+    required=True,
+    help="Day-to-day standard deviation of the primary rating, in rating points. Estimate it "
+    "from a baseline week (the sample SD of 7 or more daily ratings taken before the trial) "
+    "or from the reference data the README cites (about a sixth of the scale: 1.5 on 1-10).",
 )
 @click.option(
     "--rho", type=float, default=0.3, show_default=True, help="Day-to-day AR(1) correlation."
 )
-@click.option("--sims", type=BoundedInt(10, 100_000), default=1000, show_default=True)
+@click.option(
+    "--sims",
+    type=BoundedInt(10, 100_000),
+    default=1000,
+    show_default=True,
+    help="Simulated trials (and per size searched, up to 2000).",
+)
 @click.option(
     "--seed",
     type=BoundedInt(0, 2**32 - 1),
-    help="Seed of the simulation, to reproduce a figure exactly (default: fresh entropy).",
+    default=1,
+    show_default=True,
+    help="Seed of the simulation: the same seed gives the same figures and the same "
+    "suggested size; another seed shows the Monte Carlo variation.",
 )
 @click.option(
     "--outcome",
     help="An outcome measured on its own schedule (e.g. a questionnaire asked weekly): its "
     "power with scores only on the days it is asked; --effect and --sd in its points.",
 )
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def power(
     protocol: Path,
     effect: float,
     sd: float,
     rho: float,
     sims: int,
-    seed: int | None,
+    seed: int,
     outcome: str | None,
     as_json: bool,
 ) -> None:
-    """Simulated power of the design's own randomization test."""
+    """Simulated power of the design's own randomization test.
+
+    Below 80 % it searches the number of blocks (or periods) that reaches 80 %, with the
+    same simulated trials extended across sizes, and says how many days that takes.
+    """
     from blindself.services.planning import simulate_power
 
     if not math.isfinite(effect):
@@ -125,7 +153,11 @@ def power(
 @click.command()
 @click.argument("protocol", type=click.Path(path_type=Path, dir_okay=False))
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--start", help="First day of the trial (YYYY-MM-DD); default today.")
+@click.option(
+    "--start",
+    help="First day of the trial (YYYY-MM-DD); default: tomorrow or later, so the first "
+    "dose day is at least 3 days away (time to prepare the containers).",
+)
 @click.option(
     "--sheet",
     "sheets",
@@ -228,7 +260,12 @@ def _show_init(result: InitResult, passphrase: str | None) -> None:
     cal = result.calendar
     click.echo(f"Trial {result.trial_id} created in {result.directory}")
     click.echo(f"  {result.protocol.title}")
-    click.echo(f"  {len(cal.days)} days, {cal.start} to {cal.end}; {cal.n_periods} containers")
+    click.echo(
+        f"  {count(len(cal.days), 'day')}, {cal.start} to {cal.end}; "
+        f"{count(cal.n_periods, 'container')}"
+    )
+    if result.start_note:
+        click.echo(f"  Starts {result.start_note}")
     click.echo("Commitment (publish it now, e.g. in a dated post, to pre-register the trial):")
     click.echo(f"  {result.commitment}")
     click.echo(f"Log head: {result.head}")

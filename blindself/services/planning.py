@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from blindself.errors import BlindselfError, ProtocolError
 from blindself.protocol.loading import load_protocol
@@ -15,6 +15,14 @@ from blindself.protocol.model import Protocol
 from blindself.services.context import Context
 from blindself.trial.schedule import Calendar, build_calendar, scheme_of
 from blindself.trial.scheme import Scheme
+from blindself.wording import count, noun
+
+if TYPE_CHECKING:
+    from blindself.services.power_check import PowerCheck
+
+#: Days a default start leaves before the first dose day, to make, fill and label the
+#: containers (docs/design.md#default-start).
+PREPARATION_DAYS = 3
 
 
 @dataclass(frozen=True)
@@ -25,6 +33,9 @@ class PlanResult:
     p_min_two_sided: float
     p_min_one_sided: float
     warnings: tuple[str, ...]
+    power: PowerCheck
+    start_note: str | None = None
+    protocol_name: str = "PROTOCOL"
 
     def containers(self) -> list[dict[str, Any]]:
         counts = scheme_of(self.protocol).arm_counts()
@@ -58,6 +69,8 @@ class PlanResult:
             "allocations": self.allocations,
             "p_min": {"two-sided": self.p_min_two_sided, "one-sided": self.p_min_one_sided},
             "warnings": list(self.warnings),
+            "power": self.power.to_json(),
+            "start_note": self.start_note,
             "calendar": [
                 {
                     "date": d.date.isoformat(),
@@ -75,24 +88,32 @@ class PlanResult:
         lines = [
             f"{p.title}: protocol is valid.",
             f"Question: {p.question}",
-            f"Calendar: {len(self.calendar.days)} days, {self.calendar.start} to {self.calendar.end} "
-            + "("
+            f"Calendar: {count(len(self.calendar.days), 'day')}, {self.calendar.start} to "
+            f"{self.calendar.end} ("
             + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
             + ")",
-            f"Design: {p.design.kind}, {self.calendar.n_periods} containers of {p.design.period_days} "
-            f"dose day(s), dosing {p.design.dosing}, blinding {p.design.blinding}",
+        ]
+        if self.start_note:
+            lines.append(f"Start: {self.start_note}")
+        lines += [
+            f"Design: {p.design.kind}, {count(self.calendar.n_periods, 'container')} of "
+            f"{count(p.design.period_days, 'dose day')}, dosing {p.design.dosing}, "
+            f"blinding {p.design.blinding}",
             "Containers per arm:",
         ]
         for c in self.containers():
             dose = f", {c['dose_total']:g} {c['unit'] or ''} in all" if c["dose_total"] else ""
             lines.append(
-                f"  {c['arm']:<12} {c['containers']:>3} containers, {c['capsules']:>3} capsules{dose}"
+                f"  {c['arm']:<12} {c['containers']:>3} {noun(c['containers'], 'container'):<10}, "
+                f"{c['capsules']:>3} {noun(c['capsules'], 'capsule')}{dose}"
             )
         lines.append(f"Possible allocations: {_magnitude(self.allocations, 10**15)}")
         lines.append(
             f"Smallest attainable p: {_tiny(self.p_min_two_sided)} two-sided, "
             f"{_tiny(self.p_min_one_sided)} one-sided"
         )
+        if self.power.warning is None:  # else the warning states the same figures
+            lines.append(self.power.line(self.protocol_name))
         lines += [f"Warning: {w}" for w in self.warnings]
         if p.instruments:
             from blindself.services.outcome_power import questionnaire_lines
@@ -118,10 +139,68 @@ def _tiny(p: float) -> str:
 def plan_protocol(path: Path, start: date | None, ctx: Context) -> PlanResult:
     """Validate a protocol and describe what it will take and what it can show."""
     protocol = load_protocol(path)
-    start = start or ctx.now().date()
+    note = None
+    if start is None:
+        start, note = default_start(protocol, today_for(protocol, ctx))
     calendar = build_calendar(protocol, start)
-    total, two, one, warnings = _attainable(protocol)
-    return PlanResult(protocol, calendar, total, two, one, warnings)
+    total, two, one, _ = _attainable(protocol)
+    warnings, check = design_warnings(protocol, _text(path), start, str(path))
+    return PlanResult(protocol, calendar, total, two, one, warnings, check, note, str(path))
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:  # load_protocol read it a moment ago
+        raise ProtocolError(f"{path}: cannot read the protocol again ({exc})") from exc
+
+
+def today_for(protocol: Protocol, ctx: Context) -> date:
+    """Today in the protocol's time zone (else the machine's)."""
+    from zoneinfo import ZoneInfo
+
+    from blindself.trial.folder import machine_timezone
+
+    return ctx.now().astimezone(ZoneInfo(protocol.timezone or machine_timezone())).date()
+
+
+def default_start(protocol: Protocol, today: date) -> tuple[date, str]:
+    """The first day when none is given, and a sentence saying why.
+
+    The earliest day from tomorrow (so the commitment can be published before the first
+    rated day) whose first dose day is at least ``PREPARATION_DAYS`` days away, to make
+    and fill the containers; a baseline gives that time by itself.
+    """
+    start = today + timedelta(days=1)
+    while True:
+        calendar = build_calendar(protocol, start)
+        first_dose = next(d.date for d in calendar.days if d.is_dose)
+        if (first_dose - today).days >= PREPARATION_DAYS:
+            break
+        start += timedelta(days=1)
+    ahead = (first_dose - today).days
+    return start, (
+        f"{start} by default, so the first dose day ({first_dose}) leaves "
+        f"{count(ahead, 'day')} to make and fill the containers (give --start to choose)"
+    )
+
+
+def design_warnings(
+    protocol: Protocol, text: str, start: date, name: str
+) -> tuple[tuple[str, ...], PowerCheck]:
+    """What ``plan`` and ``init`` warn about the design (none depends on the allocation):
+    an unreachable alpha, power below 50 %, and counts the protocol's words contradict."""
+    from blindself.services.claims import claims_warning, stated_counts
+    from blindself.services.power_check import check_power
+
+    warnings = list(smallest_p_warnings(protocol))
+    check = check_power(protocol, start, name)
+    if check.warning:
+        warnings.append(check.warning)
+    stale = claims_warning(stated_counts(protocol, text, build_calendar(protocol, start)))
+    if stale:
+        warnings.append(stale)
+    return tuple(warnings), check
 
 
 def smallest_p_warnings(protocol: Protocol) -> tuple[str, ...]:
@@ -210,14 +289,18 @@ class PowerResult:
     sims: int
     design: dict[str, Any]
     suggestion: str | None
+    target: dict[str, Any] | None = None
+    seed: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "power": self.power,
             "mc_se": self.mc_se,
             "sims": self.sims,
+            "seed": self.seed,
             "design": self.design,
             "suggestion": self.suggestion,
+            "target": self.target,
         }
 
     def text(self) -> str:
@@ -226,8 +309,9 @@ class PowerResult:
         ]
         d = self.design
         lines.append(
-            f"Effect {d['effect']:g} points, SD {d['sd']:g}, AR(1) rho {d['rho']:g}, "
-            f"{d['periods']} periods, alpha {d['alpha']:g} {d['alternative']}"
+            f"Effect {count(d['effect'], 'point')}, SD {d['sd']:g}, AR(1) rho {d['rho']:g}, "
+            f"{count(d['periods'], 'period')}, alpha {d['alpha']:g} {d['alternative']}"
+            + ("" if self.seed is None else f", seed {self.seed}")
         )
         lines.append(
             f"Contrast: {d['active']} vs {d['placebo']}; reference set {d['reference_note']}"
@@ -283,4 +367,6 @@ def simulate_power(
         sims=estimate.sims,
         design=estimate.design,
         suggestion=estimate.suggestion,
+        target=estimate.target,
+        seed=seed,
     )

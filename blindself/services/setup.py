@@ -85,6 +85,7 @@ class InitResult:
     protocol: Protocol
     head: str
     warnings: tuple[str, ...] = ()
+    start_note: str | None = None
 
     @property
     def preregistration(self) -> Path:
@@ -114,8 +115,18 @@ CLOUD_MARKERS = (
 )
 
 
-def preregistration(protocol: Protocol, protocol_text: str, genesis: dict[str, Any]) -> str:
-    """A ready pre-registration text to post publicly: protocol, commitment, date (no arm)."""
+def preregistration(
+    protocol: Protocol,
+    protocol_text: str,
+    genesis: dict[str, Any],
+    warnings: tuple[str, ...] = (),
+) -> str:
+    """A ready pre-registration text to post publicly: protocol, commitment, date (no arm).
+
+    ``warnings`` are the design's warnings shown at init (power, counts the protocol's words
+    contradict): listed, so a stale claim in the protocol is not published silently
+    (docs/design.md#stated-counts).
+    """
     p = protocol
     primary = p.primary
     alternative = (
@@ -141,6 +152,12 @@ def preregistration(protocol: Protocol, protocol_text: str, genesis: dict[str, A
         "At unblinding the allocation is opened and must hash to this commitment; "
         "`blindself verify --expect-commitment HEX` checks it.",
         "",
+    ]
+    if warnings:
+        lines += ["## Warnings shown at registration", ""]
+        lines += [f"- {w[0].upper()}{w[1:]}" for w in warnings]
+        lines.append("")
+    lines += [
         "## Protocol",
         "",
         "```toml",
@@ -187,21 +204,28 @@ def init_trial(
     if expectation is not None and not 0 <= expectation <= 100:
         raise ProtocolError("--expectation must be 0-100 (how much you expect it to help)")
     tz = protocol.timezone or machine_timezone()
+    start_note = None
     if start is None:
-        from zoneinfo import ZoneInfo
+        from blindself.services.planning import default_start, today_for
 
-        start = ctx.now().astimezone(ZoneInfo(tz)).date()
+        start, start_note = default_start(protocol, today_for(protocol, ctx))
     calendar = build_calendar(protocol, start)
+    protocol_text = protocol_path.read_text(encoding="utf-8")
     scheme = scheme_of(protocol)
     # Reliability fix (docs/design.md T-42): the warnings were computed after the trial folder was
     # renamed into place, so a design whose check crashed left a trial without its recovery key.
     # Every check runs before anything is written.
     kdf = ctx.kdf if ctx.kdf is not None else DEFAULT_KDF
     weak = weak_kdf_warning(kdf)
+    from blindself.services.planning import design_warnings
+
+    # The file's name, not its path: these warnings go into the public pre-registration.
+    design, _ = design_warnings(protocol, protocol_text, start, protocol_path.name)
     warnings = (
         cleaned
         + ((f"TEST-STRENGTH SEAL: {weak}",) if weak else ())
-        + _init_warnings(directory, protocol, start, ctx)
+        + _init_warnings(directory, start, ctx)
+        + design
         + (NO_SHEET_WARNING if no_sheet else ())
     )
 
@@ -270,7 +294,7 @@ def init_trial(
         _write_private(paths.seal, sealed.data, 0o400)
         _write_private(
             paths.root / PREREGISTRATION_FILE,
-            preregistration(protocol, protocol_path.read_text(encoding="utf-8"), genesis).encode(),
+            preregistration(protocol, protocol_text, genesis, design).encode(),
             0o600,
         )
         with Store.create(paths.db, trial_id=trial_id, genesis=genesis) as store:
@@ -297,6 +321,7 @@ def init_trial(
             protocol=protocol,
             head=f"{head.seq}:{head.hash}",
             warnings=warnings,
+            start_note=start_note,
         )
         if announce is not None:
             announce(result)
@@ -315,10 +340,9 @@ def init_trial(
     return result
 
 
-def _init_warnings(
-    directory: Path, protocol: Protocol, start: date, ctx: Context
-) -> tuple[str, ...]:
-    """Things a careful person wants to hear at init; none depends on the allocation."""
+def _init_warnings(directory: Path, start: date, ctx: Context) -> tuple[str, ...]:
+    """Where and when: things a careful person wants to hear at init (the design's own
+    warnings are ``planning.design_warnings``); none depends on the allocation."""
     out = []
     if cloud_synced(directory):
         out.append(
@@ -332,9 +356,6 @@ def _init_warnings(
             f"the trial starts in the past ({start}); a commitment published today comes after "
             "those days, so it pre-registers only what is still to come"
         )
-    from blindself.services.planning import smallest_p_warnings
-
-    out.extend(smallest_p_warnings(protocol))
     return tuple(out)
 
 

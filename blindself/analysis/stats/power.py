@@ -21,7 +21,8 @@ test, ``p = (c + 1) / (B + 1)``; Phipson and Smyth 2010).  With several arms and
 own set (slow path).
 
 Below 80 % power, :mod:`blindself.analysis.stats.sizing` suggests a larger design, using
-this module's simulation.
+this module's simulation with common random numbers across sizes
+(:mod:`blindself.analysis.stats.nested`).
 
 References
 ----------
@@ -40,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from blindself.analysis.stats.assignments import count_assignments
+from blindself.analysis.stats.nested import nested_power, reference_rng
 from blindself.analysis.stats.simulation import (
     EXACT_CELLS,
     MC_DRAWS,
@@ -52,7 +54,7 @@ from blindself.analysis.stats.simulation import (
 # Re-exported: the suggestion search (sizing) owns these.
 from blindself.analysis.stats.sizing import CHECK_SIMS as CHECK_SIMS
 from blindself.analysis.stats.sizing import TARGET_POWER as TARGET_POWER
-from blindself.analysis.stats.sizing import suggest_size
+from blindself.analysis.stats.sizing import SizeSearch, no_size_text, search_size, size_text
 from blindself.protocol.model import Protocol
 from blindself.trial.schedule import Calendar, build_calendar
 
@@ -62,7 +64,8 @@ class PowerEstimate:
     """Simulated power with its binomial Monte Carlo standard error.
 
     ``design`` describes what was simulated (JSON-ready); ``suggestion`` says how large
-    the design must grow for 80 % power, None when power is already 80 % or more.
+    the design must grow for 80 % power, None when power is already 80 % or more;
+    ``target`` holds the same as JSON-ready numbers (None without a size to suggest).
     """
 
     power: float
@@ -70,6 +73,7 @@ class PowerEstimate:
     sims: int
     design: dict[str, Any]
     suggestion: str | None
+    target: dict[str, Any] | None = None
 
 
 def power_of_design(
@@ -156,15 +160,19 @@ def power_of_design(
     design = _describe(protocol, calendar, setup, effect, sd, rho)
     if len(setup.contrasts) > 1:
         design["power_any"] = float(anyone.mean())
-    suggestion = None
+    suggestion, target = None, None
     if suggest and power < TARGET_POWER:
-        suggestion = _suggest(protocol, calendar, setup, power, effect, sd, rho, sims, rng)
+        # The search has its own streams (nested.py): with a seed, the same in every run.
+        search_seed = seed if seed is not None else int(rng.integers(2**63))
+        found = _search(protocol, calendar, setup, power, effect, sd, rho, sims, search_seed)
+        suggestion, target = _suggestion(protocol, calendar, found, effect)
     return PowerEstimate(
         power=power,
         mc_se=math.sqrt(power * (1.0 - power) / sims),
         sims=sims,
         design=design,
         suggestion=suggestion,
+        target=target,
     )
 
 
@@ -231,7 +239,7 @@ def _describe(
     return design
 
 
-def _suggest(
+def _search(
     protocol: Protocol,
     calendar: Calendar,
     setup: _Setup,
@@ -240,24 +248,75 @@ def _suggest(
     sd: float,
     rho: float,
     sims: int,
-    rng: np.random.Generator,
-) -> str:
-    """The size with 80 % power (``sizing.suggest_size``), simulated on ``rng``."""
+    seed: int,
+) -> SizeSearch:
+    """The size with 80 % power (``sizing.search_size``), common random numbers from ``seed``."""
+    check_sims = min(sims, CHECK_SIMS)
 
-    def power_at(bigger: Protocol, check_sims: int) -> float:
-        check = _setup(bigger, build_calendar(bigger, calendar.start), rng)
-        hit, _ = _simulate(check, effect, sd, rho, check_sims, rng, None)
-        return float(hit.mean())
+    def power_at(bigger: Protocol, size: int) -> float:
+        check = _setup(bigger, build_calendar(bigger, calendar.start), reference_rng(seed, size))
+        return nested_power(
+            check, effect=effect, sd=sd, rho=rho, sims=check_sims, seed=seed, size=size
+        )
 
     first = setup.contrasts[0]
-    return suggest_size(
+    return search_size(
         protocol,
         power_at,
         power=power,
         effect=effect,
-        sims=sims,
+        sims=check_sims,
         alpha=setup.alpha,
         alternative=setup.alternative,
         contrasts=len(setup.contrasts),
         p_floor=_p_floor(setup.alternative, first.size) if first.rows is not None else 0.0,
     )
+
+
+def _suggestion(
+    protocol: Protocol, calendar: Calendar, found: SizeSearch, effect: float
+) -> tuple[str, dict[str, Any] | None]:
+    """The search's answer in words (with the calendar it takes) and as JSON."""
+    if found.protocol is None or found.power is None or found.size is None:
+        return no_size_text(protocol, found, effect), None
+    bigger = build_calendar(found.protocol, calendar.start)
+    days = len(bigger.days)
+    dose_days = sum(1 for d in bigger.days if d.is_dose)
+    key = "blocks" if protocol.design.kind == "blocks" else "counts"
+    unit = "blocks" if key == "blocks" else "periods of the first active arm"
+    below = ""
+    if found.below is not None and found.below_power is not None:
+        below = f"; at {found.below}: {found.below_power:.3f}"
+    se = found.mc_se or 0.0
+    text = found.note + (
+        f"About {size_text(found.protocol)} (now {size_text(protocol)}) reach 80 % power: "
+        f"{days} days ({weeks(days)}) including the baseline, {dose_days} dose days. "
+        f"Simulated power at {found.size}: {found.power:.3f} (Monte Carlo SE {se:.3f}, "
+        f"{found.sims} trials{below}); another seed may move the answer by about "
+        f"{found.size_se or 0:.1f} {unit}. Change design.{key} and run power again."
+    )
+    target = {
+        "size": found.size,
+        key: found.protocol.design.blocks
+        if key == "blocks"
+        else dict(found.protocol.design.counts),
+        "days": days,
+        "weeks": round(days / 7, 1),
+        "dose_days": dose_days,
+        "power": found.power,
+        "mc_se": se,
+        "sims": found.sims,
+        "below": found.below,
+        "below_power": found.below_power,
+        "size_se": found.size_se,
+    }
+    return text, target
+
+
+def weeks(days: int) -> str:
+    """A length in days as weeks people read ("about 32 weeks"; "3 weeks")."""
+    if days % 7 == 0:
+        n = days // 7
+        return f"{n} week" + ("" if n == 1 else "s")
+    n = max(1, round(days / 7))
+    return f"about {n} week" + ("" if n == 1 else "s")

@@ -1,22 +1,29 @@
 """How large a design must grow for 80 % power: the suggestion of ``blindself power``.
 
-:func:`suggest_size` extrapolates the simulated power with a normal approximation, then
-searches the number of blocks (or periods per arm) with cheap simulations supplied by
-:mod:`blindself.analysis.stats.power`, within the protocol's limits.
+:func:`search_size` extrapolates the simulated power with a normal approximation, then
+searches the number of blocks (or periods per arm) by doubling and bisection, within the
+protocol's limits.  The power at each candidate size comes from
+:mod:`blindself.analysis.stats.power` with common random numbers across sizes
+(:mod:`blindself.analysis.stats.nested`), so a seed fixes the answer and neighbouring sizes
+differ by their added periods, not by fresh Monte Carlo noise (docs/design.md#power).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from statistics import NormalDist
 
 from blindself.protocol.model import Protocol
 
 TARGET_POWER = 0.8
-# Simulated trials per candidate size when searching for 80 % power.
-CHECK_SIMS = 400
+# The most simulated trials per candidate size when searching for 80 % power: with common
+# random numbers the answer's Monte Carlo error is about one block at this number.
+CHECK_SIMS = 2000
 _NORMAL = NormalDist()
+# The smallest simulated power the first guess extrapolates from.
+_EXTRAPOLATE_FROM = 0.2
 # Protocol limits (protocol.py): design.blocks <= 500, design.counts <= 1000 per arm.
 _MAX_BLOCKS = 500
 _MAX_COUNT = 1000
@@ -53,14 +60,42 @@ def _max_complete(protocol: Protocol) -> int:
     return max(size, _MAX_COUNT * size // biggest)
 
 
-def _size_text(protocol: Protocol) -> str:
+def size_text(protocol: Protocol) -> str:
     d = protocol.design
     if d.kind == "blocks":
         return f"{d.blocks} blocks"
     return ", ".join(f"{n} {a}" for a, n in d.counts) + " periods"
 
 
-def suggest_size(
+@dataclass(frozen=True)
+class SizeSearch:
+    """The outcome of :func:`search_size`.
+
+    ``protocol`` is the resized design reaching 80 % (None: beyond the protocol's limits,
+    or no positive effect); ``power`` its simulated power over ``sims`` trials; ``below`` the
+    next smaller size searched and ``below_power`` its power (None when not simulated);
+    ``note`` says why the current size cannot reach alpha (or is empty); ``size_se`` is the
+    Monte Carlo SE of ``power`` turned into sizes through the normal approximation's slope
+    (how far another seed may move the answer).
+    """
+
+    protocol: Protocol | None
+    size: int | None
+    power: float | None
+    sims: int
+    below: int | None
+    below_power: float | None
+    note: str
+    size_se: float | None = None
+
+    @property
+    def mc_se(self) -> float | None:
+        if self.power is None:
+            return None
+        return math.sqrt(self.power * (1.0 - self.power) / self.sims)
+
+
+def search_size(
     protocol: Protocol,
     power_at: Callable[[Protocol, int], float],
     *,
@@ -71,24 +106,25 @@ def suggest_size(
     alternative: str,
     contrasts: int,
     p_floor: float,
-) -> str:
+) -> SizeSearch:
     """The smallest size with 80 % power: a normal extrapolation, then a search.
 
     Power of a shift test is about ``Phi(lambda - z_alpha)`` with ``lambda`` growing as
-    the square root of the number of periods, which gives a first guess; cheap
-    simulations (``CHECK_SIMS`` trials per size) double it until 80 % is reached and
-    bisect back.  The answer carries their Monte Carlo error, so it is approximate.
+    the square root of the number of periods, which gives a first guess; simulations at
+    candidate sizes double it until 80 % is reached and bisect back to the smallest size
+    that reaches it.
 
     Parameters
     ----------
     protocol : Protocol
         The design as simulated.
     power_at : callable
-        ``power_at(resized_protocol, n_sims)``: the simulated power of the first contrast.
+        ``power_at(resized_protocol, size)``: the simulated power of the first contrast,
+        with streams common to every size (the same call twice gives the same figure).
     power, effect : float
         The simulated power of ``protocol`` and the effect it was simulated with.
     sims : int
-        Simulated trials behind ``power`` (the search uses at most ``CHECK_SIMS``).
+        Simulated trials per candidate size.
     alpha, alternative : float, str
         The protocol's significance level and alternative.
     contrasts : int
@@ -96,36 +132,36 @@ def suggest_size(
     p_floor : float
         The smallest p the first contrast's reference set can give (0 when unknown).
     """
-    current = _size_text(protocol)
-    if effect <= 0:
-        return (
-            f"With {'no' if effect == 0 else 'a harmful'} effect, power stays at or below "
-            "alpha whatever the size of the design."
-        )
+    current = size_text(protocol)
     k = contrasts
-    reachable = p_floor * k <= alpha
-    why = ""
-    if not reachable:
+    note = ""
+    if p_floor * k > alpha:
         need = (
             f"the {alpha / k:g} that Holm's correction over {k} contrasts needs first"
             if k > 1
             else f"alpha = {alpha:g}"
         )
-        why = f"At {current} the smallest p is {p_floor:.3g}, above {need}. "
+        note = f"At {current} the smallest p is {p_floor:.3g}, above {need}. "
+    if effect <= 0:
+        return SizeSearch(None, None, None, sims, None, None, note)
     size = _size(protocol)
     top = _MAX_BLOCKS if protocol.design.kind == "blocks" else _max_complete(protocol)
+    one_sided = alpha / k if alternative == "greater" else alpha / (2 * k)
+    z_alpha = _NORMAL.inv_cdf(1 - one_sided)
     guess = 2 * size
-    if reachable:
-        one_sided = alpha / k if alternative == "greater" else alpha / (2 * k)
-        z_alpha = _NORMAL.inv_cdf(1 - one_sided)
-        lam = z_alpha + _NORMAL.inv_cdf(max(power, 0.5 / sims))
-        if lam > 0.5:  # power clearly above alpha: the extrapolation means something
-            factor = ((z_alpha + _NORMAL.inv_cdf(TARGET_POWER)) / lam) ** 2
-            guess = max(size + 1, math.ceil(size * min(factor, 1e4)))
-    check_sims = min(sims, CHECK_SIMS)
+    # Near alpha (small designs, discrete p-values) the extrapolation overshoots by far:
+    # there the search doubles instead.
+    if not note and power >= _EXTRAPOLATE_FROM:
+        lam = z_alpha + _NORMAL.inv_cdf(power)
+        factor = ((z_alpha + _NORMAL.inv_cdf(TARGET_POWER)) / lam) ** 2
+        guess = max(size + 1, math.ceil(size * min(factor, 1e4)))
+
+    seen: dict[int, float] = {}
 
     def power_of_size(n: int) -> float:
-        return power_at(_with_size(protocol, n) or protocol, check_sims)
+        if n not in seen:
+            seen[n] = power_at(_with_size(protocol, n) or protocol, n)
+        return seen[n]
 
     lo, hi = size, min(guess, top)
     got = power_of_size(hi) if hi > size else 0.0
@@ -133,23 +169,59 @@ def suggest_size(
         lo, hi = hi, min(2 * hi, top)
         got = power_of_size(hi)
     if got < TARGET_POWER:
-        return why + (
-            f"More than the protocol's limit ({_MAX_BLOCKS} blocks or {_MAX_COUNT} periods "
-            f"per arm) would be needed for 80 % power (now {current}): expect a larger "
-            "effect or less noise."
-        )
+        return SizeSearch(None, None, None, sims, top, got, note)
+    # Between a size below 80 % and one above, interpolate where probit(power) is linear
+    # in sqrt(size) (the normal approximation) and simulate that size and its neighbour
+    # toward the other end; a bisection step follows whenever that leaves a bracket.  The
+    # bracket ends as two neighbouring simulated sizes.
+    levels = {**seen, size: seen.get(size, power)}
+    interpolate = True
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        at_mid = power_of_size(mid)
-        if at_mid >= TARGET_POWER:
-            hi, got = mid, at_mid
-        else:
-            lo = mid
+        if interpolate:
+            mid = _interpolate(lo, levels[lo], hi, levels[hi], sims) or mid
+        for _ in range(2 if interpolate else 1):
+            mid = min(max(mid, lo + 1), hi - 1)
+            levels[mid] = power_of_size(mid)
+            if levels[mid] >= TARGET_POWER:
+                hi, mid = mid, mid - 1
+            else:
+                lo, mid = mid, mid + 1
+            if hi - lo <= 1:
+                break
+        interpolate = not interpolate
     # hi was simulated, so it is within the protocol's limits.
-    target = _with_size(protocol, hi) or protocol
-    key = "blocks" if protocol.design.kind == "blocks" else "counts"
-    return why + (
-        f"About {_size_text(target)} (now {current}) reach 80 % power: approximate, from "
-        f"a search with {check_sims} simulated trials per size (power there {got:.2f}). "
-        f"Change design.{key} and run power again."
+    got = seen[hi]
+    # Power ~ Phi(lambda - z_alpha) with lambda ~ sqrt(n): dP/dn = phi(.) * lambda / (2 n).
+    z = _NORMAL.inv_cdf(min(max(got, 1e-6), 1 - 1e-6))
+    slope = _NORMAL.pdf(z) * max(z + z_alpha, 1e-6) / (2 * hi)
+    size_se = math.sqrt(got * (1 - got) / sims) / slope
+    return SizeSearch(
+        _with_size(protocol, hi) or protocol, hi, got, sims, lo, seen.get(lo), note, size_se
+    )
+
+
+def _interpolate(lo: int, p_lo: float, hi: int, p_hi: float, sims: int) -> int | None:
+    """The size where probit(power), linear in sqrt(size) through both points, is 0.8."""
+    clip = 0.5 / sims
+    f_lo = _NORMAL.inv_cdf(min(max(p_lo, clip), 1 - clip))
+    f_hi = _NORMAL.inv_cdf(min(max(p_hi, clip), 1 - clip))
+    if f_hi <= f_lo:
+        return None
+    x_lo, x_hi = math.sqrt(lo), math.sqrt(hi)
+    x = x_lo + (_NORMAL.inv_cdf(TARGET_POWER) - f_lo) * (x_hi - x_lo) / (f_hi - f_lo)
+    return round(x * x)
+
+
+def no_size_text(protocol: Protocol, found: SizeSearch, effect: float) -> str:
+    """What to say when ``found`` holds no size."""
+    if effect <= 0:
+        return found.note + (
+            f"With {'no' if effect == 0 else 'a harmful'} effect, power stays at or below "
+            "alpha whatever the size of the design."
+        )
+    return found.note + (
+        f"More than the protocol's limit ({_MAX_BLOCKS} blocks or {_MAX_COUNT} periods "
+        f"per arm) would be needed for 80 % power (now {size_text(protocol)}): expect a "
+        "larger effect or less noise."
     )

@@ -71,6 +71,7 @@ __all__ = [
     "commitment",
     "generate_passphrase",
     "open_seal",
+    "passphrase_problem",
     "seal",
     "sealed_size",
     "weak_kdf_warning",
@@ -126,12 +127,10 @@ def seal(
     check_public(trial_id, protocol_hash, padded_length)
     if len(plaintext) > padded_length:
         raise ValueError(f"plaintext of {len(plaintext)} bytes exceeds padded_length")
+    problem = passphrase_problem(passphrase)
+    if problem is not None:
+        raise SealError(problem)
     secret = _passphrase_bytes(passphrase)
-    if len(secret.decode("utf-8")) < MIN_PASSPHRASE_CHARS:
-        raise SealError(
-            f"the passphrase is too short: use at least {MIN_PASSPHRASE_CHARS} characters "
-            "(or --generate-passphrase)"
-        )
     data_key = source.token_bytes(KEY_BYTES)
     nonce = source.token_bytes(NONCE_BYTES)
     salt = source.token_bytes(SALT_BYTES)
@@ -326,6 +325,25 @@ def _wrap(
 
 
 # -- inputs -------------------------------------------------------------------------------
+
+
+def passphrase_problem(passphrase: str) -> str | None:
+    """Why ``seal`` would refuse this passphrase, in one sentence; None when it is fine.
+
+    The one rule, asked by ``init``'s prompt before the confirmation prompt (issue 16) and
+    enforced by ``seal``.
+    """
+    text = unicodedata.normalize("NFC", passphrase).strip()
+    if len(text) < MIN_PASSPHRASE_CHARS:
+        return (
+            f"the passphrase is too short: use at least {MIN_PASSPHRASE_CHARS} characters, "
+            "not counting spaces at either end (or --generate-passphrase)"
+        )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "the passphrase is not valid text; type it again"
+    return None
 
 
 def _passphrase_bytes(passphrase: str) -> bytes:

@@ -1,0 +1,186 @@
+"""The power check of ``plan`` and ``init``: will this design find anything? (issue 16)
+
+It simulates the design's own randomization test exactly as ``blindself power`` does with its
+defaults (``--rho 0.3 --sims 1000 --seed 1``), at the protocol's stated effect: the primary
+outcome's ``mcid``, else a ninth of its scale (1 point on 1-10).  The day-to-day SD is
+assumed to be a sixth of the scale (1.5 on 1-10; Gwern's 2012-13 LSD microdosing ratings had
+SD 0.72 on a 1-5 scale, a 5.6th of it).  Below 50 % power it warns in words and says how
+many blocks (and days, weeks) reach 80 %.  Every figure it states is the simulation's: the
+same command reproduces it (docs/design.md#power-check).
+
+The result depends only on the design, never on the allocation, so it is the same for every
+draw (blinding) and is cached for the life of the process (tests run init many times).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+from blindself.protocol.model import Protocol
+from blindself.trial.schedule import build_calendar
+from blindself.wording import count
+
+#: The defaults of ``blindself power`` (cli/setup.py); tests check that both agree.
+RHO = 0.3
+SIMS = 1000
+SEED = 1
+#: Below this power ``plan`` and ``init`` warn that the design will probably find nothing.
+WARN_BELOW = 0.5
+#: The default effect and SD as fractions of the primary outcome's scale.
+EFFECT_OF_SCALE = 1 / 9
+SD_OF_SCALE = 1 / 6
+#: ``blindself power`` simulates on a calendar from this Monday; so does the check.
+SIMULATION_START = date(2000, 1, 3)
+
+
+@dataclass(frozen=True)
+class PowerCheck:
+    """What the check found; ``warning`` is None at 50 % power or more."""
+
+    effect: float
+    effect_source: str
+    sd: float
+    rho: float
+    sims: int
+    seed: int
+    power: float
+    mc_se: float
+    target: dict[str, Any] | None
+    warning: str | None
+
+    def line(self, protocol_name: str) -> str:
+        """One line for ``plan``: the figure and how to reproduce it."""
+        return (
+            f"Power: {self.power:.2f} (Monte Carlo SE {self.mc_se:.3f}) to detect "
+            f"{self._effect_words()}, assuming a day-to-day SD of {self.sd:g}; vary it: "
+            f"{self.command(protocol_name)}"
+        )
+
+    def command(self, protocol_name: str) -> str:
+        return f"blindself power {protocol_name} --effect {self.effect:g} --sd {self.sd:g}"
+
+    def _effect_words(self) -> str:
+        return f"a {self.effect:g}-point improvement {self.effect_source}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "effect": self.effect,
+            "effect_source": self.effect_source,
+            "sd": self.sd,
+            "rho": self.rho,
+            "sims": self.sims,
+            "seed": self.seed,
+            "power": self.power,
+            "mc_se": self.mc_se,
+            "target": self.target,
+            "warning": self.warning,
+        }
+
+
+def assumed(protocol: Protocol) -> tuple[float, str, float]:
+    """The effect the check simulates, where it comes from, and the assumed SD."""
+    primary = protocol.primary
+    lo, hi = primary.scale
+    sd = float(f"{(hi - lo) * SD_OF_SCALE:.2g}")
+    if primary.mcid is not None:
+        return primary.mcid, f"in {primary.name} (its mcid)", sd
+    effect = float(f"{(hi - lo) * EFFECT_OF_SCALE:.2g}")
+    return effect, f"in {primary.name} (no mcid: a ninth of its scale)", sd
+
+
+def check_power(protocol: Protocol, start: date, name: str = "PROTOCOL") -> PowerCheck:
+    """Simulate the design's power at its stated effect; warn below 50 %.
+
+    ``start`` only turns the suggested size into calendar days; ``name`` is the protocol
+    file as the user gave it, for the command that reproduces the figures.
+    """
+    effect, source, sd = assumed(protocol)
+    result = _simulated(_design_only(protocol), effect, sd)
+    power, mc_se, target, unit = result
+    warning = None
+    if power < WARN_BELOW:
+        warning = _warning(protocol, start, power, mc_se, target, effect, source, sd, unit)
+        warning += (
+            f". Check with your own SD: blindself power {name} --effect {effect:g} --sd {sd:g} "
+            "(its --help says how to estimate it)"
+        )
+    return PowerCheck(effect, source, sd, RHO, SIMS, SEED, power, mc_se, target, warning)
+
+
+def _design_only(protocol: Protocol) -> Protocol:
+    """The protocol without what cannot change the power (the cache's key)."""
+    return replace(
+        protocol,
+        title="",
+        question="",
+        description="",
+        timezone=None,
+        outcomes=(protocol.primary,),
+        stop_rules=(),
+        source="",
+        sha256="",
+    )
+
+
+@lru_cache(maxsize=64)
+def _simulated(
+    protocol: Protocol, effect: float, sd: float
+) -> tuple[float, float, dict[str, Any] | None, str]:
+    from blindself.analysis.stats.power import power_of_design
+
+    calendar = build_calendar(protocol, SIMULATION_START)
+    estimate = power_of_design(
+        protocol,
+        calendar,
+        effect=effect,
+        sd=sd,
+        rho=RHO,
+        sims=SIMS,
+        seed=SEED,
+        suggest=True,
+    )
+    # Only the figures, never the text: the warning is phrased here.
+    unit = "blocks" if protocol.design.kind == "blocks" else "counts"
+    target = None if estimate.target is None else dict(estimate.target)
+    if estimate.power >= WARN_BELOW:
+        target = None
+    return estimate.power, estimate.mc_se, target, unit
+
+
+def _warning(
+    protocol: Protocol,
+    start: date,
+    power: float,
+    mc_se: float,
+    target: dict[str, Any] | None,
+    effect: float,
+    source: str,
+    sd: float,
+    unit: str,
+) -> str:
+    from blindself.analysis.stats.sizing import size_text
+
+    head = (
+        f"this design will probably find nothing: power {power:.2f} (Monte Carlo SE "
+        f"{mc_se:.3f}) to detect a {effect:g}-point improvement {source}, assuming a "
+        f"day-to-day SD of {sd:g} (a sixth of the scale)"
+    )
+    if target is None:
+        more = "; even the protocol's largest design would not reach 80 % at this effect"
+    else:
+        if unit == "blocks":
+            bigger = replace(protocol, design=replace(protocol.design, blocks=target["blocks"]))
+        else:
+            counts = tuple(target["counts"].items())
+            bigger = replace(protocol, design=replace(protocol.design, counts=counts))
+        days = len(build_calendar(bigger, start).days)
+        from blindself.analysis.stats.power import weeks
+
+        more = (
+            f". About {size_text(bigger)} ({count(days, 'day')}, {weeks(days)}; now "
+            f"{size_text(protocol)}) reach 80 % power (simulated: {target['power']:.2f})"
+        )
+    return head + more
