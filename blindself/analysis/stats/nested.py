@@ -66,18 +66,29 @@ def nested_power(
     hits = 0
     for batch, start in enumerate(range(0, sims, BATCH)):
         n = min(BATCH, sims - start)
-        gen = np.random.default_rng([seed, batch])
-        draws = np.empty((n, n_periods, 1 + pd))
-        for p in range(n_periods):
-            draws[:, p, :] = gen.standard_normal((n, 1 + pd))
-        obs = _allocation(setup, draws[:, :, 0])
-        noise = _ar1_from(draws[:, :, 1:].reshape(n, -1), setup.gaps, sd, rho)
+        obs, noise = trials(setup, sd=sd, rho=rho, seed=seed, batch=batch, n=n)
         y = noise.reshape(n, n_periods, pd) + effect * is_active[obs][:, :, None]
-        for lo in range(0, n, _chunk(setup)):
-            hi = min(n, lo + _chunk(setup))
-            first, _ = _significant(setup, obs[lo:hi], y[lo:hi], unused)
+        step = _chunk(setup)
+        for lo in range(0, n, step):
+            first, _ = _significant(setup, obs[lo : lo + step], y[lo : lo + step], unused)
             hits += int(first.sum())
     return hits / sims
+
+
+def trials(
+    setup: _Setup, *, sd: float, rho: float, seed: int, batch: int, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Batch ``batch`` of ``n`` simulated trials: allocations (trials x periods) and AR(1)
+    noise (trials x dose days).  A design's first periods get the same keys and noise
+    whatever follows them, so a block design's first blocks get the same allocation."""
+    n_periods, pd = setup.days.shape
+    gen = np.random.default_rng([seed, batch])
+    draws = np.empty((n, n_periods, 1 + pd))
+    for p in range(n_periods):
+        draws[:, p, :] = gen.standard_normal((n, 1 + pd))
+    obs = _allocation(setup, draws[:, :, 0])
+    noise = _ar1_from(draws[:, :, 1:].reshape(n, -1), setup.gaps, sd, rho)
+    return obs, noise
 
 
 def _allocation(setup: _Setup, keys: np.ndarray) -> np.ndarray:
