@@ -26,5 +26,21 @@ def count(n: float, singular: str, plural: str | None = None) -> str:
     >>> count(1, "container"), count(3, "dose day"), count(1.0, "point"), count(0.5, "point")
     ('1 container', '3 dose days', '1 point', '0.5 points')
     """
-    shown = f"{n:,}" if isinstance(n, int) else f"{n:g}"
+    shown = str(n) if isinstance(n, int) else f"{n:g}"
     return f"{shown} {noun(n, singular, plural)}"
+
+
+def counted(value: object, singular: str, plural: str | None = None) -> str:
+    """:func:`count` for a value a template holds as display text ("3", "-").
+
+    A whole number (as text too) gets its noun; anything else keeps the plural.
+
+    >>> counted("1", "period"), counted(2, "period"), counted("-", "period")
+    ('1 period', '2 periods', '- periods')
+    """
+    text = str(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return count(value, singular, plural)
+    if text.isdigit():
+        return count(int(text), singular, plural)
+    return f"{text} {noun(2, singular, plural)}"

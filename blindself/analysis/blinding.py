@@ -13,6 +13,7 @@ from blindself.analysis.dataset import DayRow, TrialData
 from blindself.analysis.secondary import ReferenceLookup, as_float, as_pair, attempt
 from blindself.analysis.stats import blinding
 from blindself.analysis.stats.guesses import guess_independence_p
+from blindself.wording import count
 
 
 def blinding_section(
@@ -36,7 +37,10 @@ def blinding_section(
                 other += 1
     if other:
         # e.g. a CSV guess naming the open no-capsule arm on a blinded day
-        notes.append(f"{other} guesses naming no blinded arm were left out")
+        notes.append(
+            f"{count(other, 'guess', 'guesses')} naming no blinded arm "
+            f"{'was' if other == 1 else 'were'} left out"
+        )
     periods = sorted(last)
     actual = [last[p].arm or "" for p in periods]
     guesses = [last[p].guess or "" for p in periods]

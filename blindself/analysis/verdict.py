@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from blindself.wording import count
+
 
 def verdict(report: dict[str, Any]) -> dict[str, Any]:
     """The verdict block of report.json: ``text``, ``sentences``, ``findings``, ``caveats``."""
@@ -217,11 +219,13 @@ def blinding_judgement(bl: dict[str, Any]) -> tuple[str, str]:
     if p_b is None or definite == 0:
         if unsure:
             return "untestable", (
-                f"Blinding could not be tested: all {unsure} guesses were 'unsure' "
+                "Blinding could not be tested: "
+                + (f"all {unsure} guesses were" if unsure != 1 else "the only guess was")
+                + " 'unsure' "
                 "(which itself suggests the blind held)."
             )
         return "none", "Blinding was not assessed: no guesses were recorded."
-    shown = f"You guessed {right} of {definite} periods right" + (
+    shown = f"You guessed {right} of {count(definite, 'period')} right" + (
         f" ({unsure} more answered 'unsure')" if unsure else ""
     )
     james = bl.get("james") or {}

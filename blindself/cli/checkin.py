@@ -21,6 +21,7 @@ from blindself.cli.options import (
     trial_option,
 )
 from blindself.errors import BlindselfError
+from blindself.wording import count
 
 if TYPE_CHECKING:
     # --help and usage errors never need the services: imported where a command runs.
@@ -475,7 +476,8 @@ def correct(
                 "the report says whether its days stay in the comparison."
             )
     click.echo(
-        f"Swapped {result.first} and {result.second}: {len(result.seqs)} correction entries "
+        f"Swapped {result.first} and {result.second}: "
+        f"{count(len(result.seqs), 'correction entry', 'correction entries')} "
         f"({', '.join(map(str, result.seqs))}), written together"
     )
 

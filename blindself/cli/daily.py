@@ -15,6 +15,7 @@ import click
 
 from blindself.cli.options import BoundedInt, emit, output_option, service_context, trial_option
 from blindself.errors import BlindselfError, CommitmentMismatch, HeadMismatch
+from blindself.wording import count
 
 if TYPE_CHECKING:
     from blindself.services.daily import Status
@@ -42,7 +43,7 @@ def status(ctx: click.Context, trial_dir: Path, as_json: bool) -> None:
         else ("not started yet" if s.today < s.start else "trial days are over")
     )
     click.echo(f"Today {s.today}: {where} ({s.start} to {s.end})")
-    click.echo(f"Checked in: {s.checked_in} of {s.due} days due; missed: {s.missed}")
+    click.echo(f"Checked in: {s.checked_in} of {count(s.due, 'day')} due; missed: {s.missed}")
     if s.missed_dates:
         click.echo(f"Missed: {date_runs(s.missed_dates)} (blindself log shows every day)")
     if s.imported_outcomes and not s.unblinded:

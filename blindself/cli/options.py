@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from blindself.errors import BlindselfError
+from blindself.wording import count
 
 if TYPE_CHECKING:
     # --help and usage errors never need the services: imported where a command runs.
@@ -110,7 +111,7 @@ def echo_stop_rules(rules: Iterable[Any]) -> None:
     """Each protocol stop rule a recorded value met, and the two ways to stop (stderr)."""
     for rule in rules:
         click.echo(
-            f"STOP RULE MET: {rule.outcome} reached {rule.threshold:g} on {rule.days} day(s). "
+            f"STOP RULE MET: {rule.outcome} reached {rule.threshold:g} on {count(rule.days, 'day')}. "
             f"{rule.message} To stop, run: blindself unblind --early --reason TEXT, or open one "
             "container with blindself codebreak CODE --reason TEXT; to take days off and go on "
             "later: blindself pause --days N --reason TEXT.",

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from blindself.cli.options import FILE, emit, json_option, output_option, trial_option
+from blindself.wording import count
 
 
 @click.command()
@@ -25,7 +26,7 @@ def share(trial_dir: Path, output: Path | None) -> None:
     emit(
         json.dumps(bundle, indent=2, allow_nan=False) + "\n",
         output,
-        note=f" ({len(bundle['rows'])} days)",
+        note=f" ({count(len(bundle['rows']), 'day')})",
     )
 
 

@@ -21,6 +21,7 @@ from blindself.cli.options import (
     trial_option,
 )
 from blindself.errors import BlindselfError
+from blindself.wording import count
 
 
 # --------------------------------------------------------------------------- unblinding
@@ -102,7 +103,7 @@ def codebreak(
         )
     click.echo(
         "The days of these codes are left out of the blinded comparison; "
-        f"{result.still_sealed} codes stay sealed."
+        f"{count(result.still_sealed, 'code stays', 'codes stay')} sealed."
     )
 
 

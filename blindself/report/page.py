@@ -51,13 +51,17 @@ def render_html(report: dict[str, Any]) -> str:
 def _environment() -> Any:
     import jinja2
 
-    return jinja2.Environment(
+    from blindself.wording import counted
+
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("blindself.report", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["count"] = counted
+    return env
 
 
 def page_view(report: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 from blindself.report import plots
 from blindself.report.cgrc import cgrc_view
 from blindself.report.text import f, fci, fp
+from blindself.wording import count
 
 #: The forest plot shows at most this many participants (the most precise ones).
 FOREST_MAX = 40
@@ -72,13 +73,13 @@ interval (participants resampled); dashed: the observed share and 50 %.</figcapt
 
 def render_pool_text(report: Mapping[str, Any]) -> str:
     """Plain-terminal summary of a pooled report (its notes are left to the caller)."""
-    lines = [f"Pooled analysis of {report['inputs']['n_participants']} participants "
+    lines = [f"Pooled analysis of {count(report['inputs']['n_participants'], 'participant')} "
              f"({report['arms']['active']} vs {report['arms']['placebo']})"]  # fmt: skip
     lines += [f"Warning: {w}" for w in report.get("warnings", [])]
     for m in report["measures"]:
         lines.append("")
-        lines.append(f"{m['measure']}: {m['n_observations']} observations, "
-                     f"{m['n_participants']} participants")  # fmt: skip
+        lines.append(f"{m['measure']}: {count(m['n_observations'], 'observation')}, "
+                     f"{count(m['n_participants'], 'participant')}")  # fmt: skip
         for label, est, ci, p in _rows(m):
             lines.append(f"  {label:<34} {est:>9} {ci:>20}  p {p}")
         if m.get("guess_note"):
@@ -120,7 +121,8 @@ def _heterogeneity(m: Mapping[str, Any]) -> str:
     meta = m["meta_analysis"]
     if meta is None:
         return str(m.get("meta_note") or "")
-    return (f"meta-analysis over {meta['k']} of {meta['n_both_arms']} participants with both "
+    return (f"meta-analysis over {meta['k']} of "
+            f"{count(meta['n_both_arms'], 'participant')} with both "
             f"arms ({meta['method']}): tau^2 {f(meta['tau2'])}, I^2 "
             f"{f(100 * meta['i2'] if meta['i2'] is not None else None, 0)} %")  # fmt: skip
 
@@ -130,7 +132,7 @@ def _blinding(m: Mapping[str, Any]) -> str:
     if not b or b["correct_rate"] is None:
         return ""
     bang = b["bang"]
-    return (f"{100 * b['correct_rate']:.0f} % of {b['n_definite']} definite guesses correct vs "
+    return (f"{100 * b['correct_rate']:.0f} % of {count(b['n_definite'], 'definite guess', 'definite guesses')} correct vs "
             f"{100 * b['chance_rate']:.0f} % for a guesser who knows the arm ratio (p "
             f"{fp(b['p'])}); Bang's index active {f(bang['active']['bi'])}, placebo "
             f"{f(bang['placebo']['bi'])}")  # fmt: skip
@@ -141,7 +143,7 @@ def render_pool_html(report: Mapping[str, Any]) -> str:
     arms = report["arms"]
     page = {
         "title": f"{arms['active']} vs {arms['placebo']}",
-        "subtitle": f"{report['inputs']['n_participants']} participants from "
+        "subtitle": f"{count(report['inputs']['n_participants'], 'participant')} from "
         f"{', '.join(report['inputs']['files'])}",
         "measures": [_measure(m, i) for i, m in enumerate(report["measures"])],
         "warnings": report.get("warnings", []),
@@ -167,7 +169,8 @@ def _measure(m: Mapping[str, Any], i: int) -> dict[str, Any]:
     return {
         "name": m["measure"],
         "model": m["model"],
-        "n": f"{m['n_observations']} observations from {m['n_participants']} participants",
+        "n": f"{count(m['n_observations'], 'observation')} from "
+        f"{count(m['n_participants'], 'participant')}",
         "rows": [dict(zip(("label", "est", "ci", "p"), r, strict=True)) for r in _rows(m)],
         "heterogeneity": _heterogeneity(m),
         "guess_note": m.get("guess_note") or "",

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from blindself.wording import count
+
 MISSING = "n/a"  # never a bare "-": each rendering says why a value is missing
 
 
@@ -148,7 +150,7 @@ def render_text(report: dict[str, Any]) -> str:
     lines += [f"  {x}" for x in missing_reasons(report)]
     lines.append("")
     bl = report["blinding"]
-    lines.append(f"Blinding ({bl['level']}, {bl['n_periods']} periods):")
+    lines.append(f"Blinding ({bl['level']}, {count(bl['n_periods'], 'period')}):")
     arms = bl["arms"]
     lines.append("  guess \\ actual  " + " ".join(f"{a:>10}" for a in arms))
     for g, counts in bl["table"].items():
@@ -167,10 +169,12 @@ def render_text(report: dict[str, Any]) -> str:
     a = report["adherence"]
     lines.append("")
     lines.append(
-        f"Adherence: {a['checked_in']} of {a['scheduled']} days checked in, {a['missed']} missed"
+        f"Adherence: {a['checked_in']} of {count(a['scheduled'], 'day')} checked in, "
+        f"{a['missed']} missed"
         + (f" ({a['imported_only']} with imported values)" if a.get("imported_only") else "")
         + ", "
-        f"{a['not_taken']} containers not taken, {a['codebreaks']} code-breaks."
+        f"{count(a['not_taken'], 'container')} not taken, "
+        f"{count(a['codebreaks'], 'code-break')}."
     )
     if t.get("commitment"):
         # "commitment_verified" is set only by the command rendering this report, after it
@@ -254,8 +258,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         "## Adherence",
         "",
-        f"{a['checked_in']} of {a['scheduled']} days checked in; {a['missed']} missed; "
-        f"{a['not_taken']} containers not taken; {a['codebreaks']} code-breaks.",
+        f"{a['checked_in']} of {count(a['scheduled'], 'day')} checked in; {a['missed']} missed; "
+        f"{count(a['not_taken'], 'container')} not taken; {count(a['codebreaks'], 'code-break')}.",
         "",
     ]
     out += [*map(_md, import_lines(t)), ""] if import_lines(t) else []

@@ -21,6 +21,7 @@ from blindself.protocol.loading import load_protocol
 from blindself.protocol.model import AnalysisPlan, Arm, Instrument, Outcome, Protocol
 from blindself.services.bounded import read_bounded
 from blindself.trial.scheme import Scheme
+from blindself.wording import count
 
 MAX_CSV_BYTES = 200_000_000
 MISSING = {"", "na", "nan", "null", "none", "."}
@@ -134,7 +135,8 @@ def build_data(raw: bytes, name: str, opts: AnalyzeOptions) -> tuple[TrialData, 
     skipped = len(records) - len(kept)
     if skipped:
         notes.append(
-            f"{skipped} rows whose {opts.arm_column} is not a declared arm value were skipped"
+            f"{count(skipped, 'row')} whose {opts.arm_column} is not a declared arm value "
+            f"{'was' if skipped == 1 else 'were'} skipped"
         )
     if not kept:
         raise DataError(f"{name}: no rows with {opts.arm_column} in {', '.join(mapping)}")
@@ -540,6 +542,7 @@ def _block_scheme(
     block = tuple(observed[p] for p in first)
     scheme = Scheme("blocks", arm_names, block=tuple(sorted(block)), n_blocks=len(members))
     note = (
-        f"randomized blocks from column {opts.block_column} ({len(members)} blocks of {len(first)})"
+        f"randomized blocks from column {opts.block_column} ({count(len(members), 'block')} "
+        f"of {len(first)})"
     )
     return scheme, note, block_of

@@ -30,6 +30,7 @@ from blindself.services.unblinding import unblind_trial
 from blindself.trial.checkins import CheckinRequest
 from blindself.trial.questionnaires import due_instruments
 from blindself.trial.schedule import build_calendar
+from blindself.wording import count
 
 DEMO_TEMPLATE = "microdosing-resilience.toml"
 
@@ -86,8 +87,9 @@ def run_demo(
         for codes in bags.values():
             rng.shuffle(codes)  # the physical shuffle of each bag
         echo(
-            f"2. check-ins: a simulated person rates {len(protocol.daily_outcomes)} outcomes for "
-            f"{n_days} days and answers {len(protocol.instruments)} questionnaires when due"
+            f"2. check-ins: a simulated person rates "
+            f"{count(len(protocol.daily_outcomes), 'outcome')} for {count(n_days, 'day')} and "
+            f"answers {count(len(protocol.instruments), 'questionnaire')} when due"
         )
         noise = 0.0
         period_code: dict[int, str] = {}

@@ -8,6 +8,7 @@ from pathlib import Path
 from blindself.errors import BlindselfError, TrialStateError
 from blindself.trial.folder import opened_trial
 from blindself.trial.log.chain import parse_head
+from blindself.wording import count
 
 
 @dataclass(frozen=True)
@@ -37,11 +38,12 @@ def verify_trial(
         lines = []
         if report.ok and report.anchored:
             lines.append(
-                f"log: {report.entries} entries, hash chain intact; entries 1..{anchor[0] if anchor else 0} "
+                f"log: {count(report.entries, 'entry', 'entries')}, hash chain intact; entries "
+                f"1..{anchor[0] if anchor else 0} "
                 "match the expected head (later entries are covered only by a later head)"
             )
         elif report.ok:
-            lines.append(f"log: {report.entries} entries, hash chain intact")
+            lines.append(f"log: {count(report.entries, 'entry', 'entries')}, hash chain intact")
             lines.append(
                 "log: a recomputed (re-chained) log would pass this check too; pass "
                 "--expect-head SEQ:HEX, a head kept outside this computer, to prove entries "

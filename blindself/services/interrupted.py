@@ -24,6 +24,7 @@ from pathlib import Path
 from blindself.errors import StoreError, TrialStateError
 from blindself.trial.folder import INIT_MARKER, TrialPaths
 from blindself.trial.log.store import Store
+from blindself.wording import count
 
 # Everything init itself puts in the folder (the database with its SQLite side files).
 _INIT_FILES = frozenset(
@@ -100,7 +101,7 @@ def _refusal(folder: Path, raw: dict[str, object]) -> str | None:
     except StoreError as exc:
         return f"its log cannot be read ({exc})"
     if n != 1:
-        return f"its log already holds {n - 1} entries after its setup"
+        return f"its log already holds {count(n - 1, 'entry', 'entries')} after its setup"
     return None
 
 

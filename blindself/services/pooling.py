@@ -25,6 +25,7 @@ from blindself.services.analyze import refuse_unsafe_text
 from blindself.services.bounded import read_bounded
 from blindself.services.bundle_rows import check_rows
 from blindself.services.sharing import OLD_SHARE_SCHEMAS, SHARE_SCHEMA
+from blindself.wording import count
 
 POOL_SCHEMA = "blindself-pool/1"
 MAX_INPUT_BYTES = 500_000_000
@@ -231,7 +232,7 @@ def _from_bundles(
                     long.covariates[c].append("" if v is None else str(v))
         if left_out:
             notes.append(
-                f"{path.name}: {left_out} dose days left out, as its own analysis does "
+                f"{path.name}: {count(left_out, 'dose day')} left out, as its own analysis does "
                 "(a container mix-up or a code-break)"
             )
     pooled = f"{len(paths)} bundles; dose days of the active and placebo arms are pooled"
@@ -389,7 +390,9 @@ def _from_csv(
     if i_meas < 0:
         measures = [str(opts.outcome_column)]
     for value, n in skipped.items():
-        notes.append(f"{n} rows with {opts.arm_column} = {value!r} skipped (not an arm given)")
+        notes.append(
+            f"{count(n, 'row')} with {opts.arm_column} = {value!r} skipped (not an arm given)"
+        )
     return long, measures, {"active": active, "placebo": placebo}
 
 

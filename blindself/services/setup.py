@@ -29,6 +29,7 @@ from blindself.trial.schedule import Calendar, build_calendar, scheme_of
 from blindself.trial.scheme import Scheme, draw_allocation
 from blindself.trial.seal.crypto import commitment, seal
 from blindself.trial.seal.format import DEFAULT_KDF, weak_kdf_warning
+from blindself.wording import count
 
 SHEET_SUFFIXES = (".html", ".json")
 
@@ -143,8 +144,8 @@ def preregistration(
         f"- Trial days: {genesis['start']} to {genesis['end']} ({genesis['timezone']})",
         f"- Primary outcome: {primary.name} ({primary.question}), {alternative}, "
         f"alpha {p.analysis.alpha:g}; secondary outcomes corrected by {p.analysis.correction}",
-        f"- Design: {p.design.kind}, dosing {p.design.dosing}, {p.design.period_days} dose day(s) "
-        f"per container, blinding by {'a helper' if p.design.blinding == 'helper' else 'self-shuffled envelopes'}",
+        f"- Design: {p.design.kind}, dosing {p.design.dosing}, "
+        f"{count(p.design.period_days, 'dose day')} per container, blinding by {'a helper' if p.design.blinding == 'helper' else 'self-shuffled envelopes'}",
         f"- Protocol SHA-256: {p.sha256}",
         f"- Allocation commitment (SHA-256 over the sealed allocation and a secret 256-bit nonce): "
         f"{genesis['commitment']}",

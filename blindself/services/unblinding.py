@@ -27,6 +27,7 @@ from blindself.trial.folder import Trial, opened_trial
 from blindself.trial.measures import import_summary
 from blindself.trial.progress import current_checkins, last_due_day, unblinding_open
 from blindself.trial.seal.crypto import commitment, open_seal
+from blindself.wording import count
 
 # Set on a report only by the command rendering it, after checking the revealed allocation
 # against the commitment; never stored in report.json, so no stored flag is ever shown.
@@ -196,7 +197,9 @@ def _trial_data(trial: Trial, doc: AllocationDoc, payload: dict[str, Any]) -> Tr
     imports = import_summary(entries)
     p = trial.protocol
     scheme_note = (
-        "randomized blocks of " + ", ".join(p.design.block) + f" ({p.design.blocks} blocks)"
+        "randomized blocks of "
+        + ", ".join(p.design.block)
+        + f" ({count(p.design.blocks, 'block')})"
         if p.design.kind == "blocks"
         else "complete randomization with fixed counts per arm"
     )

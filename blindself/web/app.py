@@ -19,6 +19,7 @@ from flask import Flask, Response, current_app, g, render_template, request, ses
 
 from blindself.services.context import Context
 from blindself.web.security import CSP, HEADERS, REPORT_CSP, Guard, same_secret, token_text
+from blindself.wording import counted
 
 LOG = logging.getLogger("blindself.web")
 MAX_FORM_BYTES = 64 * 1024
@@ -85,6 +86,7 @@ def create_app(
     app.before_request(_check_request)
     app.after_request(_secure_response)
     app.jinja_env.globals["csrf_token"] = csrf_token
+    app.jinja_env.filters["count"] = counted
 
     from blindself.web import views
 

@@ -46,6 +46,7 @@ from blindself.web.forms import (
     questionnaires,
     recorded_values,
 )
+from blindself.wording import count
 
 bp = Blueprint("views", __name__)
 REFUSED = 422
@@ -202,7 +203,7 @@ def _confirm(outcome: Any) -> None:
         flash(severe_notice(o), "note")
     for rule in outcome.stop_rules:
         flash(
-            f"STOP RULE MET: {rule.outcome} reached {rule.threshold:g} on {rule.days} day(s). "
+            f"STOP RULE MET: {rule.outcome} reached {rule.threshold:g} on {count(rule.days, 'day')}. "
             f"{rule.message} To stop, on the computer run: blindself unblind --early --reason "
             "TEXT, or open one container with blindself codebreak CODE --reason TEXT.",
             "stop",
