@@ -443,7 +443,12 @@ def test_csv_date_column_found_case_insensitively() -> None:
 @pytest.mark.slow
 def test_report_json_round_trips(invoke: Invoke, tmp_path: Path) -> None:
     d = tmp_path / "demo"
-    assert invoke(["demo", str(d)], make_context()).exit_code == 0
+    demo = invoke(["demo", str(d)], make_context())
+    assert demo.exit_code == 0
+    # Issue 16: the simulated effect beside what the trial found.
+    assert "Known effect of this simulated person: +1 point on mood on active dose days; the" in (
+        demo.stdout
+    )
     stored = (d / "report" / "report.json").read_text()
     r = invoke(["report", "--trial", str(d), "--format", "json"])
     assert r.exit_code == 0, r.output

@@ -180,7 +180,7 @@ def test_stop_rule_is_announced(tmp_path: Path, invoke: Invoke) -> None:
         assert r.exit_code == 0
     assert "STOP RULE MET" not in invoke(["status", "--trial", str(trial)]).stderr
     assert (
-        "STOP RULE MET: anxiety reached 9 on 2 day(s). Severe anxiety twice: stop and talk to a doctor."
+        "STOP RULE MET: anxiety reached 9 on 2 days. Severe anxiety twice: stop and talk to a doctor."
         in r.stderr
     )
     assert "blindself codebreak CODE --reason TEXT" in r.stderr

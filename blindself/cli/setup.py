@@ -317,6 +317,7 @@ def demo(ctx: click.Context, directory: Path | None, effect: float) -> None:
             directory, n = Path(f"demo-trial-{n}"), n + 1
     result = run_demo(directory, c, effect=effect, echo=click.echo)
     click.echo(result.summary, nl=False)
+    click.echo(result.known, nl=False)
     click.echo(f"Report: {result.report_html}")
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from blindself.errors import DataError
-from blindself.protocol.loading import parse_protocol
+from blindself.protocol.loading import Protocol, parse_protocol
 from blindself.protocol.model import Outcome
 from blindself.services.context import Context
 from blindself.services.daily import record_checkin
@@ -30,16 +30,19 @@ from blindself.services.unblinding import unblind_trial
 from blindself.trial.checkins import CheckinRequest
 from blindself.trial.questionnaires import due_instruments
 from blindself.trial.schedule import build_calendar
-from blindself.wording import count
+from blindself.wording import count, noun
 
 DEMO_TEMPLATE = "microdosing-resilience.toml"
 
 
 @dataclass(frozen=True)
 class DemoResult:
+    """``known`` says the simulated effect next to what the trial found (issue 16)."""
+
     directory: Path
     summary: str
     report_html: Path
+    known: str = ""
 
 
 def run_demo(
@@ -89,7 +92,8 @@ def run_demo(
         echo(
             f"2. check-ins: a simulated person rates "
             f"{count(len(protocol.daily_outcomes), 'outcome')} for {count(n_days, 'day')} and "
-            f"answers {count(len(protocol.instruments), 'questionnaire')} when due"
+            f"answers {count(len(protocol.instruments), 'questionnaire')} when due; the known "
+            f"effect: {_effect_words(effect, protocol)}"
         )
         noise = 0.0
         period_code: dict[int, str] = {}
@@ -150,7 +154,37 @@ def run_demo(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return DemoResult(
-        directory.absolute(), result.summary, directory.absolute() / "report" / "report.html"
+        directory.absolute(),
+        result.summary,
+        directory.absolute() / "report" / "report.html",
+        _known(effect, protocol.primary.name, result.report),
+    )
+
+
+def _effect_words(effect: float, protocol: Protocol) -> str:
+    """What the simulation adds on active days (see the loop in ``run_demo``)."""
+    primary = protocol.primary.name
+    return (
+        f"{effect:+g} {noun(abs(effect), 'point')} on {primary} on active dose days "
+        f"({effect / 3:+.2g} the day after, half as much on the other outcomes)"
+    )
+
+
+def _known(effect: float, primary: str, report: dict[str, Any]) -> str:
+    """The simulated effect beside the trial's estimate of it."""
+    outcome = next(o for o in report["outcomes"] if o["primary"])
+    found = "no estimate (not enough data)"
+    for c in outcome["contrasts"][:1]:
+        est, ci, p = c.get("estimate"), c.get("ci95"), c.get("p_adjusted")
+        if est is not None:
+            interval = (
+                f" (95 % interval {ci[0]:+.2f} to {ci[1]:+.2f})" if ci and None not in ci else ""
+            )
+            p_text = f", p = {p:.3g}" if p is not None else ""
+            found = f"{est:+.2f} {noun(abs(est), 'point')} on {primary}{interval}{p_text}"
+    return (
+        f"Known effect of this simulated person: {effect:+g} {noun(abs(effect), 'point')} on "
+        f"{primary} on active dose days; the trial found {found}.\n"
     )
 
 

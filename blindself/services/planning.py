@@ -103,9 +103,10 @@ class PlanResult:
         ]
         for c in self.containers():
             dose = f", {c['dose_total']:g} {c['unit'] or ''} in all" if c["dose_total"] else ""
+            held = f"{c['containers']:>3} {noun(c['containers'], 'container')},"
             lines.append(
-                f"  {c['arm']:<12} {c['containers']:>3} {noun(c['containers'], 'container'):<10}, "
-                f"{c['capsules']:>3} {noun(c['capsules'], 'capsule')}{dose}"
+                f"  {c['arm']:<12} {held:<15} {c['capsules']:>3} "
+                f"{noun(c['capsules'], 'capsule')}{dose}"
             )
         lines.append(f"Possible allocations: {_magnitude(self.allocations, 10**15)}")
         lines.append(
