@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from helpers import PASSPHRASE, SMALL_PROTOCOL, START, Invoke, make_context
 
-from blindself.analysis.stats.nested import nested_power, reference_rng, trials
+from blindself.analysis.stats.nested import nested_power, nested_setup, trials
 from blindself.analysis.stats.power import power_of_design
 from blindself.analysis.stats.simulation import _setup
 from blindself.protocol.loading import load_protocol, parse_protocol
@@ -181,6 +181,15 @@ def test_nested_trials_extend_the_smaller_design() -> None:
     assert o11.shape == (50, 22) and (o11[:, :20] == o10).all()
     assert (y11[:, :20] == y10).all()
     assert not (o11[:, 20:] == o11[:, 20:][0]).all()  # the added block is drawn too
+    # The Monte Carlo reference sets (17 and 18 blocks: past exact enumeration) nest too.
+    refs = []
+    for b in (17, 18):
+        q = replace(small, design=replace(small.design, blocks=b))
+        [c] = nested_setup(q, build_calendar(q, DAY), seed=5, size=b).contrasts
+        assert not c.exact and c.rows is not None and c.rows.shape == (1999, 2 * b)
+        refs.append(c.rows)
+    assert (refs[1][:, :34] == refs[0]).all()
+    assert (refs[0].reshape(1999, 17, 2).sum(axis=2) == 1).all()  # one active per block
 
 
 @pytest.mark.parametrize("blocks", [8, 20])
@@ -189,7 +198,7 @@ def test_nested_power_agrees_with_the_plain_simulation(blocks: int) -> None:
     p = replace(p, design=replace(p.design, blocks=blocks))
     cal = build_calendar(p, DAY)
     plain = power_of_design(p, cal, effect=1, sd=1.5, sims=3000, seed=11, suggest=False)
-    setup = _setup(p, cal, reference_rng(3, blocks))
+    setup = nested_setup(p, cal, seed=3, size=blocks)
     nested = nested_power(setup, effect=1, sd=1.5, rho=0.3, sims=2000, seed=3, size=blocks)
     se = (plain.power * (1 - plain.power) / 3000 + nested * (1 - nested) / 2000) ** 0.5
     assert abs(nested - plain.power) <= 3 * se + 1e-9, (nested, plain.power)

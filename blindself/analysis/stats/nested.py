@@ -14,6 +14,10 @@ period's arm is given by the rank of its key within its block, or within the who
 for a complete design: a uniform order of the arms' multiset) and the noise of its dose days,
 turned into AR(1) ratings over calendar days as in :mod:`blindself.analysis.stats.simulation`.
 
+The Monte Carlo reference sets are nested the same way (:func:`nested_setup`): row ``r`` of
+a larger design's set extends row ``r`` of a smaller one's, so a trial's p-value changes
+between sizes by what the added periods change, not by a fresh draw of the set.
+
 Not nested: designs with ``max_run`` (its rejection draw does not extend a shorter draw).
 There each size gets its own generator ``[seed, size]``: still reproducible, but with
 independent Monte Carlo error between sizes.
@@ -26,15 +30,22 @@ Glasserman P. (2004). *Monte Carlo Methods in Financial Engineering*, sec. 4.1
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from blindself.analysis.stats.simulation import (
     _active_mask,
     _chunk,
+    _pair_scheme,
     _Setup,
+    _setup,
     _significant,
     _simulate,
 )
+from blindself.protocol.model import Protocol
+from blindself.trial.schedule import Calendar
+from blindself.trial.scheme import Scheme
 
 # Trials per generator: fixed, so the streams do not depend on the design.
 BATCH = 100
@@ -48,13 +59,49 @@ def reference_rng(seed: int, size: int) -> np.random.Generator:
     return np.random.default_rng([seed, _REFERENCE, size])
 
 
+def nested_setup(protocol: Protocol, calendar: Calendar, *, seed: int, size: int) -> _Setup:
+    """``simulation._setup`` with Monte Carlo reference sets that extend across sizes."""
+    setup = _setup(protocol, calendar, reference_rng(seed, size))
+    scheme = setup.scheme
+    if scheme.max_run is not None:
+        return setup
+    contrasts = []
+    for c in setup.contrasts:
+        pair = _pair_scheme(scheme, c.active, c.placebo)
+        if c.rows is not None and not c.exact and pair is not None:
+            c = replace(c, rows=_nested_rows(pair, seed, c.rows.shape[0]))
+        contrasts.append(c)
+    return replace(setup, contrasts=tuple(contrasts))
+
+
+def _nested_rows(pair: Scheme, seed: int, draws: int) -> np.ndarray:
+    """``draws`` uniform allocations of a two-arm scheme as (rows x slots) "first arm on
+    the slot", drawn slot by slot from one generator so that rows extend across sizes."""
+    gen = np.random.default_rng([seed, _REFERENCE])
+    keys = np.empty((draws, pair.n_periods))
+    for j in range(pair.n_periods):
+        keys[:, j] = gen.standard_normal(draws)
+    first = pair.arms[0]
+    if pair.kind == "blocks":
+        is_first = np.array([a == first for a in pair.block])
+        blocked = keys.reshape(draws, -1, is_first.size)
+        ranks = np.argsort(np.argsort(blocked, axis=2, kind="stable"), axis=2, kind="stable")
+        out: np.ndarray = is_first[ranks].reshape(draws, -1)
+        return out
+    counts = pair.arm_counts()
+    is_first = np.repeat([True, False], [counts[first], counts[pair.arms[1]]])
+    ranks = np.argsort(np.argsort(keys, axis=1, kind="stable"), axis=1, kind="stable")
+    out = is_first[ranks]
+    return out
+
+
 def nested_power(
     setup: _Setup, *, effect: float, sd: float, rho: float, sims: int, seed: int, size: int
 ) -> float:
     """Simulated power of the first contrast, with the streams of every other size.
 
-    ``setup`` is the design at ``size`` (blocks, or the first active arm's periods); its
-    Monte Carlo reference sets should come from :func:`reference_rng`.
+    ``setup`` is the design at ``size`` (blocks, or the first active arm's periods), from
+    :func:`nested_setup` with the same ``seed``.
     """
     if setup.scheme.max_run is not None:
         rng = np.random.default_rng([seed, _UNNESTED, size])

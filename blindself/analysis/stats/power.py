@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from blindself.analysis.stats.assignments import count_assignments
-from blindself.analysis.stats.nested import nested_power, reference_rng
+from blindself.analysis.stats.nested import nested_power, nested_setup
 from blindself.analysis.stats.simulation import (
     EXACT_CELLS,
     MC_DRAWS,
@@ -254,7 +254,7 @@ def _search(
     check_sims = min(sims, CHECK_SIMS)
 
     def power_at(bigger: Protocol, size: int) -> float:
-        check = _setup(bigger, build_calendar(bigger, calendar.start), reference_rng(seed, size))
+        check = nested_setup(bigger, build_calendar(bigger, calendar.start), seed=seed, size=size)
         return nested_power(
             check, effect=effect, sd=sd, rho=rho, sims=check_sims, seed=seed, size=size
         )
