@@ -398,7 +398,7 @@ def test_csv_without_blocks_says_complete_randomization() -> None:
     data, notes = build_data(csv_bytes(rows), "x.csv", opts)
     assert data.scheme.kind == "complete"
     assert "complete randomization of days" in data.scheme_note
-    assert notes == ["1 rows whose arm is not a declared arm value were skipped"]
+    assert notes == ["1 row whose arm is not a declared arm value was skipped"]  # issue 16
     # the skipped day keeps its place in the day numbering (AR(1) distances, trend)
     assert [r.day for r in data.rows] == [0, 1, 2, 3, 4, 5, 7]
     report = analysis.analyze(data)

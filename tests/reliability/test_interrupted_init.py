@@ -137,7 +137,7 @@ def test_a_stray_marker_in_a_used_trial_is_refused_not_obeyed(tmp_path: Path) ->
     (trial / INIT_MARKER).write_text(json.dumps({"trial_id": genesis_id, "files": {}}))
     rerun = run_cli(*_init_args(protocol, trial, tmp_path / "s2.json"))
     err = assert_one_error_line(rerun)
-    assert "already holds 1 entries after its setup" in err
+    assert "already holds 1 entry after its setup" in err  # issue 16: not "1 entries"
     assert (trial / "trial.db").read_bytes() == before
 
 
