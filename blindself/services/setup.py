@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from blindself import __version__
 from blindself.errors import ProtocolError, TrialStateError
@@ -21,6 +20,7 @@ from blindself.randomness import shuffle
 from blindself.report.sheet import render_sheet, strip_order
 from blindself.services.context import Context
 from blindself.services.interrupted import clean_interrupted, fsync_dir, lock_marker
+from blindself.services.preregistration import PREREGISTRATION_FILE, preregistration
 from blindself.trial.allocation import NONCE_BYTES, AllocationDoc, Container, padded_length
 from blindself.trial.codes import ALPHABET, generate_codes
 from blindself.trial.folder import INIT_MARKER, PublicSchedule, TrialPaths, machine_timezone
@@ -29,7 +29,6 @@ from blindself.trial.schedule import Calendar, build_calendar, scheme_of
 from blindself.trial.scheme import Scheme, draw_allocation
 from blindself.trial.seal.crypto import commitment, seal
 from blindself.trial.seal.format import DEFAULT_KDF, weak_kdf_warning
-from blindself.wording import count
 
 SHEET_SUFFIXES = (".html", ".json")
 
@@ -93,7 +92,6 @@ class InitResult:
         return self.directory / PREREGISTRATION_FILE
 
 
-PREREGISTRATION_FILE = "preregistration.md"
 # F20: only init ever holds the allocation in plaintext, so a trial made without a sheet can
 # never have its containers filled; say so instead of "Next: prepare the containers".
 NO_SHEET_WARNING = (
@@ -114,59 +112,6 @@ CLOUD_MARKERS = (
     "pcloud",
     "box sync",
 )
-
-
-def preregistration(
-    protocol: Protocol,
-    protocol_text: str,
-    genesis: dict[str, Any],
-    warnings: tuple[str, ...] = (),
-) -> str:
-    """A ready pre-registration text to post publicly: protocol, commitment, date (no arm).
-
-    ``warnings`` are the design's warnings shown at init (power, counts the protocol's words
-    contradict): listed, so a stale claim in the protocol is not published silently
-    (docs/design.md#stated-counts).
-    """
-    p = protocol
-    primary = p.primary
-    alternative = (
-        "two-sided"
-        if p.analysis.alternative == "two-sided"
-        else f"one-sided: active better than placebo ({primary.better} is better)"
-    )
-    lines = [
-        f"# Pre-registration: {p.title}",
-        "",
-        f"- Question: {p.question}",
-        f"- Trial id: {genesis['trial_id']}",
-        f"- Registered: {str(genesis['created_at'])[:10]} (blindself {genesis['tool_version']})",
-        f"- Trial days: {genesis['start']} to {genesis['end']} ({genesis['timezone']})",
-        f"- Primary outcome: {primary.name} ({primary.question}), {alternative}, "
-        f"alpha {p.analysis.alpha:g}; secondary outcomes corrected by {p.analysis.correction}",
-        f"- Design: {p.design.kind}, dosing {p.design.dosing}, "
-        f"{count(p.design.period_days, 'dose day')} per container, blinding by {'a helper' if p.design.blinding == 'helper' else 'self-shuffled envelopes'}",
-        f"- Protocol SHA-256: {p.sha256}",
-        f"- Allocation commitment (SHA-256 over the sealed allocation and a secret 256-bit nonce): "
-        f"{genesis['commitment']}",
-        "",
-        "At unblinding the allocation is opened and must hash to this commitment; "
-        "`blindself verify --expect-commitment HEX` checks it.",
-        "",
-    ]
-    if warnings:
-        lines += ["## Warnings shown at registration", ""]
-        lines += [f"- {w[0].upper()}{w[1:]}" for w in warnings]
-        lines.append("")
-    lines += [
-        "## Protocol",
-        "",
-        "```toml",
-        protocol_text.rstrip(),
-        "```",
-        "",
-    ]
-    return "\n".join(lines)
 
 
 def cloud_synced(directory: Path) -> bool:
