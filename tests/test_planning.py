@@ -314,3 +314,20 @@ def test_no_template_leans_on_another_for_its_safety_text() -> None:
     safety = weekly.split("# Safety:")[1].split("\n\n")[0]
     for needed in ("lithium", "MAOIs", "psychosis", "no medical or legal advice"):
         assert needed in safety
+
+
+def test_a_design_too_slow_to_simulate_at_every_plan_says_so(
+    tmp_path: Path, invoke: Invoke
+) -> None:
+    """Three arms under max_run need a reference set per simulated trial: 5 s of CPU for the
+    placebo-response template with max_run = 2, 6 s at 40 dose-response blocks, measured;
+    plan and init skip the check and say how to run it."""
+    path = tmp_path / "pr.toml"
+    text = (PROTOCOLS / "placebo-response.toml").read_text()
+    path.write_text(re.sub(r"(?m)^(blinding = .*)$", r"\1\nmax_run = 2", text, count=1))
+    r = invoke(["plan", str(path), "--start", DAY.isoformat()])
+    assert r.exit_code == 0, r.output
+    assert "Power: not simulated here for a design with more than two arms and max_run" in r.stdout
+    assert f"run: blindself power {path} --effect E --sd S" in r.stdout
+    data = json.loads(invoke(["plan", str(path), "--json", "--start", DAY.isoformat()]).stdout)
+    assert data["power"] is None

@@ -33,7 +33,7 @@ class PlanResult:
     p_min_two_sided: float
     p_min_one_sided: float
     warnings: tuple[str, ...]
-    power: PowerCheck
+    power: PowerCheck | None
     start_note: str | None = None
     protocol_name: str = "PROTOCOL"
 
@@ -69,7 +69,7 @@ class PlanResult:
             "allocations": self.allocations,
             "p_min": {"two-sided": self.p_min_two_sided, "one-sided": self.p_min_one_sided},
             "warnings": list(self.warnings),
-            "power": self.power.to_json(),
+            "power": None if self.power is None else self.power.to_json(),
             "start_note": self.start_note,
             "calendar": [
                 {
@@ -113,7 +113,11 @@ class PlanResult:
             f"Smallest attainable p: {_tiny(self.p_min_two_sided)} two-sided, "
             f"{_tiny(self.p_min_one_sided)} one-sided"
         )
-        if self.power.warning is None:  # else the warning states the same figures
+        if self.power is None:
+            from blindself.services.power_check import not_simulated
+
+            lines.append(not_simulated(self.protocol_name))
+        elif self.power.warning is None:  # else the warning states the same figures
             lines.append(self.power.line(self.protocol_name))
         lines += [f"Warning: {w}" for w in self.warnings]
         if p.instruments:
@@ -188,7 +192,7 @@ def default_start(protocol: Protocol, today: date) -> tuple[date, str]:
 
 def design_warnings(
     protocol: Protocol, text: str, start: date, name: str
-) -> tuple[tuple[str, ...], PowerCheck]:
+) -> tuple[tuple[str, ...], PowerCheck | None]:
     """What ``plan`` and ``init`` warn about the design (none depends on the allocation):
     an unreachable alpha, power below 50 %, and counts the protocol's words contradict."""
     from blindself.services.claims import claims_warning, stated_counts
@@ -196,7 +200,7 @@ def design_warnings(
 
     warnings = list(smallest_p_warnings(protocol))
     check = check_power(protocol, start, name)
-    if check.warning:
+    if check is not None and check.warning:
         warnings.append(check.warning)
     stale = claims_warning(stated_counts(protocol, text, build_calendar(protocol, start)))
     if stale:

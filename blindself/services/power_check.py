@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from blindself.protocol.model import Protocol
-from blindself.trial.schedule import build_calendar
+from blindself.trial.schedule import build_calendar, scheme_of
 from blindself.wording import count
 
 #: The defaults of ``blindself power`` (cli/setup.py); tests check that both agree.
@@ -91,12 +91,15 @@ def assumed(protocol: Protocol) -> tuple[float, str, float]:
     return effect, f"in {primary.name} (no mcid: a ninth of its scale)", sd
 
 
-def check_power(protocol: Protocol, start: date, name: str = "PROTOCOL") -> PowerCheck:
+def check_power(protocol: Protocol, start: date, name: str = "PROTOCOL") -> PowerCheck | None:
     """Simulate the design's power at its stated effect; warn below 50 %.
 
     ``start`` only turns the suggested size into calendar days; ``name`` is the protocol
-    file as the user gave it, for the command that reproduces the figures.
+    file as the user gave it, for the command that reproduces the figures.  None for a
+    design whose simulation takes minutes (:func:`too_slow`): ``power`` still runs it.
     """
+    if too_slow(protocol):
+        return None
     effect, source, sd = assumed(protocol)
     result = _simulated(_design_only(protocol), effect, sd)
     power, mc_se, target, unit = result
@@ -108,6 +111,23 @@ def check_power(protocol: Protocol, start: date, name: str = "PROTOCOL") -> Powe
             "(its --help says how to estimate it)"
         )
     return PowerCheck(effect, source, sd, RHO, SIMS, SEED, power, mc_se, target, warning)
+
+
+def too_slow(protocol: Protocol) -> bool:
+    """More than two arms under ``max_run``: each simulated trial then needs its own
+    conditional reference set (analysis/stats/simulation.py, the slow path), seconds to
+    minutes of work, too much for every ``plan`` and ``init``."""
+    counts = scheme_of(protocol).arm_counts()
+    return protocol.design.max_run is not None and sum(1 for n in counts.values() if n) > 2
+
+
+def not_simulated(name: str) -> str:
+    """What ``plan`` says instead of a power figure for a design :func:`too_slow`."""
+    return (
+        "Power: not simulated here for a design with more than two arms and max_run (each "
+        f"simulated trial needs its own reference set); run: blindself power {name} "
+        "--effect E --sd S"
+    )
 
 
 def _design_only(protocol: Protocol) -> Protocol:
