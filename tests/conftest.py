@@ -114,3 +114,13 @@ def base_url() -> str | None:
     """Replaces pytest-playwright's fallback fixture, a method that pytest 9 warns about
     (and the warning is an error here); no browser test uses a base URL."""
     return None
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _power_check_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The power check of plan and init keeps its figures in the user's cache folder
+    (services/power_check.py): the tests keep theirs in one folder of their own, shared by
+    the processes they start, never in the real home."""
+    import os
+
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))

@@ -331,3 +331,36 @@ def test_a_design_too_slow_to_simulate_at_every_plan_says_so(
     assert f"run: blindself power {path} --effect E --sd S" in r.stdout
     data = json.loads(invoke(["plan", str(path), "--json", "--start", DAY.isoformat()]).stdout)
     assert data["power"] is None
+
+
+def test_the_check_is_kept_in_the_cache_folder_and_survives_a_bad_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """plan then init, or many init processes, simulate a design once (services/power_check)."""
+    from blindself.analysis.stats import power as power_mod
+    from blindself.services import power_check
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    protocol = load_protocol(micro(tmp_path, 6))
+    power_check._simulated.cache_clear()
+    first = power_check.check_power(protocol, DAY)
+    assert first is not None and first.warning
+    [stored] = list((tmp_path / "cache" / "blindself" / "power-check").glob("*.json"))
+    assert set(json.loads(stored.read_text())) == {"power", "mc_se", "target"}
+
+    def never(*_a: object, **_k: object) -> None:
+        raise AssertionError("simulated again")
+
+    monkeypatch.setattr(power_mod, "power_of_design", never)
+    power_check._simulated.cache_clear()
+    assert power_check.check_power(protocol, DAY) == first  # read from the file
+    stored.write_text("{not json")
+    power_check._simulated.cache_clear()
+    with pytest.raises(AssertionError, match="simulated again"):
+        power_check.check_power(protocol, DAY)  # a damaged file is ignored
+    # An unwritable cache folder costs only the simulation.
+    monkeypatch.undo()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))
+    (tmp_path / "file").write_text("not a folder")
+    power_check._simulated.cache_clear()
+    assert power_check.check_power(protocol, DAY) == first

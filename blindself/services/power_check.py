@@ -9,14 +9,19 @@ many blocks (and days, weeks) reach 80 %.  Every figure it states is the simulat
 same command reproduces it (docs/design.md#power-check).
 
 The result depends only on the design, never on the allocation, so it is the same for every
-draw (blinding) and is cached for the life of the process (tests run init many times).
+draw (blinding); it is cached for the process and in the user's cache folder (see below).
 """
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from blindself.protocol.model import Protocol
@@ -149,6 +154,11 @@ def _design_only(protocol: Protocol) -> Protocol:
 def _simulated(
     protocol: Protocol, effect: float, sd: float
 ) -> tuple[float, float, dict[str, Any] | None, str]:
+    unit = "blocks" if protocol.design.kind == "blocks" else "counts"
+    key = _cache_key(protocol, effect, sd)
+    stored = _read_cache(key)
+    if stored is not None:
+        return stored["power"], stored["mc_se"], stored["target"], unit
     from blindself.analysis.stats.power import power_of_design
 
     calendar = build_calendar(protocol, SIMULATION_START)
@@ -161,13 +171,74 @@ def _simulated(
         sims=SIMS,
         seed=SEED,
         suggest=True,
+        suggest_below=WARN_BELOW,
     )
     # Only the figures, never the text: the warning is phrased here.
-    unit = "blocks" if protocol.design.kind == "blocks" else "counts"
     target = None if estimate.target is None else dict(estimate.target)
-    if estimate.power >= WARN_BELOW:
-        target = None
+    _write_cache(key, {"power": estimate.power, "mc_se": estimate.mc_se, "target": target})
     return estimate.power, estimate.mc_se, target, unit
+
+
+# ----------------------------------------------------------------- the cache on disk
+# `plan` then `init` of one protocol, or a test suite starting init in many processes, would
+# simulate the same design again: the figures are kept in the user's cache folder, keyed by
+# the design, the effect, the SD and a hash of the code that computes them, so a changed
+# simulation never reads an old figure.  Only the design is in it, never an allocation.
+_CODE = (
+    "analysis/stats/*.py",
+    "trial/schedule.py",
+    "trial/scheme.py",
+    "services/power_check.py",
+)
+
+
+def _cache_key(protocol: Protocol, effect: float, sd: float) -> str:
+    import hashlib
+
+    from blindself import __version__
+
+    digest = hashlib.sha256(f"{__version__}\n{protocol!r}\n{effect!r} {sd!r}".encode())
+    root = Path(__file__).resolve().parent.parent
+    for pattern in _CODE:
+        for path in sorted(root.glob(pattern)):
+            with suppress(OSError):
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "blindself" / "power-check"
+
+
+def _read_cache(key: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads((_cache_dir() / f"{key}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, RuntimeError):
+        return None
+    ok = (
+        isinstance(data, dict)
+        and isinstance(data.get("power"), float)
+        and isinstance(data.get("mc_se"), float)
+        and (data.get("target") is None or isinstance(data.get("target"), dict))
+    )
+    return data if ok else None
+
+
+def _write_cache(key: str, value: dict[str, Any]) -> None:
+    # Best effort: a read-only or missing home folder only costs the next run the simulation.
+    with suppress(OSError, RuntimeError):
+        folder = _cache_dir()
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(value, fh)
+            os.replace(tmp, folder / f"{key}.json")
+        except BaseException:
+            with suppress(OSError):
+                os.unlink(tmp)
+            raise
 
 
 def _warning(

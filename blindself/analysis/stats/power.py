@@ -87,6 +87,7 @@ def power_of_design(
     progress: Callable[[int], None] | None = None,
     seed: int | None = None,
     suggest: bool = True,
+    suggest_below: float = TARGET_POWER,
 ) -> PowerEstimate:
     """Power of the protocol's primary randomization test by simulation.
 
@@ -106,7 +107,7 @@ def power_of_design(
     seed : int, optional
         Seed of ``numpy.random.default_rng`` (None: fresh entropy).
     suggest : bool
-        Below 80 % power, estimate the size that reaches it.
+        Below 80 % power (or ``suggest_below``), estimate the size that reaches 80 %.
 
     Returns
     -------
@@ -161,7 +162,7 @@ def power_of_design(
     if len(setup.contrasts) > 1:
         design["power_any"] = float(anyone.mean())
     suggestion, target = None, None
-    if suggest and power < TARGET_POWER:
+    if suggest and power < min(suggest_below, TARGET_POWER):
         # The search has its own streams (nested.py): with a seed, the same in every run.
         search_seed = seed if seed is not None else int(rng.integers(2**63))
         found = _search(protocol, calendar, setup, power, effect, sd, rho, sims, search_seed)
