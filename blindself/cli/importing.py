@@ -129,7 +129,11 @@ def import_values(
     span = f"{days[0]} to {days[-1]}" if len(days) > 1 else days[0]
     verb = "Would import" if dry_run else "Imported"
     if not new + replaced:
-        click.echo(f"Nothing new: all {same} values ({span}) are already recorded")
+        click.echo(
+            f"Nothing new: all {same} values ({span}) are already recorded"
+            if same != 1
+            else f"Nothing new: the one value ({span}) is already recorded"
+        )
         return
     click.echo(
         f"{verb} {new + replaced} value{'s' if new + replaced != 1 else ''} ({span}): {new} new, "

@@ -3,7 +3,7 @@
 ``blindself import`` writes them (docs/design.md#imported-outcomes); a later import of the
 same day and outcome with ``--replace`` appends a new entry that ``supersedes`` the old one,
 which stays in the log.  Each value carries its provenance: the source file's name and
-SHA-256, the column, the row(s) it came from and when it was imported.
+SHA-256, the column, the rows it came from and when it was imported.
 
 Here the log is read back: the current value per day and outcome, the check-ins with those
 values merged in (what the analysis and the export see), and a summary per source for the
