@@ -48,6 +48,12 @@ def run_flow(invoke: Invoke, base: Path, protocol: Path, alloc_seed: int) -> dic
         env=env,
     )
     assert out[0][1] == 0, out[0]
+    # Issue 16: the pre-registration lists the design's warnings (power, stated counts), and
+    # plan states the power check: the same text under any allocation.
+    prereg = (base / "trial" / "preregistration.md").read_text()
+    assert "## Warnings shown at registration" in prereg
+    out.append(("preregistration", 0, normalise(prereg, base), ""))
+    go("plan", ["plan", str(protocol), "--start", START.isoformat()])
     public = json.loads(db_dump(base / "trial" / "trial.db")[0][3])["schedule"]
     if public["periods"]:
         codes = [p["code"] for p in public["periods"]]
