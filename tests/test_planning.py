@@ -327,10 +327,20 @@ def test_a_design_too_slow_to_simulate_at_every_plan_says_so(
     path.write_text(re.sub(r"(?m)^(blinding = .*)$", r"\1\nmax_run = 2", text, count=1))
     r = invoke(["plan", str(path), "--start", DAY.isoformat()])
     assert r.exit_code == 0, r.output
-    assert "Power: not simulated here for a design with more than two arms and max_run" in r.stdout
-    assert f"run: blindself power {path} --effect E --sd S" in r.stdout
+    assert "Power: not simulated here for more than two arms under max_run" in r.stdout
+    assert f"; blindself power {path} --effect E --sd S simulates" in r.stdout
     data = json.loads(invoke(["plan", str(path), "--json", "--start", DAY.isoformat()]).stdout)
     assert data["power"] is None
+    # A dose trend over two doses as the primary test is another test than the simulated one.
+    text = (PROTOCOLS / "dose-response.toml").read_text()
+    path.write_text(
+        text.replace(
+            'alternative = "two-sided"', 'alternative = "two-sided"\nprimary_test = "dose-trend"'
+        )
+    )
+    r = invoke(["plan", str(path), "--start", DAY.isoformat()])
+    assert "Power: not simulated here for a dose trend as the primary test" in r.stdout
+    assert "will probably find nothing" not in r.stdout
 
 
 def test_the_check_is_kept_in_the_cache_folder_and_survives_a_bad_one(

@@ -116,7 +116,7 @@ class PlanResult:
         if self.power is None:
             from blindself.services.power_check import not_simulated
 
-            lines.append(not_simulated(self.protocol_name))
+            lines.append(not_simulated(self.protocol, self.protocol_name))
         elif self.power.warning is None:  # else the warning states the same figures
             lines.append(self.power.line(self.protocol_name))
         lines += [f"Warning: {w}" for w in self.warnings]

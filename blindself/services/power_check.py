@@ -119,19 +119,33 @@ def check_power(protocol: Protocol, start: date, name: str = "PROTOCOL") -> Powe
 
 
 def too_slow(protocol: Protocol) -> bool:
-    """More than two arms under ``max_run``: each simulated trial then needs its own
+    """Whether the check skips this design (:func:`not_simulated` says why).
+
+    More than two arms under ``max_run``: each simulated trial then needs its own
     conditional reference set (analysis/stats/simulation.py, the slow path), seconds to
-    minutes of work, too much for every ``plan`` and ``init``."""
+    minutes of work, too much for every ``plan`` and ``init``.  A dose trend over several
+    doses as the primary test: the simulation tests each dose against placebo, not the
+    trend, so its figure would describe another test.
+    """
+    return _skipped(protocol) is not None
+
+
+def _skipped(protocol: Protocol) -> str | None:
     counts = scheme_of(protocol).arm_counts()
-    return protocol.design.max_run is not None and sum(1 for n in counts.values() if n) > 2
+    actives = [a for a in protocol.arms if a.kind == "active" and counts.get(a.name)]
+    if protocol.analysis.primary_test == "dose-trend" and len(actives) > 1:
+        return "a dose trend as the primary test (the simulation tests each dose against placebo)"
+    if protocol.design.max_run is not None and sum(1 for n in counts.values() if n) > 2:
+        return "more than two arms under max_run (each simulated trial needs its own reference set)"
+    return None
 
 
-def not_simulated(name: str) -> str:
-    """What ``plan`` says instead of a power figure for a design :func:`too_slow`."""
+def not_simulated(protocol: Protocol, name: str) -> str:
+    """What ``plan`` says instead of a power figure for a design :func:`too_slow` skips."""
+    why = _skipped(protocol) or "this design"
     return (
-        "Power: not simulated here for a design with more than two arms and max_run (each "
-        f"simulated trial needs its own reference set); run: blindself power {name} "
-        "--effect E --sd S"
+        f"Power: not simulated here for {why}; blindself power {name} --effect E --sd S "
+        "simulates the contrasts against placebo"
     )
 
 
