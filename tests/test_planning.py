@@ -283,6 +283,8 @@ def test_the_6_block_edit_of_the_template_is_flagged(tmp_path: Path, invoke: Inv
         ("# about 30 blocks give 0.8", []),
         ("# 30 blocks would be better", []),
         ("# at least 40 days", []),
+        ('# its recall: "over the last 5 weeks"', []),
+        ("# every 3 weeks", []),
         ("# a 14-day trial", []),
         ("# 1 day on, 2 days off", []),
         ("# 12 days", ["12 days"]),

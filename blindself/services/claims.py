@@ -9,7 +9,8 @@ module finds counts of blocks (pairs), containers (periods), weeks and days in t
 What counts as a claim: a number written in digits followed by one of those nouns, e.g.
 "16 blocks", "32 dose days", "18 weeks", "20 pairs".  Not a claim: the ``# power:`` lines
 (they name their own ``blocks=``), a hypothetical size ("about 36 blocks give 0.8",
-"6 blocks would ...", "at least 7 days"), a hyphenated length ("a 7-day baseline"), and a
+"6 blocks would ...", "at least 7 days"), a window or rhythm ("over the last 2 weeks",
+"every 3 days"), a hyphenated length ("a 7-day baseline"), and a
 count of days up to 7 that is none of the design's numbers ("1 day on, 2 days off" describes
 the dosing pattern).  Weeks match when they round (down, up or to nearest) any span the
 design has: the whole calendar, the days after the baseline, a block.
@@ -30,7 +31,13 @@ _CLAIM = re.compile(
     re.IGNORECASE,
 )
 # Words that make a count hypothetical: just before the number, or just after the noun.
-_BEFORE = re.compile(r"(?:about|around|approximately|roughly|~|at least|up to|than|e\.g\.)\s*$")
+# Before the number also: a recall window or a rhythm ("over the last 2 weeks", "every 3
+# days"), which is not the trial's length.
+_BEFORE = re.compile(
+    r"(?:about|around|approximately|roughly|~|at least|up to|than|e\.g\.|last|past|every|"
+    r"each|per|within|first|next)\s*$",
+    re.IGNORECASE,
+)
 _AFTER = re.compile(r"^\s*(?:would|could|give|gives|reach|reaches|need|needs|more)\b")
 _SMALL_DAYS = 7
 
