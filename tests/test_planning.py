@@ -32,6 +32,11 @@ PROTOCOLS = Path(__file__).parent.parent / "protocols"
 MICRO = PROTOCOLS / "microdosing-resilience.toml"
 ENV = {"BLINDSELF_PASSPHRASE": PASSPHRASE}
 DAY = date(2026, 12, 10)
+# The template's comment line "For the two-sided randomization test with 16 blocks (32 dose
+# days); about 36 blocks give 0.8."
+CLAIM_LINE = next(
+    i for i, line in enumerate(MICRO.read_text().splitlines(), 1) if "with 16 blocks (32" in line
+)
 
 
 def micro(tmp_path: Path, blocks: int) -> Path:
@@ -143,7 +148,7 @@ def test_init_shows_the_warning_and_writes_it_into_the_preregistration(
     text = (tmp_path / "t" / "preregistration.md").read_text()
     section = text.split("## Warnings shown at registration")[1].split("## Protocol")[0]
     assert "This design will probably find nothing" in section
-    assert '"16 blocks" (line 15) but design.blocks = 6' in section
+    assert f'"16 blocks" (line {CLAIM_LINE}) but design.blocks = 6' in section
     # A public document: the protocol's file name, never the folder it sits in.
     assert str(tmp_path) not in text and "blindself power microdosing.toml" in section
 
@@ -264,13 +269,13 @@ def test_the_6_block_edit_of_the_template_is_flagged(tmp_path: Path, invoke: Inv
     text = micro(tmp_path, 6).read_text()
     assert counts_of(text) == [
         ("16 active/placebo blocks", "the description"),
-        ("16 blocks", "line 15"),
-        ("32 dose days", "line 15"),
+        ("16 blocks", f"line {CLAIM_LINE}"),
+        ("32 dose days", f"line {CLAIM_LINE}"),
     ]
     r = invoke(["plan", str(tmp_path / "microdosing.toml"), "--start", DAY.isoformat()])
     [warning] = [w for w in warning_lines(r.stdout) if "contradict" in w]
-    assert '"16 blocks" (line 15) but design.blocks = 6' in warning
-    assert '"32 dose days" (line 15) but the calendar has 12 dose days' in warning
+    assert f'"16 blocks" (line {CLAIM_LINE}) but design.blocks = 6' in warning
+    assert f'"32 dose days" (line {CLAIM_LINE}) but the calendar has 12 dose days' in warning
     assert counts_of(MICRO.read_text()) == []  # as shipped: consistent
 
 
