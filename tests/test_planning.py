@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -77,8 +76,8 @@ def test_plan_warns_with_the_simulations_own_figures(
     assert f"About {target['blocks']} blocks (" in warning
     assert f"now {blocks} blocks) reach 80 % power (simulated: {target['power']:.2f})" in warning
     # Blocks in days and weeks: the calendar of the suggested design from the plan's start.
-    bigger = replace(
-        load_protocol(path), design=replace(load_protocol(path).design, blocks=target["blocks"])
+    bigger = load_protocol(path)._replace(
+        design=load_protocol(path).design._replace(blocks=target["blocks"])
     )
     days = len(build_calendar(bigger, DAY).days)
     assert f"({days} days, about {round(days / 7)} weeks;" in warning
@@ -177,7 +176,7 @@ def test_power_is_reproducible_and_its_size_search_does_not_jump(
 def test_nested_trials_extend_the_smaller_design() -> None:
     """Common random numbers: trial i of 11 blocks is trial i of 10 blocks plus a block."""
     small, big = (
-        replace(load_protocol(MICRO), design=replace(load_protocol(MICRO).design, blocks=b))
+        load_protocol(MICRO)._replace(design=load_protocol(MICRO).design._replace(blocks=b))
         for b in (10, 11)
     )
     rng = np.random.default_rng(0)
@@ -189,7 +188,7 @@ def test_nested_trials_extend_the_smaller_design() -> None:
     # The Monte Carlo reference sets (17 and 18 blocks: past exact enumeration) nest too.
     refs = []
     for b in (17, 18):
-        q = replace(small, design=replace(small.design, blocks=b))
+        q = small._replace(design=small.design._replace(blocks=b))
         [c] = nested_setup(q, build_calendar(q, DAY), seed=5, size=b).contrasts
         assert not c.exact and c.rows is not None and c.rows.shape == (1999, 2 * b)
         refs.append(c.rows)
@@ -200,7 +199,7 @@ def test_nested_trials_extend_the_smaller_design() -> None:
 @pytest.mark.parametrize("blocks", [8, 20])
 def test_nested_power_agrees_with_the_plain_simulation(blocks: int) -> None:
     p = load_protocol(MICRO)
-    p = replace(p, design=replace(p.design, blocks=blocks))
+    p = p._replace(design=p.design._replace(blocks=blocks))
     cal = build_calendar(p, DAY)
     plain = power_of_design(p, cal, effect=1, sd=1.5, sims=3000, seed=11, suggest=False)
     setup = nested_setup(p, cal, seed=3, size=blocks)

@@ -18,7 +18,7 @@ import json
 import os
 import tempfile
 from contextlib import suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -151,8 +151,7 @@ def not_simulated(protocol: Protocol, name: str) -> str:
 
 def _design_only(protocol: Protocol) -> Protocol:
     """The protocol without what cannot change the power (the cache's key)."""
-    return replace(
-        protocol,
+    return protocol._replace(
         title="",
         question="",
         description="",
@@ -277,10 +276,10 @@ def _warning(
         more = "; even the protocol's largest design would not reach 80 % at this effect"
     else:
         if unit == "blocks":
-            bigger = replace(protocol, design=replace(protocol.design, blocks=target["blocks"]))
+            bigger = protocol._replace(design=protocol.design._replace(blocks=target["blocks"]))
         else:
             counts = tuple(target["counts"].items())
-            bigger = replace(protocol, design=replace(protocol.design, counts=counts))
+            bigger = protocol._replace(design=protocol.design._replace(counts=counts))
         days = len(build_calendar(bigger, start).days)
         from blindself.analysis.stats.power import weeks
 
