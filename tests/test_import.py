@@ -783,7 +783,7 @@ def test_a_stop_rule_on_an_imported_outcome_is_checked_after_the_import(
     r = run(invoke, t, str(two), *SLEEP, now=20)
     assert r.exit_code == 0, r.output
     assert r.stderr.startswith(
-        "STOP RULE MET: sleep_minutes reached 240 on 2 day(s). Two nights under four hours: "
+        "STOP RULE MET: sleep_minutes reached 240 on 2 days. Two nights under four hours: "
         "talk to a doctor. To stop, run: blindself unblind --early --reason TEXT"
     )
 
