@@ -602,3 +602,22 @@ def test_the_blinding_p_is_worded_as_a_p_value() -> None:
     card = next(x for x in page_view(sample())["headline"] if x["key"] == "blind_p")
     assert "tracked" not in card["caption"]
     assert card["caption"].startswith("p-value of the blinding test: the chance of guessing")
+
+
+@pytest.mark.parametrize(
+    ("p", "shown"),
+    [(0.99956, ">99.9 %"), (0.999, "99.9 %"), (0.996, "99.6 %"), (0.5, "50 %"),
+     (0.004, "0.4 %"), (0.00044, "<0.1 %"), (1.0, ">99.9 %"), (0.0, "<0.1 %")],
+)  # fmt: skip
+def test_a_probability_near_certainty_is_never_rounded_to_it(p: float, shown: str) -> None:
+    """adv3 F11: P(benefit) 0.99956 was shown as "100 %", a certainty the model never gives."""
+    from blindself.analysis.verdict import chance
+    from blindself.report.page import page_view
+
+    assert chance(p) == shown
+    r = sample()
+    r["outcomes"][0]["contrasts"][0]["bayes"]["p_benefit"] = p
+    cards = {c["key"]: c["value"] for c in page_view(r)["headline"]}
+    assert cards["p_benefit"] == shown
+    md = shown.replace(">", "&gt;").replace("<", "&lt;")
+    assert f"| {md} (estimate" in render(r, "md")

@@ -12,6 +12,16 @@ from typing import Any
 from blindself.wording import count
 
 
+def chance(x: float) -> str:
+    """A posterior probability as a percentage that never rounds to a certainty the model
+    does not give (adv3 F11): 0.99956 is ">99.9 %", not "100 %"; near 0 or 1 one decimal."""
+    if x > 0.999:
+        return ">99.9 %"
+    if x < 0.001:
+        return "<0.1 %"
+    return f"{100 * x:.1f} %" if x < 0.005 or x >= 0.995 else f"{100 * x:.0f} %"
+
+
 def verdict(report: dict[str, Any]) -> dict[str, Any]:
     """The verdict block of report.json: ``text``, ``sentences``, ``findings``, ``caveats``."""
     trial = report["trial"]
@@ -157,7 +167,7 @@ def _drug_sentence(
         )
         sentences.append(
             f"Probability the benefit exceeds your smallest worthwhile change "
-            f"({_count(mcid, 'point')}): {100 * b['p_above_mcid']:.0f} % ({model})."
+            f"({_count(mcid, 'point')}): {chance(b['p_above_mcid'])} ({model})."
         )
     r = c.get("randomization") or {}
     if r.get("p_min") is not None:

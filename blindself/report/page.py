@@ -14,6 +14,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
+from blindself.analysis.verdict import chance
 from blindself.report import plots
 from blindself.report.instruments import safety_view
 from blindself.report.text import (
@@ -167,7 +168,7 @@ def _headline(report: Mapping[str, Any], primary: Mapping[str, Any] | None) -> l
             if b.get("p_benefit") is not None:
                 cards.append(
                     {
-                        "value": pct(b["p_benefit"]),
+                        "value": chance(b["p_benefit"]),
                         "key": "p_benefit",
                         "caption": f"probability of any benefit (Bayesian AR(1) model with a prior "
                         f"centred on 0, estimate {f(b.get('mean'), signed=True)})",

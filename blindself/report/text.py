@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from blindself.analysis.verdict import chance
 from blindself.wording import count
 
 MISSING = "n/a"  # never a bare "-": each rendering says why a value is missing
@@ -54,7 +55,7 @@ def contrast_rows(report: dict[str, Any]) -> list[dict[str, str]]:
                     "ar1": f"{f(ar.get('estimate'), signed=True)} (p {fp(ar.get('p'))})"
                     if ar
                     else MISSING,
-                    "bayes": f"{100 * b['p_benefit']:.0f} % (estimate {f(b.get('mean'), signed=True)})"
+                    "bayes": f"{chance(b['p_benefit'])} (estimate {f(b.get('mean'), signed=True)})"
                     if b.get("p_benefit") is not None
                     else MISSING,
                     "cliff": f(cd.get("delta"), signed=True) if cd else MISSING,

@@ -8,9 +8,10 @@ in the report.  Optional keys may be missing or ``None``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from blindself.analysis.verdict import chance
 from blindself.report import plots
 from blindself.report.cgrc import cgrc_view
 from blindself.report.instruments import band_ranges, instrument_view
@@ -24,9 +25,11 @@ CORRECTION = {
 }
 
 
-def pct(x: Any) -> str:
-    """A proportion as a whole percentage, ``-`` when missing."""
-    return "-" if x is None else f"{100 * x:.0f} %"
+def pct(x: Any, shown: Callable[[float], str] | None = None) -> str:
+    """A proportion as a whole percentage (or as ``shown`` gives it), ``-`` when missing."""
+    if x is None:
+        return "-"
+    return shown(x) if shown is not None else f"{100 * x:.0f} %"
 
 
 def seq(x: Any) -> list[Any]:
@@ -218,9 +221,11 @@ def _contrast(c: Mapping[str, Any], o: Mapping[str, Any], t: Mapping[str, Any]) 
         for label, x in (("weakly informative prior", b), ("reference prior", b.get("reference"))):
             if not x:
                 continue
-            extra = f"P(benefit) {pct(x.get('p_benefit'))}"
+            extra = f"P(benefit) {pct(x.get('p_benefit'), chance)}"
             if x.get("p_above_mcid") is not None:
-                extra += f"; P(benefit > {f(o.get('mcid'), 2)}) {pct(x.get('p_above_mcid'))}"
+                extra += (
+                    f"; P(benefit > {f(o.get('mcid'), 2)}) {pct(x.get('p_above_mcid'), chance)}"
+                )
             rows.append(
                 {
                     "label": f"Bayesian, {label}",
