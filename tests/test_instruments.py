@@ -327,6 +327,35 @@ def test_answers_are_stored_per_item_with_the_score_and_its_version(
     assert p["ratings"] == {"mood": 5, "anxiety": 3, "gad7": 10.5}
 
 
+def test_too_many_skipped_items_are_said_once_not_scored(
+    weekly: tuple[Path, dict[str, Any]], invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """adv3 F11: 2 of 7 GAD-7 items skipped records the answers and no score; the check-in
+    said nothing, and log then showed no gad7 for the day."""
+    trial, sheet = weekly
+    r = check(invoke, trial, sheet, 6, "--rate", "gad7=1,-,-,0,1,2,1")
+    assert r.exit_code == 0, r.output
+    note = (
+        "Note: GAD-7 not scored: at most 1 item may be skipped and 2 were; the answers are "
+        "kept (blindself checkin --replace can answer them)"
+    )
+    assert r.stderr.splitlines().count(note) == 1
+    assert payloads(trial)[-1]["answers"]["gad7"]["score"] is None
+    # the prompt path says the same, once
+    monkeypatch.setattr("blindself.cli.options.interactive", lambda: True)
+    args = ["checkin", "--trial", str(trial), "--date", day(13).isoformat()]
+    args += ["--code", code_of(sheet, 13), "--guess", "unsure", "--rate", "mood=5"]
+    typed = "\n".join(["-", "-", "-", "2", "0", "1", "2", "note"]) + "\n"
+    r = invoke([*args, "--rate", "anxiety=3"], with_clock(make_context(), at(day(13))), input=typed)
+    assert r.exit_code == 0, r.output
+    assert r.stderr.splitlines().count(note.replace("and 2 were", "and 3 were")) == 1
+    # a scored questionnaire says nothing of the kind
+    monkeypatch.setattr("blindself.cli.options.interactive", lambda: False)
+    r = check(invoke, trial, sheet, 20, "--rate", "gad7=1,-,1,0,1,2,1")
+    assert r.exit_code == 0, r.output
+    assert "not scored" not in r.stderr
+
+
 def test_days_without_a_questionnaire_store_no_answers(
     weekly: tuple[Path, dict[str, Any]], invoke: Invoke
 ) -> None:

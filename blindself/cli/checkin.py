@@ -104,7 +104,7 @@ def checkin(
     from blindself.services.checkin_checks import describe_checkin
     from blindself.services.daily import form_for, record_checkin
     from blindself.trial.checkins import CheckinRequest
-    from blindself.trial.questionnaires import severe_notice
+    from blindself.trial.questionnaires import severe_notice, unscored_notes
 
     c = service_context(ctx)
     day = parse_date(when)
@@ -157,6 +157,8 @@ def checkin(
             f"{e.day} was recorded (entry {e.seq}) but the confirmation could not be printed "
             f"({exc.strerror or exc})"
         ) from exc
+    for line in unscored_notes(e.payload):
+        click.echo(f"Note: {line}", err=True)
     for o in result.severe:
         # Said once per entry into the band (docs/design.md#instruments); not a diagnosis.
         click.echo(severe_notice(o), err=True)

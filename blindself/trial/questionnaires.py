@@ -101,6 +101,31 @@ def parse_answers(outcome: Outcome, raw: Sequence[str]) -> tuple[int | None, ...
     return tuple(out)
 
 
+def unscored_notes(payload: dict[str, Any]) -> list[str]:
+    """One line per questionnaire a check-in recorded without a score (too many items
+    skipped), said once when it is recorded (adv3 F11: it was silent, and log then showed no
+    score for the day)."""
+    from blindself.protocol.instrument import instrument_for_rule
+
+    out = []
+    for record in (payload.get("answers") or {}).values():
+        if record.get("score") is not None:
+            continue
+        try:
+            instrument = instrument_for_rule(str(record.get("scoring")))
+        except KeyError:
+            continue
+        skipped = sum(1 for a in record.get("items") or [] if a is None)
+        allowed = instrument.max_missing
+        out.append(
+            f"{instrument.title} not scored: at most {allowed} "
+            f"{'item' if allowed == 1 else 'items'} may be skipped and {skipped} "
+            f"{'was' if skipped == 1 else 'were'}; the answers are kept (blindself checkin "
+            "--replace can answer them)"
+        )
+    return out
+
+
 def answers_record(outcome: Outcome, answers: tuple[int | None, ...]) -> dict[str, Any]:
     """What the log stores for one instrument: the item answers, the score and its rule."""
     instrument = _instrument(outcome)
