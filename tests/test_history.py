@@ -125,6 +125,16 @@ def test_log_range_options(mistakes: Path, invoke: Invoke) -> None:
         (["--from", "yesterday"], "Invalid value for --from: 'yesterday' is not a date"),
         (["--from", "2026-03-05", "--to", "2026-03-04"], "2026-03-05 is after --to 2026-03-04"),
         (["--last", "0"], "Invalid value for '--last': 0 is not in 1-100000"),
+        # adv3 F11: the value was left out; a long one is shown cut
+        (
+            ["--last", "99999999999999999999"],
+            "Invalid value for '--last': '999999999999...' is not a whole number 1-100000",
+        ),
+        (["--last", "ten"], "Invalid value for '--last': 'ten' is not a whole number 1-100000"),
+        (
+            ["--last", "1\x1b[2J"],
+            "Invalid value for '--last': '1?[2J' is not a whole number 1-100000",
+        ),
     ],
 )
 def test_log_bad_options_are_usage_errors(

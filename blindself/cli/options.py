@@ -62,7 +62,10 @@ class BoundedInt(click.ParamType[int]):
         else:
             text = str(value).strip()
             if len(text) > 12 or not text.lstrip("+-").isdigit():
-                self.fail(f"is not a whole number {self.lo}-{self.hi}", param, ctx)
+                # Named, but cut and made printable: long input is never echoed back whole.
+                shown = "".join(c if c.isprintable() else "?" for c in text[:12])
+                shown += "..." if len(text) > 12 else ""
+                self.fail(f"{shown!r} is not a whole number {self.lo}-{self.hi}", param, ctx)
             number = int(text)
         if not self.lo <= number <= self.hi:
             self.fail(f"{number} is not in {self.lo}-{self.hi}", param, ctx)
