@@ -81,6 +81,9 @@ def test_a_mistyped_entry_number_is_named(trial: Path, invoke: Invoke) -> None:
     )
     code, out, _ = verify(invoke, trial, f"9:{h}")
     assert code == 4 and "the log ends at entry 3 but the anchored head is entry 9" in out
+    # adv3 F11: not "MISMATCH at entry 4", an entry that does not exist
+    assert "log: MISMATCH: the log ends at entry 3 but the anchored head is entry 9: " in out
+    assert "entry 4" not in out
 
 
 def test_a_different_head_says_rewritten_if_copied_exactly(trial: Path, invoke: Invoke) -> None:

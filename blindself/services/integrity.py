@@ -49,6 +49,9 @@ def verify_trial(
                 "--expect-head SEQ:HEX, a head kept outside this computer, to prove entries "
                 "1..SEQ unchanged"
             )
+        elif report.head_mismatch and (report.first_bad_seq or 0) > report.entries:
+            # the anchored head lies past the log's end: no entry of that number to name
+            lines.append(f"log: MISMATCH: {report.problem}")
         elif report.head_mismatch:
             lines.append(f"log: MISMATCH at entry {report.first_bad_seq}: {report.problem}")
         elif report.first_bad_seq is None:
