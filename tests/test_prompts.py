@@ -11,7 +11,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from helpers import SMALL_PROTOCOL, db_dump
+from helpers import SMALL_PROTOCOL, Invoke, db_dump
 
 TIMEOUT = 60.0
 
@@ -130,3 +130,22 @@ def test_a_too_short_passphrase_is_explained_at_the_first_prompt(tmp_path: Path)
     code, out = init.wait()
     assert code == 0, out
     assert (tmp_path / "trial" / "trial.db").exists()
+
+
+def test_an_empty_passphrase_file_at_init_asks_for_a_new_passphrase(
+    tmp_path: Path, invoke: Invoke
+) -> None:
+    """adv3 F11: an empty --passphrase-file at init said "type the passphrase chosen at init"
+    (while at init).  It states the rule for a new passphrase and creates nothing."""
+    protocol = tmp_path / "p.toml"
+    protocol.write_text(SMALL_PROTOCOL.format(blinding="helper"))
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n")
+    r = invoke(["init", str(protocol), str(tmp_path / "trial"), "--no-sheet",
+                "--passphrase-file", str(empty)])  # fmt: skip
+    assert r.exit_code == 1
+    assert r.stderr.strip() == (
+        "Error: the passphrase is too short: use at least 8 characters, not counting spaces "
+        "at either end (or --generate-passphrase)"
+    )
+    assert not (tmp_path / "trial").exists()
