@@ -1,6 +1,6 @@
 """Questionnaires in the report (issue 18): the course with the published bands as context,
 the no-medical-advice note and the severe sentence once; a simulated 16-week trial (the demo:
-microdosing-resilience, BRS at each period's end, GAD-7 every other Sunday) whose scores'
+microdosing-resilience, BRS at each period's end, GAD-7 every Sunday) whose scores'
 analysis reproduces from report/data.csv.
 """
 

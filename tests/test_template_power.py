@@ -2,7 +2,11 @@
 
 Each template states its power on comment lines of one format the test parses::
 
-    # power: [blocks=N ]effect=E sd=S rho=R sims=K seed=Z -> P (MC SE SE)
+    # power: [outcome=NAME [schedule=S ]][blocks=N ]effect=E sd=S rho=R sims=K seed=Z -> P (MC SE SE)
+
+A line naming an outcome is ``blindself power --outcome NAME`` (a questionnaire on its own
+schedule); with ``schedule=`` it is that outcome asked on another schedule (the alternative the
+template weighed), with ``blocks=`` the design at another size.
 
 Two checks per line, both through ``blindself power``:
 
@@ -45,22 +49,42 @@ def claims(path: Path) -> list[dict[str, str]]:
 
 
 ALL = [(p, c) for p in TEMPLATES for c in claims(p)]
+IDS = [
+    "-".join([p.stem, *(c[k] for k in ("outcome", "schedule", "blocks") if k in c)]) for p, c in ALL
+]
 
 
 def run_power(
     invoke: Invoke, tmp_path: Path, path: Path, claim: dict[str, str], **over: str
 ) -> dict:  # type: ignore[type-arg]
+    text = path.read_text()
     if "blocks" in claim:
-        text = path.read_text()
         text, n = re.subn(r"(?m)^blocks = \d+$", f"blocks = {claim['blocks']}", text)
         assert n == 1, f"{path.name}: no single design.blocks line to change"
+    if "schedule" in claim:
+        text = with_schedule(text, claim["outcome"], claim["schedule"])
+    if text != path.read_text():
         path = tmp_path / path.name
         path.write_text(text)
-    args = {k: claim[k] for k in ("effect", "sd", "rho", "sims", "seed")} | over
+    args = {k: claim[k] for k in ("outcome", "effect", "sd", "rho", "sims", "seed") if k in claim}
+    args |= over
     r = invoke(["power", str(path), *[x for k, v in args.items() for x in (f"--{k}", v)], "--json"])
     assert r.exit_code == 0, r.output
     out: dict = json.loads(r.stdout)  # type: ignore[type-arg]
     return out
+
+
+def with_schedule(text: str, outcome: str, schedule: str) -> str:
+    """The protocol text with ``outcome``'s schedule line set to ``schedule``."""
+    blocks = text.split("[[outcomes]]")
+    named = [i for i, b in enumerate(blocks) if re.search(rf'(?m)^name = "{outcome}"$', b)]
+    assert len(named) == 1, f"no single [[outcomes]] named {outcome}"
+    block, n = re.subn(
+        r'(?m)^schedule = "[^"]*"$', f'schedule = "{schedule}"', blocks[named[0]], count=2
+    )
+    assert n == 1, f"outcome {outcome}: no single schedule line to change"
+    blocks[named[0]] = block
+    return "[[outcomes]]".join(blocks)
 
 
 def test_every_template_states_its_power_in_the_checked_format() -> None:
@@ -78,9 +102,20 @@ def test_every_template_states_its_power_in_the_checked_format() -> None:
             assert p >= 0.8 - 3 * se, f"{path.name}: {n} blocks give {p}, not 0.8"
 
 
+def test_every_questionnaire_in_a_template_states_its_power_on_its_own_schedule() -> None:
+    """A questionnaire's schedule is a design choice; its power is stated beside it, on the
+    schedule the template uses (a line without ``schedule=``)."""
+    from blindself.protocol.loading import load_protocol
+
+    for path in TEMPLATES:
+        stated = {c["outcome"] for c in claims(path) if "outcome" in c and "schedule" not in c}
+        for o in load_protocol(path).instruments:
+            assert o.name in stated, f"{path.name}: no '# power: outcome={o.name} ...' line"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "path, claim", ALL, ids=[f"{p.stem}-{c.get('blocks', 'as-is')}" for p, c in ALL]
+    "path, claim", ALL, ids=IDS
 )
 def test_stated_power_reproduces_from_its_seed(
     invoke: Invoke, tmp_path: Path, path: Path, claim: dict[str, str]
@@ -92,7 +127,7 @@ def test_stated_power_reproduces_from_its_seed(
 
 
 @pytest.mark.parametrize(
-    "path, claim", ALL, ids=[f"{p.stem}-{c.get('blocks', 'as-is')}" for p, c in ALL]
+    "path, claim", ALL, ids=IDS
 )
 def test_stated_power_agrees_with_an_independent_simulation(
     invoke: Invoke, tmp_path: Path, path: Path, claim: dict[str, str]

@@ -164,11 +164,14 @@ def test_plan_states_each_questionnaires_scores_and_its_power_command(invoke: An
     r = invoke(["plan", str(path), "--start", "2026-03-02"])
     assert r.exit_code == 0, r.output
     lines = [x for x in r.stdout.splitlines() if x.startswith("Questionnaire ")]
-    # period-end: the last day of each of the 32 Fadiman periods; every other Sunday: 7 days
-    # of 103, one in the run-in (not compared).
+    # period-end: the last day of each of the 32 Fadiman periods; every Sunday from Monday
+    # 2026-03-02: 14 days, the first (03-08) in the 7-day run-in (not compared), so 13 periods
+    # (the counts the template's comments state).
     assert lines[0].startswith(
         "Questionnaire resilience (Brief Resilience Scale, period-end): asked on 32 days, "
         "32 of 32 periods have a score"
     )
-    assert "gad7 (GAD-7, fortnightly:sun)" in lines[1] and "of 32 periods have a score" in lines[1]
+    assert lines[1].startswith(
+        "Questionnaire gad7 (GAD-7, weekly:sun): asked on 14 days, 13 of 32 periods have a score"
+    )
     assert lines[1].endswith("blindself power PROTOCOL --outcome gad7 --effect E --sd SD")
