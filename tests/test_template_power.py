@@ -6,7 +6,8 @@ Each template states its power on comment lines of one format the test parses::
 
 A line naming an outcome is ``blindself power --outcome NAME`` (a questionnaire on its own
 schedule); with ``schedule=`` it is that outcome asked on another schedule (the alternative the
-template weighed), with ``blocks=`` the design at another size.
+template weighed), with ``blocks=`` the design at another size
+(docs/design.md#questionnaire-schedules-in-the-templates).
 
 Two checks per line, both through ``blindself power``:
 
@@ -114,9 +115,7 @@ def test_every_questionnaire_in_a_template_states_its_power_on_its_own_schedule(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "path, claim", ALL, ids=IDS
-)
+@pytest.mark.parametrize("path, claim", ALL, ids=IDS)
 def test_stated_power_reproduces_from_its_seed(
     invoke: Invoke, tmp_path: Path, path: Path, claim: dict[str, str]
 ) -> None:
@@ -126,9 +125,7 @@ def test_stated_power_reproduces_from_its_seed(
     assert f"{got['mc_se']:.3f}" == claim["se"]
 
 
-@pytest.mark.parametrize(
-    "path, claim", ALL, ids=IDS
-)
+@pytest.mark.parametrize("path, claim", ALL, ids=IDS)
 def test_stated_power_agrees_with_an_independent_simulation(
     invoke: Invoke, tmp_path: Path, path: Path, claim: dict[str, str]
 ) -> None:
