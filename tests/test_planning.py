@@ -36,6 +36,10 @@ DAY = date(2026, 12, 10)
 CLAIM_LINE = next(
     i for i, line in enumerate(MICRO.read_text().splitlines(), 1) if "with 16 blocks (32" in line
 )
+# The GAD-7's comment counts the periods that have a score: stale too once the blocks change.
+GAD7_LINE = next(
+    i for i, line in enumerate(MICRO.read_text().splitlines(), 1) if "of the 32 periods" in line
+)
 
 
 def micro(tmp_path: Path, blocks: int) -> Path:
@@ -270,6 +274,7 @@ def test_the_6_block_edit_of_the_template_is_flagged(tmp_path: Path, invoke: Inv
         ("16 active/placebo blocks", "the description"),
         ("16 blocks", f"line {CLAIM_LINE}"),
         ("32 dose days", f"line {CLAIM_LINE}"),
+        ("32 periods", f"line {GAD7_LINE}"),
     ]
     r = invoke(["plan", str(tmp_path / "microdosing.toml"), "--start", DAY.isoformat()])
     [warning] = [w for w in warning_lines(r.stdout) if "contradict" in w]
