@@ -8,23 +8,27 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import math
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
-from blindself.analysis.dataset import DayRow, TrialData
+from blindself.analysis.dataset import TrialData
 from blindself.errors import DataError
 from blindself.protocol.instrument import instrument_for_rule
 from blindself.protocol.loading import load_protocol
 from blindself.protocol.model import AnalysisPlan, Arm, Instrument, Outcome, Protocol
 from blindself.services.bounded import read_bounded
-from blindself.trial.scheme import Scheme
+from blindself.services.csv_days import (
+    MISSING,
+    cell_number,
+    day_numbers,
+    day_type,
+    is_date,
+    rows_and_scheme,
+)
 from blindself.wording import count
 
 MAX_CSV_BYTES = 200_000_000
-MISSING = {"", "na", "nan", "null", "none", "."}
 
 
 @dataclass(frozen=True)
@@ -122,8 +126,8 @@ def build_data(raw: bytes, name: str, opts: AnalyzeOptions) -> tuple[TrialData, 
         notes.append(hint)
     # Day numbers come from the dates, else from the row order before rows are skipped, so
     # that a skipped day still counts in trends and AR(1) distances.
-    all_days = _day_numbers(records, opts, name)
-    kinds = [_day_type(r) for r in records]
+    all_days = day_numbers(records, opts, name)
+    kinds = [day_type(r) for r in records]
     keep = [
         i
         for i, r in enumerate(records)
@@ -142,7 +146,7 @@ def build_data(raw: bytes, name: str, opts: AnalyzeOptions) -> tuple[TrialData, 
         raise DataError(f"{name}: no rows with {opts.arm_column} in {', '.join(mapping)}")
     outcomes, plan = _outcomes_and_plan(header, kept, opts, name, used, protocol)
     try:
-        rows, observed, scheme, note = _rows_and_scheme(
+        rows, observed, scheme, note = rows_and_scheme(
             kept, days, mapping, arms, outcomes, opts, name
         )
     except DataError as exc:
@@ -288,7 +292,7 @@ def _with_export_defaults(
         if spelled:
             found["date_column"] = spelled[0]
     date_col = found.get("date_column")
-    if date_col is not None and not all(_is_date(r.get(date_col)) for r in records):
+    if date_col is not None and not all(is_date(r.get(date_col)) for r in records):
         del found["date_column"]
         notes.append(f"column {date_col} does not hold YYYY-MM-DD dates; rows are numbered")
     return replace(
@@ -298,34 +302,6 @@ def _with_export_defaults(
         guess_column=found.get("guess_column", opts.guess_column),
         date_column=found.get("date_column", opts.date_column),
     )
-
-
-def _is_date(text: str | None) -> bool:
-    try:
-        date.fromisoformat((text or "").strip())
-    except ValueError:
-        return False
-    return True
-
-
-def _taken(text: str | None) -> bool | None:
-    value = (text or "").strip().lower()
-    return {"true": True, "1": True, "false": False, "0": False}.get(value)
-
-
-def _day_type(row: dict[str, str]) -> str:
-    kind = (row.get("day_type") or "dose").strip()
-    return kind if kind in ("baseline", "dose", "off", "washout") else "dose"
-
-
-def _number(text: str | None) -> float | None:
-    if text is None or text.strip().lower() in MISSING:
-        return None
-    try:
-        v = float(text)
-    except ValueError:
-        return None
-    return v if math.isfinite(v) else None
 
 
 def _outcomes_and_plan(
@@ -352,9 +328,9 @@ def _outcomes_and_plan(
             for c in header
             if c not in used
             and c.lower() not in EXPORT_META
-            and any(_number(r.get(c)) is not None for r in rows)
+            and any(cell_number(r.get(c)) is not None for r in rows)
             and all(
-                _number(r.get(c)) is not None or (r.get(c) or "").strip().lower() in MISSING
+                cell_number(r.get(c)) is not None or (r.get(c) or "").strip().lower() in MISSING
                 for r in rows
             )
         ]
@@ -365,7 +341,7 @@ def _outcomes_and_plan(
         raise DataError(f"--primary {primary!r} is not one of the outcomes ({', '.join(cols)})")
     outcomes = []
     for c in cols:
-        values = [v for v in (_number(r.get(c)) for r in rows) if v is not None]
+        values = [v for v in (cell_number(r.get(c)) for r in rows) if v is not None]
         if not values:
             raise DataError(f"{name}: column {c!r} holds no numbers")
         lo, hi = min(values), max(values)
@@ -403,146 +379,3 @@ def _instrument_of(
         f"{name}: column {column}:scoring must name one scoring rule this blindself knows, "
         f"e.g. gad7/1 (found: {shown or 'none'})"
     )
-
-
-def _rows_and_scheme(
-    records: list[dict[str, str]],
-    days: list[int],
-    mapping: dict[str, str],
-    arms: list[Arm],
-    outcomes: tuple[Outcome, ...],
-    opts: AnalyzeOptions,
-    name: str,
-) -> tuple[list[DayRow], tuple[str, ...], Scheme, str]:
-    kinds = [_day_type(r) for r in records]
-    period_keys: list[str] = []
-    row_period: list[int | None] = []
-    for i, (r, kind) in enumerate(zip(records, kinds, strict=True)):
-        if kind == "baseline":
-            row_period.append(None)  # run-in days belong to no period
-            continue
-        key = (r.get(opts.period_column) or "").strip() if opts.period_column else str(i)
-        if opts.period_column and not key:
-            raise DataError(f"{name}: row {i + 2} has an empty {opts.period_column}")
-        if key not in period_keys:
-            period_keys.append(key)
-        row_period.append(period_keys.index(key))
-    if not period_keys:
-        raise DataError(f"{name}: no rows of a declared arm (only run-in days)")
-    observed: list[str] = [""] * len(period_keys)
-    for r, p in zip(records, row_period, strict=True):
-        if p is None:
-            continue
-        arm = mapping[(r.get(opts.arm_column) or "").strip()]
-        if observed[p] and observed[p] != arm:
-            raise DataError(
-                f"{name}: period {period_keys[p]!r} holds more than one arm; "
-                "check --period-column (the arm must be constant within a period)"
-            )
-        observed[p] = arm
-    arm_names = tuple(a.name for a in arms)
-    guess_map = {**mapping, "unsure": "unsure"}
-    in_periods = [(r, p) for r, p in zip(records, row_period, strict=True) if p is not None]
-    if opts.block_column:
-        scheme, note, block_of = _block_scheme(
-            [r for r, _ in in_periods], [p for _, p in in_periods], observed, arm_names, opts, name
-        )
-    else:
-        counts = tuple((a, observed.count(a)) for a in arm_names)
-        scheme = Scheme("complete", arm_names, counts=counts)
-        block_of = {}
-        unit = "periods" if opts.period_column else "days"
-        note = (
-            f"no block column: the scheme is taken as complete randomization of {unit} with the "
-            "observed counts per arm; if randomization was restricted, say how with --block-column"
-        )
-    rows = []
-    for r, p, d, kind in zip(records, row_period, days, kinds, strict=True):
-        g = (r.get(opts.guess_column) or "").strip() if opts.guess_column else ""
-        if g and g not in guess_map:
-            # Fix: an unknown guess ("dunno") silently became "unsure" and entered the
-            # blinding indices' denominators.
-            shown = "".join(c if c.isprintable() else "?" for c in g[:20])
-            raise DataError(
-                f"{name}: {opts.guess_column} {shown!r} is not a guess; accepted: "
-                + ", ".join(guess_map)
-                + " or empty (fix the value or drop the row with --where)"
-            )
-        # The `excluded` column of an export: the days `unblind` left out, and why.
-        why = (r.get("excluded") or "").strip()
-        ratings = {o.name: _number(r.get(o.name)) for o in outcomes}
-        if all(v is None for v in ratings.values()):
-            ratings = {}  # a day without any rating is a missed day, as in `unblind`
-        rows.append(
-            DayRow(
-                day=d,
-                date=(r.get(opts.date_column) or None) if opts.date_column else None,
-                day_type=kind,
-                period=p,
-                block=block_of.get(p) if p is not None else None,
-                arm=observed[p] if p is not None else None,
-                guess=guess_map.get(g) if opts.guess_column and g else None,
-                confidence=_number(r.get("confidence")) if opts.guess_column else None,
-                ratings=ratings,
-                taken=_taken(r.get("taken")),
-                # export's mark of a day with imported values but no check-in
-                imported_only="no-checkin" in (r.get("deviation") or "").split(";"),
-                codebroken=why == "codebreak",
-                excluded="" if why == "codebreak" else why,
-            )
-        )
-    return rows, tuple(observed), scheme, note
-
-
-def _day_numbers(records: list[dict[str, str]], opts: AnalyzeOptions, name: str) -> list[int]:
-    if not opts.date_column:
-        return list(range(len(records)))
-    dates = []
-    for i, r in enumerate(records):
-        try:
-            dates.append(date.fromisoformat((r.get(opts.date_column) or "").strip()))
-        except ValueError:
-            raise DataError(
-                f"{name}: row {i + 2}: {opts.date_column} is not a YYYY-MM-DD date"
-            ) from None
-    first = min(dates)
-    return [(d - first).days for d in dates]
-
-
-def _block_scheme(
-    records: list[dict[str, str]],
-    row_period: list[int],
-    observed: list[str],
-    arm_names: tuple[str, ...],
-    opts: AnalyzeOptions,
-    name: str,
-) -> tuple[Scheme, str, dict[int, int]]:
-    block_keys: list[str] = []
-    block_of: dict[int, int] = {}
-    for r, p in zip(records, row_period, strict=True):
-        key = (r.get(opts.block_column or "") or "").strip()
-        if key not in block_keys:
-            block_keys.append(key)
-        b = block_keys.index(key)
-        if block_of.setdefault(p, b) != b:
-            raise DataError(f"{name}: a period spans two blocks; check --block-column")
-    members: list[list[int]] = [[] for _ in block_keys]
-    for p, b in sorted(block_of.items()):
-        members[b].append(p)
-    order = [p for m in members for p in m]
-    if order != sorted(order):
-        raise DataError(f"{name}: blocks must be consecutive runs of periods")
-    compositions = {tuple(sorted(observed[p] for p in m)) for m in members}
-    if len(compositions) != 1:
-        raise DataError(
-            f"{name}: blocks hold different arm mixes; a randomized-block analysis needs the same "
-            "arms in every block (drop incomplete blocks with --where)"
-        )
-    first = members[0]
-    block = tuple(observed[p] for p in first)
-    scheme = Scheme("blocks", arm_names, block=tuple(sorted(block)), n_blocks=len(members))
-    note = (
-        f"randomized blocks from column {opts.block_column} ({count(len(members), 'block')} "
-        f"of {len(first)})"
-    )
-    return scheme, note, block_of
