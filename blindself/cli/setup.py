@@ -134,6 +134,11 @@ def power(
         raise click.BadParameter("must be positive", param_hint="--sd")
     if not -0.99 < rho < 0.99:
         raise click.BadParameter("must lie in (-0.99, 0.99)", param_hint="--rho")
+    if outcome is None:
+        from blindself.services.outcome_power import sparse_primary_name
+
+        # A primary questionnaire asked on its own schedule: simulated on that schedule.
+        outcome = sparse_primary_name(protocol)
     with click.progressbar(length=sims, label="simulating", file=sys.stderr) as bar:
         result: Any
         if outcome is not None:

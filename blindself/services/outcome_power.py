@@ -14,7 +14,7 @@ from typing import Any
 from blindself.errors import BlindselfError
 from blindself.protocol.loading import load_protocol
 from blindself.protocol.model import Outcome, Protocol
-from blindself.trial.schedule import Calendar, build_calendar
+from blindself.trial.schedule import Calendar, build_calendar, scheme_of
 
 
 @dataclass(frozen=True)
@@ -99,20 +99,58 @@ def outcome_power(
 def questionnaire_lines(protocol: Protocol, calendar: Calendar) -> list[str]:
     """What ``plan`` says of each questionnaire: how many scores its schedule gives, in how
     many periods, and the command that states its power (docs/design.md#power-of-a-sparse-outcome)."""
-    from blindself.trial.questionnaires import instrument_dates
 
     out = []
     for o in protocol.instruments:
-        asked = set(instrument_dates(protocol, calendar, o))
-        periods = {
-            d.period
-            for d in calendar.days
-            if d.date in asked and d.period is not None and d.day_type in ("dose", "off")
-        }
+        asked, periods = scored_periods(protocol, calendar, o)
         title = o.instrument.title if o.instrument else o.name
         out.append(
-            f"Questionnaire {o.name} ({title}, {o.schedule}): asked on {len(asked)} days, "
-            f"{len(periods)} of {calendar.n_periods} periods have a score; its power: "
+            f"Questionnaire {o.name} ({title}, {o.schedule}): asked on {asked} days, "
+            f"{periods} of {calendar.n_periods} periods have a score; its power: "
             f"blindself power PROTOCOL --outcome {o.name} --effect E --sd SD"
         )
     return out
+
+
+def scored_periods(protocol: Protocol, calendar: Calendar, o: Outcome) -> tuple[int, int]:
+    """How many days a questionnaire is asked, and how many periods get a score from them."""
+    from blindself.trial.questionnaires import instrument_dates
+
+    asked = set(instrument_dates(protocol, calendar, o))
+    periods = {
+        d.period
+        for d in calendar.days
+        if d.date in asked and d.period is not None and d.day_type in ("dose", "off")
+    }
+    return len(asked), len(periods)
+
+
+def sparse_primary(protocol: Protocol) -> Outcome | None:
+    """The primary outcome when it is a questionnaire asked on its own schedule: its power is
+    that of :func:`outcome_power`, not the daily simulation's (review adv3 F3: a primary PHQ-8
+    asked at baseline and end was given the power of a daily rating, 0.96)."""
+    o = protocol.primary
+    return o if o.instrument is not None and o.schedule != "every" else None
+
+
+def sparse_primary_name(path: Path) -> str | None:
+    """:func:`sparse_primary` of the protocol file at ``path`` (its name), for ``power``."""
+    o = sparse_primary(load_protocol(path))
+    return None if o is None else o.name
+
+
+def sparse_primary_warning(protocol: Protocol, calendar: Calendar) -> str | None:
+    """A warning when the primary questionnaire's schedule scores too few periods for the arms
+    to be compared at all (fewer than two per arm of the design)."""
+    o = sparse_primary(protocol)
+    if o is None:
+        return None
+    _asked, periods = scored_periods(protocol, calendar, o)
+    arms = sum(1 for n in scheme_of(protocol).arm_counts().values() if n)
+    if periods >= 2 * arms:
+        return None
+    return (
+        f"the primary outcome {o.name} ({o.schedule}) is scored in only {periods} of "
+        f"{calendar.n_periods} periods: too few to compare {arms} arms (at least {2 * arms} are "
+        "needed); ask it more often or make a daily rating primary"
+    )

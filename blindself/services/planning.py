@@ -202,7 +202,13 @@ def design_warnings(
     check = check_power(protocol, start, name)
     if check is not None and check.warning:
         warnings.append(check.warning)
-    stale = claims_warning(stated_counts(protocol, text, build_calendar(protocol, start)))
+    from blindself.services.outcome_power import sparse_primary_warning
+
+    calendar = build_calendar(protocol, start)
+    sparse = sparse_primary_warning(protocol, calendar)
+    if sparse:
+        warnings.append(sparse)
+    stale = claims_warning(stated_counts(protocol, text, calendar))
     if stale:
         warnings.append(stale)
     return tuple(warnings), check

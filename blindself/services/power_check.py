@@ -131,6 +131,11 @@ def too_slow(protocol: Protocol) -> bool:
 
 
 def _skipped(protocol: Protocol) -> str | None:
+    from blindself.services.outcome_power import sparse_primary
+
+    sparse = sparse_primary(protocol)
+    if sparse is not None:
+        return f"a primary questionnaire asked on its own schedule ({sparse.schedule})"
     counts = scheme_of(protocol).arm_counts()
     actives = [a for a in protocol.arms if a.kind == "active" and counts.get(a.name)]
     if protocol.analysis.primary_test == "dose-trend" and len(actives) > 1:
@@ -142,7 +147,15 @@ def _skipped(protocol: Protocol) -> str | None:
 
 def not_simulated(protocol: Protocol, name: str) -> str:
     """What ``plan`` says instead of a power figure for a design :func:`too_slow` skips."""
+    from blindself.services.outcome_power import sparse_primary
+
     why = _skipped(protocol) or "this design"
+    sparse = sparse_primary(protocol)
+    if sparse is not None:
+        return (
+            f"Power: not simulated here for {why}; blindself power {name} --effect E --sd S "
+            f"simulates {sparse.name} on its schedule"
+        )
     return (
         f"Power: not simulated here for {why}; blindself power {name} --effect E --sd S "
         "simulates the contrasts against placebo"

@@ -175,3 +175,68 @@ def test_plan_states_each_questionnaires_scores_and_its_power_command(invoke: An
         "Questionnaire gad7 (GAD-7, weekly:sun): asked on 14 days, 13 of 32 periods have a score"
     )
     assert lines[1].endswith("blindself power PROTOCOL --outcome gad7 --effect E --sd SD")
+
+
+SPARSE_PRIMARY = """
+[trial]
+title = "t"
+question = "q"
+[[arms]]
+name = "active"
+kind = "active"
+[[arms]]
+name = "placebo"
+kind = "placebo"
+[design]
+block = ["active", "placebo"]
+blocks = 20
+[[outcomes]]
+name = "phq"
+instrument = "phq8"
+schedule = "{schedule}"
+primary = true
+[[outcomes]]
+name = "mood"
+question = "?"
+scale = [1, 10]
+better = "higher"
+"""
+
+
+def test_a_sparse_primary_questionnaire_is_not_given_a_daily_ratings_power(
+    invoke: Any, tmp_path: Any
+) -> None:
+    """Review adv3 F3: a primary PHQ-8 asked only at baseline and end got the daily power 0.963,
+    and plan did not warn; the trial then unblinded to "Not enough data"."""
+    import json
+
+    path = tmp_path / "p.toml"
+    path.write_text(SPARSE_PRIMARY.format(schedule="baseline-and-end"))
+    r = invoke(["plan", str(path), "--start", "2027-01-04"])
+    assert r.exit_code == 0, r.output
+    # 40 one-day periods; the questionnaire is asked on the first and the last day only.
+    assert (
+        "Warning: the primary outcome phq (baseline-and-end) is scored in only 2 of 40 periods: "
+        "too few to compare 2 arms (at least 4 are needed)"
+    ) in r.stdout
+    assert "Power: not simulated here for a primary questionnaire" in r.stdout
+    assert "simulates phq on its schedule" in r.stdout
+    args = ["--effect", "1", "--sd", "1", "--seed", "1", "--sims", "200", "--json"]
+    default = invoke(["power", str(path), *args])
+    chosen = invoke(["power", str(path), *args, "--outcome", "phq"])
+    assert default.exit_code == 0 and chosen.exit_code == 0, default.output + chosen.output
+    # `power` without --outcome simulates the primary questionnaire on its schedule
+    assert json.loads(default.stdout) == json.loads(chosen.stdout)
+    assert json.loads(default.stdout)["power"] == 0.0  # 1 score per arm at the most
+
+
+def test_a_weekly_primary_questionnaire_with_enough_periods_is_not_warned(
+    invoke: Any, tmp_path: Any
+) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(SPARSE_PRIMARY.format(schedule="weekly:mon"))
+    r = invoke(["plan", str(path), "--start", "2027-01-04"])
+    assert r.exit_code == 0, r.output
+    # Mondays of 40 days from Monday 2027-01-04: 6 scored periods >= 4
+    assert "is scored in only" not in r.stdout
+    assert "asked on 6 days, 6 of 40 periods have a score" in r.stdout
