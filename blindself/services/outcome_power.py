@@ -4,7 +4,6 @@ own schedule, e.g. a questionnaire asked weekly or at each period's end
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -14,6 +13,7 @@ from typing import Any
 from blindself.errors import BlindselfError
 from blindself.protocol.loading import load_protocol
 from blindself.protocol.model import Outcome, Protocol
+from blindself.services.planning import check_simulation_inputs
 from blindself.trial.schedule import Calendar, build_calendar, scheme_of
 
 
@@ -65,12 +65,7 @@ def outcome_power(
     """Simulated power for ``outcome`` of the protocol at ``path``, measured on its schedule."""
     from blindself.analysis.stats.sparse_power import sparse_power
 
-    if not math.isfinite(effect):
-        raise BlindselfError("the effect must be a finite number of points")
-    if not (math.isfinite(sd) and sd > 0):
-        raise BlindselfError("the SD must be a positive number of points")
-    if not -1 < rho < 1:
-        raise BlindselfError("rho must lie strictly between -1 and 1")
+    check_simulation_inputs(effect, sd, rho, unit="points")
     protocol = load_protocol(path)
     chosen: Outcome | None = next((o for o in protocol.outcomes if o.name == outcome), None)
     if chosen is None:
@@ -113,16 +108,12 @@ def questionnaire_lines(protocol: Protocol, calendar: Calendar) -> list[str]:
 
 
 def scored_periods(protocol: Protocol, calendar: Calendar, o: Outcome) -> tuple[int, int]:
-    """How many days a questionnaire is asked, and how many periods get a score from them."""
-    from blindself.trial.questionnaires import instrument_dates
+    """How many days a questionnaire is asked, and how many periods get a score from them
+    (the schedule the power simulation uses, so ``plan`` and ``power`` count alike)."""
+    from blindself.analysis.stats.sparse_power import sparse_schedule
 
-    asked = set(instrument_dates(protocol, calendar, o))
-    periods = {
-        d.period
-        for d in calendar.days
-        if d.date in asked and d.period is not None and d.day_type in ("dose", "off")
-    }
-    return len(asked), len(periods)
+    s = sparse_schedule(protocol, calendar, o)
+    return len(s.index) + s.baseline, len(set(s.period.tolist()))
 
 
 def sparse_primary(protocol: Protocol) -> Outcome | None:

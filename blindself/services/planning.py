@@ -337,6 +337,18 @@ class PowerResult:
         return "\n".join(lines)
 
 
+def check_simulation_inputs(effect: float, sd: float, rho: float, *, unit: str) -> None:
+    """The effect, SD and AR(1) rho a power simulation accepts (``power``, ``power --outcome``)."""
+    import math
+
+    if not math.isfinite(effect):
+        raise BlindselfError(f"the effect must be a finite number of {unit}")
+    if not (math.isfinite(sd) and sd > 0):
+        raise BlindselfError(f"the SD must be a positive number of {unit}")
+    if not -1 < rho < 1:
+        raise BlindselfError("rho must lie strictly between -1 and 1")
+
+
 def simulate_power(
     path: Path,
     *,
@@ -349,16 +361,9 @@ def simulate_power(
     suggest: bool = True,
 ) -> PowerResult:
     """Power of the design's own randomization test by simulation (see stats.power)."""
-    import math
-
     from blindself.analysis.stats.power import power_of_design
 
-    if not math.isfinite(effect):
-        raise BlindselfError("the effect must be a finite number of rating points")
-    if not (math.isfinite(sd) and sd > 0):
-        raise BlindselfError("the SD must be a positive number of rating points")
-    if not -1 < rho < 1:
-        raise BlindselfError("rho must lie strictly between -1 and 1")
+    check_simulation_inputs(effect, sd, rho, unit="rating points")
     protocol = load_protocol(path)
     calendar = build_calendar(protocol, date(2000, 1, 3))
     estimate = power_of_design(
